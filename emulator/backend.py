@@ -1,0 +1,88 @@
+"""What the emulator's API layer asks of a backend: the side effects behind API state changes.
+
+The API layer (state, transitions, errors) is the same for every backend. A backend only makes the
+world match: `memory` does nothing, `docker` turns servers into VM containers. Calls may block for
+seconds (the API layer runs them off the request thread) and must be idempotent: a call repeated
+after a crash or restart converges on the same result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class PrivateNIC:
+    switch_id: str
+    ip: str | None          # the NIC's UserIPAddress, set by PUT /interface or the disk edit
+    mask_len: int = 24
+
+
+@dataclass(frozen=True)
+class Note:
+    id: str
+    content: str            # startup script with @@@VAR@@@ placeholders already substituted
+
+
+@dataclass(frozen=True)
+class ServerRuntime:
+    """Everything a backend needs to run a server, assembled from the server, its disk edit and NICs."""
+
+    id: str
+    name: str
+    hostname: str
+    shared_ip: str | None                   # NIC0 on the shared segment (assigned by the emulator)
+    private_nics: list[PrivateNIC] = field(default_factory=list)
+    ssh_public_keys: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RegistryUser:
+    username: str
+    password_bcrypt: str
+    permission: str
+
+
+class Backend(Protocol):
+    def start(self, live_ids: set[str]) -> None:
+        """Called once at emulator start: remove anything this instance made whose id is not live."""
+
+    def switch_created(self, switch_id: str, name: str, tags: list[str]) -> None: ...
+    def switch_deleted(self, switch_id: str) -> None: ...
+
+    def server_power_on(self, server: ServerRuntime) -> None:
+        """Create (first boot) or start the server's VM; return once it is running."""
+
+    def server_power_off(self, server_id: str, force: bool) -> None: ...
+    def server_deleted(self, server_id: str) -> None:
+        """Remove the VM and its volumes (its disks are gone with it)."""
+
+    def nfs_created(self, nfs_id: str, switch_id: str, ip: str, tags: list[str]) -> None: ...
+    def nfs_deleted(self, nfs_id: str) -> None: ...
+
+    def registry_created(self, registry_id: str, fqdn: str, tags: list[str]) -> None: ...
+    def registry_users_changed(self, registry_id: str, users: list[RegistryUser]) -> None: ...
+    def registry_deleted(self, registry_id: str) -> None: ...
+
+    def stop(self) -> None:
+        """Emulator shutdown: leave the world as it is (state persists; a restart adopts it)."""
+
+
+class MemoryBackend:
+    """API only: no side effects."""
+
+    def start(self, live_ids: set[str]) -> None: pass
+    def switch_created(self, switch_id: str, name: str, tags: list[str]) -> None: pass
+    def switch_deleted(self, switch_id: str) -> None: pass
+    def server_power_on(self, server: ServerRuntime) -> None: pass
+    def server_power_off(self, server_id: str, force: bool) -> None: pass
+    def server_deleted(self, server_id: str) -> None: pass
+    def nfs_created(self, nfs_id: str, switch_id: str, ip: str, tags: list[str]) -> None: pass
+    def nfs_deleted(self, nfs_id: str) -> None: pass
+    def registry_created(self, registry_id: str, fqdn: str, tags: list[str]) -> None: pass
+    def registry_users_changed(self, registry_id: str, users: list[RegistryUser]) -> None: pass
+    def registry_deleted(self, registry_id: str) -> None: pass
+    def stop(self) -> None: pass

@@ -1,0 +1,208 @@
+"""LabSpec: the one source of truth for a lab's topology, plans, OS, stack and budget."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from datetime import timedelta
+from enum import Enum
+from ipaddress import IPv4Address, IPv4Network
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+LAB_TAG = "swarmlab"
+NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
+
+OS_ARCHIVE_TAGS: dict[str, list[str]] = {
+    "ubuntu2404": ["ubuntu-24.04-latest"],
+    "ubuntu2204": ["ubuntu-22.04-latest"],
+    "ubuntu2004": ["ubuntu-20.04-latest"],
+}
+
+
+class Role(str, Enum):
+    manager = "manager"
+    worker = "worker"
+    haproxy = "haproxy"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSpec(Model):
+    role: Role
+    index: int = Field(ge=1, le=99, description="1-based position within its role")
+    private_ip: IPv4Address
+
+    def name(self, lab: str) -> str:
+        """The SAKURA resource name and hostname: `<lab>-<role><nn>`."""
+        return f"{lab}-{self.role.value}{self.index:02d}"
+
+
+class ServerPlan(Model):
+    cpu: int = Field(1, ge=1, le=128)
+    memory_gb: int = Field(1, ge=1, le=1024)
+    disk_gb: int = Field(20, ge=20)
+    disk_plan: Literal["ssd", "hdd"] = "ssd"
+
+
+class NFSSpec(Model):
+    ip: IPv4Address
+    plan: Literal["HDD", "SSD"] = "HDD"
+    size_gb: int = 100
+    export: str = "/export"
+    data_dir: str = Field("pgdata", pattern=r"^[A-Za-z0-9_.-]+$",
+                          description="directory on the share that holds PostgreSQL's data")
+    mount_point: str = "/mnt/nfs"
+
+
+class RegistrySpec(Model):
+    name: str = Field(description="registry subdomain label: <name>.sakuracr.jp")
+    user: str = "swarmlab"
+
+    @field_validator("name")
+    @classmethod
+    def _label(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}[a-z0-9]?", v):
+            raise ValueError("registry name must be 1-64 lowercase letters, digits or '-' (a DNS label)")
+        return v
+
+
+class StackSpec(Model):
+    name: str = "stack01"
+    publish_mode: Literal["ingress", "host"] = "ingress"
+    endpoint_mode: Literal["vip", "dnsrr"] = "vip"
+    web_replicas: int = Field(10, ge=1)
+    app_replicas: int = Field(3, ge=1)
+    postgres_trust_auth: bool = False
+
+
+class LabSpec(Model):
+    """A whole lab: what `provision` creates and every later flow works on."""
+
+    name: str = Field(description="lab name; prefixes every resource name")
+    zone: str = "is1a"
+    subnet: IPv4Network = IPv4Network("192.168.1.0/24")
+    gateway: IPv4Address | None = None
+    servers: list[ServerSpec]
+    nfs: NFSSpec
+    registry: RegistrySpec
+    plan: ServerPlan = ServerPlan()
+    os: Literal["ubuntu2404", "ubuntu2204", "ubuntu2004"] = "ubuntu2204"
+    packages: list[str] = ["vim", "nfs-common"]
+    startup_script: str | None = Field(None, description="extra shell run at first boot, after swarmlab's own")
+    ssh_public_key: str | None = Field(None, description="filled from the SSH key block when empty")
+    ssh_user: str = "ubuntu"
+    budget_yen: int = Field(1000, ge=0)
+    ttl_hours: float = Field(4.0, gt=0)
+    profile: Literal["seed", "local"] = "seed"
+    stack: StackSpec = StackSpec()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not NAME_RE.fullmatch(v):
+            raise ValueError("lab name must be 2-32 chars: lowercase letters, digits, '-', starting with a letter")
+        return v
+
+    @model_validator(mode="after")
+    def _topology(self) -> LabSpec:
+        ips = [s.private_ip for s in self.servers] + [self.nfs.ip]
+        seen: set[IPv4Address] = set()
+        for ip in ips:
+            if ip in seen:
+                raise ValueError(f"servers/nfs: duplicate private IP {ip}")
+            seen.add(ip)
+            if ip not in self.subnet or ip in (self.subnet.network_address, self.subnet.broadcast_address):
+                raise ValueError(f"servers/nfs: IP {ip} is not a host address in subnet {self.subnet}")
+        if self.gateway_ip in seen:
+            raise ValueError(f"gateway: {self.gateway_ip} is also used by a server or the NFS appliance")
+        keys = [(s.role, s.index) for s in self.servers]
+        if len(set(keys)) != len(keys):
+            raise ValueError("servers: two servers share a role and index (names would collide)")
+        managers = len(self.by_role(Role.manager))
+        if managers == 0 or not self.by_role(Role.worker):
+            raise ValueError("servers: a swarm needs at least one manager and one worker")
+        if self.profile == "seed" and managers < 3:
+            raise ValueError(f"servers: the seed profile needs at least 3 managers, got {managers}")
+        if managers % 2 == 0:
+            warnings.warn(f"servers: {managers} managers tolerate no more failures than {managers - 1}",
+                          stacklevel=2)
+        if len(self.by_role(Role.haproxy)) != 1:
+            raise ValueError("servers: exactly one haproxy server is required")
+        longest = max(len(s.name(self.name)) for s in self.servers)
+        if longest > 63:
+            raise ValueError(f"name: server names would be {longest} chars; SAKURA hostnames allow 63")
+        return self
+
+    @property
+    def gateway_ip(self) -> IPv4Address:
+        return self.gateway or next(self.subnet.hosts())
+
+    @property
+    def ttl(self) -> timedelta:
+        return timedelta(hours=self.ttl_hours)
+
+    @property
+    def archive_tags(self) -> list[str]:
+        return OS_ARCHIVE_TAGS[self.os]
+
+    def by_role(self, role: Role) -> list[ServerSpec]:
+        return sorted((s for s in self.servers if s.role == role), key=lambda s: s.index)
+
+    @property
+    def managers(self) -> list[ServerSpec]:
+        return self.by_role(Role.manager)
+
+    @property
+    def workers(self) -> list[ServerSpec]:
+        return self.by_role(Role.worker)
+
+    @property
+    def haproxy(self) -> ServerSpec:
+        return self.by_role(Role.haproxy)[0]
+
+    def server_name(self, server: ServerSpec) -> str:
+        return server.name(self.name)
+
+    def resource_name(self, role: str) -> str:
+        """Name of a singleton resource: `<lab>-switch`, `<lab>-nfs`, ..."""
+        return f"{self.name}-{role}"
+
+    @property
+    def tags(self) -> list[str]:
+        """Tags every resource of this lab carries (the expiry tag is added at provision time)."""
+        return [LAB_TAG, f"{LAB_TAG}-lab={self.name}"]
+
+
+def _servers(subnet: IPv4Network, managers: int = 3, workers: int = 3) -> list[ServerSpec]:
+    base = subnet.network_address
+    out = [ServerSpec(role=Role.manager, index=i + 1, private_ip=base + 20 + i) for i in range(managers)]
+    out += [ServerSpec(role=Role.worker, index=i + 1, private_ip=base + 30 + i) for i in range(workers)]
+    out.append(ServerSpec(role=Role.haproxy, index=1, private_ip=base + 40))
+    return out
+
+
+def seed(name: str = "swarmlab", subnet: str = "192.168.1.0/24", **overrides) -> LabSpec:
+    """The walkthrough's lab: 3 managers, 3 workers, HAProxy, NFS at .200, ingress publishing."""
+    net = IPv4Network(subnet)
+    fields = dict(
+        name=name, subnet=net, servers=_servers(net),
+        nfs=NFSSpec(ip=net.network_address + 200), registry=RegistrySpec(name=name),
+        profile="seed", stack=StackSpec(publish_mode="ingress", endpoint_mode="vip", web_replicas=10),
+    )
+    fields.update(overrides)
+    return LabSpec(**fields)
+
+
+def local(name: str = "swarmlab", subnet: str = "192.168.1.0/24", **overrides) -> LabSpec:
+    """The seed on the local emulator: no IPVS here, so host publishing and dnsrr endpoints."""
+    fields = dict(profile="local", budget_yen=500, ttl_hours=2.0,
+                  stack=StackSpec(publish_mode="host", endpoint_mode="dnsrr", web_replicas=3))
+    fields.update(overrides)
+    return seed(name, subnet, **fields)
+
+
+PROFILES = {"seed": seed, "local": local}
