@@ -87,3 +87,23 @@ def emulator(tmp_path):
     emu = start_emulator(tmp_path, "memory", "--delay-scale", "0.05")
     yield emu
     stop_emulator(emu)
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory):
+    """A throwaway Prefect server (SQLite) for the whole session; yields its API URL."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield PREFECT_API_URL.value()
+
+
+@pytest.fixture
+def cloud_env(emulator, monkeypatch, tmp_path):
+    """Point the flows' credentials (SAKURACLOUD_* env) and key files at the emulator."""
+    monkeypatch.setenv("SAKURACLOUD_API_ROOT", emulator.root)
+    monkeypatch.setenv("SAKURACLOUD_ACCESS_TOKEN", emulator.token)
+    monkeypatch.setenv("SAKURACLOUD_ACCESS_TOKEN_SECRET", emulator.secret)
+    monkeypatch.setenv("SWARMLAB_STATE_DIR", str(tmp_path / "state"))
+    return emulator

@@ -1,0 +1,46 @@
+"""SAKURA Cloud API credentials as a Prefect Block."""
+
+from __future__ import annotations
+
+import os
+
+from prefect.blocks.core import Block
+from pydantic import Field, SecretStr
+
+from swarmlab.sakura import SakuraClient
+
+REAL_API_ROOT = "https://secure.sakura.ad.jp/cloud/zone"
+
+
+class SakuraCloudCredentials(Block):
+    """An API key of SAKURA Cloud (or of the local emulator) and where to reach the API."""
+
+    _block_type_name = "SAKURA Cloud Credentials"
+    _block_type_slug = "sakura-cloud-credentials"
+    _description = "Access token and secret for the SAKURA Cloud IaaS API (or the swarmlab emulator)."
+
+    access_token: str = Field(description="API access token (Basic auth user)")
+    access_token_secret: SecretStr = Field(description="API access token secret (Basic auth password)")
+    zone: str = Field("is1a", description="default zone, e.g. is1a, tk1b")
+    api_root: str = Field(REAL_API_ROOT, description="API root up to /cloud/zone; the emulator's is "
+                                                     "http://127.0.0.1:PORT/cloud/zone")
+
+    def client(self, zone: str | None = None) -> SakuraClient:
+        return SakuraClient(self.access_token, self.access_token_secret, zone or self.zone, api_root=self.api_root)
+
+    @classmethod
+    def from_env(cls) -> "SakuraCloudCredentials":
+        """From SAKURACLOUD_ACCESS_TOKEN / _SECRET (the SDKs' names), SAKURACLOUD_ZONE, SAKURACLOUD_API_ROOT."""
+        missing = [v for v in ("SAKURACLOUD_ACCESS_TOKEN", "SAKURACLOUD_ACCESS_TOKEN_SECRET") if not os.environ.get(v)]
+        if missing:
+            raise ValueError(f"credentials: no block name given and {', '.join(missing)} not set; "
+                             f"pass credentials=<block name> or set the environment variables")
+        return cls(access_token=os.environ["SAKURACLOUD_ACCESS_TOKEN"],
+                   access_token_secret=SecretStr(os.environ["SAKURACLOUD_ACCESS_TOKEN_SECRET"]),
+                   zone=os.environ.get("SAKURACLOUD_ZONE", "is1a"),
+                   api_root=os.environ.get("SAKURACLOUD_API_ROOT", REAL_API_ROOT))
+
+    @classmethod
+    def resolve(cls, name: str | None) -> "SakuraCloudCredentials":
+        """The named block, or the environment when no name is given."""
+        return cls.load(name) if name else cls.from_env()

@@ -1,0 +1,52 @@
+"""The SSH key pair the flows log in with, as a Prefect Block."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from prefect.blocks.core import Block
+from pydantic import Field, SecretStr
+
+STATE_DIR = Path(os.environ.get("SWARMLAB_STATE_DIR", ".state"))
+
+
+class SSHKeyPair(Block):
+    """An OpenSSH private key (kept secret) and its public line, injected into every server."""
+
+    _block_type_name = "swarmlab SSH Key Pair"
+    _block_type_slug = "swarmlab-ssh-key-pair"
+    _description = "Key pair the swarmlab flows use to SSH into lab servers."
+
+    private_key: SecretStr = Field(description="OpenSSH private key (PEM text)")
+    public_key: str = Field(description="the matching 'ssh-ed25519 AAAA...' line")
+
+    @classmethod
+    def generate(cls) -> "SSHKeyPair":
+        key = Ed25519PrivateKey.generate()
+        private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                                    serialization.NoEncryption()).decode()
+        public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
+                                               serialization.PublicFormat.OpenSSH).decode()
+        return cls(private_key=SecretStr(private), public_key=f"{public} swarmlab")
+
+    @classmethod
+    def from_file(cls, lab: str) -> "SSHKeyPair":
+        """The lab's key file (SWARMLAB_SSH_KEY or .state/ssh/<lab>_ed25519), generated on first use."""
+        path = Path(os.environ.get("SWARMLAB_SSH_KEY") or STATE_DIR / "ssh" / f"{lab}_ed25519")
+        pub = path.with_name(path.name + ".pub")
+        if not path.exists():
+            pair = cls.generate()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(pair.private_key.get_secret_value())
+            pub.write_text(pair.public_key + "\n")
+            return pair
+        return cls(private_key=SecretStr(path.read_text()), public_key=pub.read_text().strip())
+
+    @classmethod
+    def resolve(cls, name: str | None, lab: str) -> "SSHKeyPair":
+        """The named block, or the lab's local key file when no name is given."""
+        return cls.load(name) if name else cls.from_file(lab)

@@ -1,0 +1,1 @@
+"""Prefect flows: orchestration only (the DAG, fan-out, retry policy, artifacts)."""

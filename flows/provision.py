@@ -1,0 +1,59 @@
+"""provision: switch → servers ∥ (disk + startup script + SSH key), NFS, registry + user → all ready."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_table_artifact
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from blocks.sakura import SakuraCloudCredentials
+from blocks.ssh import SSHKeyPair
+from swarmlab.inventory import Inventory
+from swarmlab.secrets import derive
+from swarmlab.spec import LabSpec, local
+from tasks import provision as t
+
+
+@flow(name="provision", task_runner=ThreadPoolTaskRunner(max_workers=12))
+def provision(spec: LabSpec = local(), credentials: str | None = None, ssh_key: str | None = None) -> Inventory:
+    """Create (or adopt) every cloud resource of the lab; a re-run of a complete lab changes nothing."""
+    log = get_run_logger()
+    creds = SakuraCloudCredentials.resolve(credentials)
+    client = creds.client(spec.zone)
+    key = SSHKeyPair.resolve(ssh_key, spec.name)
+    public_key = spec.ssh_public_key or key.public_key
+
+    switch_id, tags, switch_created = t.ensure_switch(client, spec)
+    archive = t.find_archive.submit(client, spec)
+    note = t.ensure_note.submit(client, spec, tags)
+    nfs = t.ensure_nfs.submit(client, spec, switch_id, tags)
+    registry = t.ensure_registry.submit(client, spec, tags, derive(creds.access_token_secret, spec.name, "registry"))
+    archive_id = archive.result()
+    note_id, note_created = note.result()
+    servers = [t.ensure_server.submit(client, spec, s, switch_id, tags, archive_id, note_id, public_key)
+               for s in spec.servers]
+
+    created, unchanged = [], []
+    (created if switch_created else unchanged).append(spec.resource_name("switch"))
+    (created if note_created else unchanged).append(spec.resource_name("startup"))
+    infos = []
+    for fut in servers:
+        info, changed = fut.result()
+        infos.append(info)
+        (created if changed else unchanged).append(info.name)
+    nfs_id, nfs_changed = nfs.result()
+    (created if nfs_changed else unchanged).append(spec.resource_name("nfs"))
+    registry_id, fqdn, reg_changed = registry.result()
+    (created if reg_changed else unchanged).append(spec.resource_name("registry"))
+
+    inventory = Inventory(lab=spec.name, zone=spec.zone, switch_id=switch_id, servers=infos, nfs_id=nfs_id,
+                          nfs_ip=str(spec.nfs.ip), registry_id=registry_id, registry_fqdn=fqdn,
+                          registry_user=spec.registry.user, created=created, unchanged=unchanged)
+    create_table_artifact(
+        key=f"{spec.name}-inventory",
+        table=[{"name": s.name, "role": s.role.value, "id": s.id, "address": s.address, "private_ip": s.private_ip,
+                "status": s.status} for s in infos],
+        description=f"Lab {spec.name}: {'changed: ' + ', '.join(created) if created else 'unchanged'}",
+    )
+    log.info("provision %s: %s", spec.name, f"created/changed {created}" if created else "unchanged")
+    return inventory

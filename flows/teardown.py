@@ -1,0 +1,38 @@
+"""teardown_lab: delete everything a lab owns, in dependency order, and prove nothing is left."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.futures import wait
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from blocks.sakura import SakuraCloudCredentials
+from tasks import teardown as t
+
+
+@flow(name="teardown-lab", task_runner=ThreadPoolTaskRunner(max_workers=12))
+def teardown_lab(lab: str = "swarmlab", zone: str = "is1a", credentials: str | None = None) -> list[str]:
+    """Servers (with disks) ∥ NFS → leftover disks → registry, notes → switch; then list again: must be empty."""
+    log = get_run_logger()
+    client = SakuraCloudCredentials.resolve(credentials).client(zone)
+    found = t.find_lab(client, lab)
+    first = [t.delete_server.submit(client, s) for s in found.servers]
+    first += [t.delete_nfs.submit(client, n) for n in found.nfs]
+    deleted = [f.result() for f in first]
+    for kind in ("disks", "registries", "notes"):
+        futures = [t.delete_simple.submit(client, kind, r) for r in getattr(found, kind)]
+        wait(futures)
+        deleted += [f.result() for f in futures]
+    deleted += [t.delete_simple(client, "switches", s) for s in found.switches]
+
+    left = t.find_lab(client, lab)
+    if not left.empty:
+        raise RuntimeError(f"teardown of lab {lab} in {zone} left {', '.join(left.names())}; re-run teardown_lab")
+    create_markdown_artifact(
+        key=f"{lab}-teardown",
+        markdown=f"# Teardown of `{lab}` ({zone})\n\n" + ("\n".join(f"- deleted {d}" for d in deleted) or "nothing to delete")
+        + "\n\nA final listing by the lab's tags found nothing.",
+    )
+    log.info("teardown %s: deleted %d resources, nothing left", lab, len(deleted))
+    return deleted

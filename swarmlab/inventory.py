@@ -1,0 +1,41 @@
+"""Inventory: what a lab is made of in the cloud, as provision found or created it."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from swarmlab.spec import Role
+
+
+class ServerInfo(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    name: str
+    role: Role
+    id: str
+    address: str | None          # shared-segment IP: what the controller SSHes to
+    private_ip: str
+    status: str
+
+
+class Inventory(BaseModel):
+    lab: str
+    zone: str
+    switch_id: str
+    servers: list[ServerInfo]
+    nfs_id: str
+    nfs_ip: str
+    registry_id: str
+    registry_fqdn: str
+    registry_user: str
+    created: list[str] = []
+    unchanged: list[str] = []
+
+    def by_role(self, role: Role) -> list[ServerInfo]:
+        return [s for s in self.servers if s.role == role]
+
+    def server(self, name: str) -> ServerInfo:
+        return next(s for s in self.servers if s.name == name)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created)

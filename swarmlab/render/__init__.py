@@ -1,0 +1,1 @@
+"""Pure renderers: files and scripts built from a LabSpec."""

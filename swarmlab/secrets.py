@@ -1,0 +1,15 @@
+"""Secrets derived from the cloud credentials, so a re-run needs no stored state."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+from pydantic import SecretStr
+
+
+def derive(root: SecretStr, lab: str, purpose: str) -> SecretStr:
+    """A stable 32-char secret for `purpose` in `lab`, keyed by the API secret (HMAC-SHA256)."""
+    mac = hmac.new(root.get_secret_value().encode(), f"swarmlab:{lab}:{purpose}".encode(), hashlib.sha256)
+    return SecretStr(base64.urlsafe_b64encode(mac.digest()).decode()[:32])

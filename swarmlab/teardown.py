@@ -1,0 +1,71 @@
+"""Find everything a lab owns (exact tags + name prefix) and delete it in dependency order."""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import BaseModel, ConfigDict
+
+from swarmlab.sakura import SakuraClient
+from swarmlab.spec import LAB_TAG
+
+log = logging.getLogger("swarmlab.teardown")
+KINDS = ("servers", "disks", "nfs", "registries", "notes", "switches")  # deletion order
+STOP_TIMEOUT_S = 600.0
+
+
+class LabResources(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    servers: list = []
+    disks: list = []
+    nfs: list = []
+    registries: list = []
+    notes: list = []
+    switches: list = []
+
+    def names(self) -> list[str]:
+        return sorted(f"{kind}:{r.name}" for kind in KINDS for r in getattr(self, kind))
+
+    @property
+    def empty(self) -> bool:
+        return not self.names()
+
+
+def lab_tags(lab: str) -> list[str]:
+    return [LAB_TAG, f"{LAB_TAG}-lab={lab}"]
+
+
+def owned(resource, lab: str) -> bool:
+    """Ours only if it carries both tags AND its name is the lab's (`<lab>-...`)."""
+    return set(lab_tags(lab)) <= set(resource.tags) and resource.name.startswith(f"{lab}-")
+
+
+def find_lab(client: SakuraClient, lab: str) -> LabResources:
+    """Every resource of `lab` in the client's zone."""
+    tags = lab_tags(lab)
+    return LabResources(**{kind: [r for r in getattr(client, kind).find(tags=tags) if owned(r, lab)]
+                           for kind in KINDS})
+
+
+def delete_server(client: SakuraClient, server) -> str:
+    """Force off if running, then delete with its disks."""
+    srv = client.servers.get(server.id)
+    if srv.status != "down":
+        client.servers.power_off(srv.id, force=True)
+        client.servers.wait_down(srv.id, timeout_s=STOP_TIMEOUT_S)
+    client.servers.delete(srv.id, with_disks=[d.id for d in srv.disks])
+    return f"servers {srv.name}"
+
+
+def delete_nfs(client: SakuraClient, nfs) -> str:
+    cur = client.nfs.get(nfs.id)
+    if cur.status != "down":
+        client.nfs.power_off(cur.id, force=True)
+        client.nfs.wait_down(cur.id, timeout_s=STOP_TIMEOUT_S)
+    client.nfs.delete(cur.id)
+    return f"nfs {cur.name}"
+
+
+def delete_simple(client: SakuraClient, kind: str, resource) -> str:
+    getattr(client, kind).delete(resource.id)
+    return f"{kind} {resource.name}"

@@ -1,0 +1,1 @@
+"""Thin Prefect tasks: one side effect each, idempotent, retried on transient errors only."""

@@ -1,0 +1,44 @@
+"""Provisioning tasks: one cloud resource (or one server with its disk) each."""
+
+from __future__ import annotations
+
+from prefect import task
+from pydantic import SecretStr
+
+from swarmlab import provision as lib
+from swarmlab.inventory import ServerInfo
+from swarmlab.sakura import SakuraClient
+from swarmlab.spec import LabSpec, ServerSpec
+from tasks.retry import TRANSIENT_RETRY
+
+
+@task(name="switch", **TRANSIENT_RETRY)
+def ensure_switch(client: SakuraClient, spec: LabSpec) -> tuple[str, list[str], bool]:
+    return lib.ensure_switch(client, spec)
+
+
+@task(name="archive", **TRANSIENT_RETRY)
+def find_archive(client: SakuraClient, spec: LabSpec) -> str:
+    return client.archives.find_by_tags(spec.archive_tags).id
+
+
+@task(name="startup-note", **TRANSIENT_RETRY)
+def ensure_note(client: SakuraClient, spec: LabSpec, tags: list[str]) -> tuple[str, bool]:
+    return lib.ensure_note(client, spec, tags)
+
+
+@task(name="server", task_run_name="server-{server.role.value}{server.index:02d}", **TRANSIENT_RETRY)
+def ensure_server(client: SakuraClient, spec: LabSpec, server: ServerSpec, switch_id: str, tags: list[str],
+                  archive_id: str, note_id: str, public_key: str) -> tuple[ServerInfo, bool]:
+    return lib.ensure_server(client, spec, server, switch_id=switch_id, tags=tags, archive_id=archive_id,
+                             note_id=note_id, public_key=public_key)
+
+
+@task(name="nfs", **TRANSIENT_RETRY)
+def ensure_nfs(client: SakuraClient, spec: LabSpec, switch_id: str, tags: list[str]) -> tuple[str, bool]:
+    return lib.ensure_nfs(client, spec, switch_id=switch_id, tags=tags)
+
+
+@task(name="registry", **TRANSIENT_RETRY)
+def ensure_registry(client: SakuraClient, spec: LabSpec, tags: list[str], password: SecretStr) -> tuple[str, str, bool]:
+    return lib.ensure_registry(client, spec, tags=tags, password=password)

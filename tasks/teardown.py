@@ -1,0 +1,29 @@
+"""Teardown tasks: delete one resource each, in the order the flow gives."""
+
+from __future__ import annotations
+
+from prefect import task
+
+from swarmlab import teardown as lib
+from swarmlab.sakura import SakuraClient
+from tasks.retry import TRANSIENT_RETRY
+
+
+@task(name="find-lab", **TRANSIENT_RETRY)
+def find_lab(client: SakuraClient, lab: str) -> lib.LabResources:
+    return lib.find_lab(client, lab)
+
+
+@task(name="delete-server", task_run_name="delete-{server.name}", **TRANSIENT_RETRY)
+def delete_server(client: SakuraClient, server) -> str:
+    return lib.delete_server(client, server)
+
+
+@task(name="delete-nfs", task_run_name="delete-{nfs.name}", **TRANSIENT_RETRY)
+def delete_nfs(client: SakuraClient, nfs) -> str:
+    return lib.delete_nfs(client, nfs)
+
+
+@task(name="delete", task_run_name="delete-{resource.name}", **TRANSIENT_RETRY)
+def delete_simple(client: SakuraClient, kind: str, resource) -> str:
+    return lib.delete_simple(client, kind, resource)

@@ -1,0 +1,70 @@
+import warnings
+from ipaddress import IPv4Address
+
+import pytest
+from pydantic import ValidationError
+
+from swarmlab.spec import LabSpec, Role, ServerSpec, local, seed
+
+
+def test_seed_matches_the_walkthrough():
+    s = seed()
+    assert [str(m.private_ip) for m in s.managers] == ["192.168.1.20", "192.168.1.21", "192.168.1.22"]
+    assert [str(w.private_ip) for w in s.workers] == ["192.168.1.30", "192.168.1.31", "192.168.1.32"]
+    assert str(s.haproxy.private_ip) == "192.168.1.40"
+    assert str(s.nfs.ip) == "192.168.1.200"
+    assert s.server_name(s.managers[0]) == "swarmlab-manager01"
+    assert s.stack.publish_mode == "ingress" and s.stack.web_replicas == 10
+
+
+def test_local_profile_uses_host_publishing_and_dnsrr():
+    s = local(subnet="10.77.0.0/24")
+    assert (s.stack.publish_mode, s.stack.endpoint_mode) == ("host", "dnsrr")
+    assert str(s.managers[0].private_ip) == "10.77.0.20" and str(s.nfs.ip) == "10.77.0.200"
+
+
+def _with(**kw):
+    base = seed().model_dump()
+    base.update(kw)
+    return LabSpec(**base)
+
+
+def test_duplicate_ip_names_the_field():
+    servers = seed().model_dump()["servers"]
+    servers[1]["private_ip"] = servers[0]["private_ip"]
+    with pytest.raises(ValidationError, match="duplicate private IP 192.168.1.20"):
+        _with(servers=servers)
+
+
+def test_ip_outside_subnet_is_refused():
+    servers = seed().model_dump()["servers"]
+    servers[0]["private_ip"] = IPv4Address("10.0.0.5")
+    with pytest.raises(ValidationError, match="10.0.0.5 is not a host address in subnet 192.168.1.0/24"):
+        _with(servers=servers)
+
+
+def test_seed_needs_three_managers_and_even_counts_warn():
+    servers = [s for s in seed().model_dump()["servers"] if not (s["role"] == Role.manager and s["index"] == 3)]
+    with pytest.raises(ValidationError, match="at least 3 managers"):
+        _with(servers=servers)
+    with pytest.warns(UserWarning, match="2 managers"):
+        _with(servers=servers, profile="local")
+
+
+def test_names_sakura_refuses():
+    with pytest.raises(ValidationError, match="lab name"):
+        _with(name="Bad_Name")
+    with pytest.raises(ValidationError, match="registry name"):
+        seed(registry={"name": "no.dots"})
+
+
+def test_unknown_field_is_an_error():
+    with pytest.raises(ValidationError, match="colour"):
+        _with(colour="blue")
+
+
+def test_one_haproxy_required():
+    servers = seed().model_dump()["servers"] + [
+        ServerSpec(role=Role.haproxy, index=2, private_ip=IPv4Address("192.168.1.41")).model_dump()]
+    with pytest.raises(ValidationError, match="exactly one haproxy"):
+        _with(servers=servers)
