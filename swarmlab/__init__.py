@@ -1,0 +1,1 @@
+"""swarmlab: the library. Never imports prefect."""
