@@ -1,0 +1,111 @@
+"""provision and teardown_lab, as Prefect flows, against a real emulator process (memory backend)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from flows.provision import provision
+from flows.teardown import teardown_lab
+from swarmlab.spec import local
+
+from tests.conftest import ROOT
+
+PATHS = {"switch": "Switches", "server": "Servers", "disk": "Disks", "appliance": "Appliances",
+         "commonserviceitem": "CommonServiceItems", "note": "Notes"}
+
+
+def listing(emu, lab: str) -> Counter:
+    """Every resource tagged for `lab`, counted by kind, read with plain HTTP (not the client under test)."""
+    found = Counter()
+    q = quote(json.dumps({"Filter": {"Tags.Name": [[f"swarmlab-lab={lab}"]]}, "Count": 1000}))
+    for path, key in PATHS.items():
+        r = requests.get(emu.url(path) + "?" + q, auth=(emu.token, emu.secret), timeout=10)
+        r.raise_for_status()
+        for item in r.json()[key]:
+            if f"swarmlab-lab={lab}" in item["Tags"]:
+                found[path] += 1
+    return found
+
+
+EXPECTED = Counter({"switch": 1, "server": 7, "disk": 7, "appliance": 1, "commonserviceitem": 1, "note": 1})
+
+
+def test_provision_is_idempotent_and_teardown_leaves_nothing(cloud_env, prefect_api):
+    spec = local("lab-a")
+    inv = provision(spec)
+    assert len(inv.servers) == 7 and all(s.status == "up" for s in inv.servers)
+    assert {s.private_ip for s in inv.servers} == {str(s.private_ip) for s in spec.servers}
+    assert all(s.address for s in inv.servers), "every server needs a shared-segment address for SSH"
+    assert inv.registry_fqdn == "lab-a.sakuracr.jp"
+    assert listing(cloud_env, "lab-a") == EXPECTED
+
+    again = provision(spec)
+    assert again.created == [], f"a re-run changed {again.created}"
+    assert [s.id for s in again.servers] == [s.id for s in inv.servers]
+    assert listing(cloud_env, "lab-a") == EXPECTED
+
+    deleted = teardown_lab("lab-a", spec.zone)
+    assert len(deleted) == sum(EXPECTED.values()) - 7  # disks go with their servers
+    assert listing(cloud_env, "lab-a") == Counter()
+    assert teardown_lab("lab-a", spec.zone) == []
+
+
+def test_busy_storm_converges_without_duplicates_or_leftovers(cloud_env, prefect_api):
+    cloud_env.faults(busy_rate=0.3)
+    spec = local("lab-b")
+    provision(spec)
+    assert listing(cloud_env, "lab-b") == EXPECTED
+    teardown_lab("lab-b", spec.zone)
+    assert listing(cloud_env, "lab-b") == Counter()
+
+
+def test_killed_half_way_then_rerun_ends_with_exactly_the_spec(cloud_env, prefect_api, tmp_path):
+    cloud_env.faults(delay_scale=1.0)  # slow enough to kill the process mid-way
+    env = {**os.environ, "PREFECT_API_URL": prefect_api}
+    proc = subprocess.Popen([sys.executable, "-m", "flows", "provision", "--name", "lab-c"], cwd=ROOT, env=env,
+                            stdout=open(tmp_path / "killed.log", "wb"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while listing(cloud_env, "lab-c")["disk"] < 3:
+        assert proc.poll() is None, (tmp_path / "killed.log").read_text()[-2000:]
+        assert time.monotonic() < deadline, "provision never got half-way"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    half = listing(cloud_env, "lab-c")
+    assert half != EXPECTED, "the kill came too late to test resuming"
+
+    cloud_env.faults(delay_scale=0.05)
+    inv = provision(local("lab-c"))
+    assert all(s.status == "up" for s in inv.servers)
+    assert listing(cloud_env, "lab-c") == EXPECTED
+    teardown_lab("lab-c", "is1a")
+    assert listing(cloud_env, "lab-c") == Counter()
+
+
+def test_failed_disk_fails_the_flow_naming_it_and_teardown_still_cleans(cloud_env, prefect_api):
+    cloud_env.faults(fail_disks=1)
+    with pytest.raises(Exception, match=r"lab-d-\w+-disk"):
+        provision(local("lab-d"))
+    assert listing(cloud_env, "lab-d")["disk"] >= 1
+    teardown_lab("lab-d", "is1a")
+    assert listing(cloud_env, "lab-d") == Counter()
+
+
+def test_bad_credentials_fail_fast_without_leaking_the_secret(cloud_env, prefect_api, monkeypatch):
+    monkeypatch.setenv("SAKURACLOUD_ACCESS_TOKEN_SECRET", "wrong-secret-XYZ")
+    started = time.monotonic()
+    with pytest.raises(Exception) as err:
+        provision(local("lab-e"))
+    assert time.monotonic() - started < 30
+    assert "401" in str(err.value) or "nauthorized" in str(err.value)
+    assert "wrong-secret-XYZ" not in str(err.value)
