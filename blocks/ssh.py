@@ -10,8 +10,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
-STATE_DIR = Path(os.environ.get("SWARMLAB_STATE_DIR", ".state"))
-
 
 class SSHKeyPair(Block):
     """An OpenSSH private key (kept secret) and its public line, injected into every server."""
@@ -35,7 +33,8 @@ class SSHKeyPair(Block):
     @classmethod
     def from_file(cls, lab: str) -> "SSHKeyPair":
         """The lab's key file (SWARMLAB_SSH_KEY or .state/ssh/<lab>_ed25519), generated on first use."""
-        path = Path(os.environ.get("SWARMLAB_SSH_KEY") or STATE_DIR / "ssh" / f"{lab}_ed25519")
+        state = Path(os.environ.get("SWARMLAB_STATE_DIR", ".state"))
+        path = Path(os.environ.get("SWARMLAB_SSH_KEY") or state / "ssh" / f"{lab}_ed25519")
         pub = path.with_name(path.name + ".pub")
         if not path.exists():
             pair = cls.generate()
