@@ -1,0 +1,19 @@
+"""SAKURA Cloud IaaS API 1.1 client (requests + pydantic). Never imports prefect."""
+
+from .client import GLOBAL_ZONE, SakuraClient
+from .errors import (BadRequest, Busy, Conflict, Forbidden, Locked, MethodNotAllowed, NoMatch,
+                     NotFound, PaymentRequired, ResourceFailed, SakuraAPIError,
+                     SakuraConnectionError, SakuraError, ServerError, StillCreating, Unauthorized,
+                     WaitTimeout)
+from .models import (NFS, Archive, Disk, Interface, Note, Registry, RegistryUser, Server,
+                     ServiceClass, SSHKey, Switch)
+from .resources.disks import DiskEdit
+from .wait import wait
+
+__all__ = [
+    "GLOBAL_ZONE", "NFS", "Archive", "BadRequest", "Busy", "Conflict", "Disk", "DiskEdit",
+    "Forbidden", "Interface", "Locked", "MethodNotAllowed", "NoMatch", "Note", "NotFound",
+    "PaymentRequired", "Registry", "RegistryUser", "ResourceFailed", "SSHKey", "SakuraAPIError",
+    "SakuraClient", "SakuraConnectionError", "SakuraError", "Server", "ServerError",
+    "ServiceClass", "StillCreating", "Switch", "Unauthorized", "WaitTimeout", "wait",
+]

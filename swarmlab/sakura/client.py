@@ -1,0 +1,77 @@
+"""`SakuraClient`: one object per (credentials, zone), safe to share between threads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import SecretStr
+
+from .resources.archives import Archives
+from .resources.disks import Disks
+from .resources.interfaces import Interfaces
+from .resources.nfs import NFSAppliances
+from .resources.notes import Notes
+from .resources.prices import Prices
+from .resources.registries import Registries
+from .resources.servers import Servers
+from .resources.ssh_keys import SSHKeys
+from .resources.switches import Switches
+from .transport import DEFAULT_API_ROOT, Transport
+
+__all__ = ["GLOBAL_ZONE", "SakuraClient"]
+
+GLOBAL_ZONE = "is1a"  # the SDK calls global resources (note, sshkey, commonserviceitem) via is1a
+
+
+class SakuraClient:
+    """SAKURA Cloud IaaS API 1.1 client.
+
+    `URL = {api_root}/{zone}/api/cloud/1.1/{path}`; HTTP Basic auth with the access token and
+    secret; at most `rate_per_s` requests/s across threads; retries per `transport` (503, 423,
+    409 still_creating, connection errors); waiters poll every `poll_interval_s`.
+    Global resources (notes, SSH keys, registries) are called through `global_zone`.
+    """
+
+    def __init__(self, token: str, secret: str | SecretStr, zone: str,
+                 api_root: str = DEFAULT_API_ROOT, rate_per_s: float = 10.0,
+                 max_retries: int = 8, timeout_s: float = 30.0, poll_interval_s: float = 2.0,
+                 *, global_zone: str = GLOBAL_ZONE, backoff_base_s: float = 0.5,
+                 backoff_cap_s: float = 30.0):
+        if not token:
+            raise ValueError("SAKURA Cloud access token is empty")
+        self.zone = zone
+        self.global_zone = global_zone
+        self.poll_interval_s = poll_interval_s
+        self.transport = Transport(token, secret, zone, api_root, rate_per_s, max_retries, timeout_s,
+                                   backoff_base_s, backoff_cap_s)
+        self.switches = Switches(self)
+        self.servers = Servers(self)
+        self.interfaces = Interfaces(self)
+        self.disks = Disks(self)
+        self.archives = Archives(self)
+        self.notes = Notes(self)
+        self.ssh_keys = SSHKeys(self)
+        self.nfs = NFSAppliances(self)
+        self.registries = Registries(self)
+        self.prices = Prices(self)
+
+    @property
+    def api_root(self) -> str:
+        return self.transport.api_root
+
+    def request(self, method: str, path: str, *, body: Any = None, query: dict | None = None,
+                zone: str | None = None) -> dict[str, Any]:
+        """A raw API call (paced, retried, errors typed), for what the accessors do not cover."""
+        return self.transport.request(method, path, body=body, query=query, zone=zone)
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> SakuraClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SakuraClient(zone={self.zone!r}, api_root={self.api_root!r})"

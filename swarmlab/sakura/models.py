@@ -1,0 +1,340 @@
+"""Read models of the API resources (pydantic 2; unknown fields ignored; IDs always `str`).
+
+JSON quirks handled here (reference §1.7): IDs as numbers or strings; `Tags`/`Description` null or
+missing; nested objects that arrive as `[]` when empty (`Remark.Network`, `Price`, ...);
+`Remark.Servers` as `[[]]` or `[""]`; appliance `Interfaces` with `null` entries; timestamps as
+ISO-8601 strings (or empty strings).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from .query import normalize_id
+
+__all__ = [
+    "Archive", "Disk", "Instance", "Interface", "NFS", "Note", "Ref", "Registry", "RegistryUser",
+    "Server", "ServerPlan", "ServiceClass", "ServicePrice", "SSHKey", "Switch",
+]
+
+
+def _id(v: Any) -> Any:
+    return None if v is None or v == "" else normalize_id(v)
+
+
+def _empty_to_none(v: Any) -> Any:
+    """Nested objects may arrive as `[]`, `{}`-less `""` or `[{}]` when empty."""
+    if v is None or v == "" or v == [] or v == [{}]:
+        return None
+    return v
+
+
+def _list(v: Any) -> Any:
+    return [] if v is None or v == "" else v
+
+
+def _str(v: Any) -> Any:
+    return "" if v is None else v
+
+
+def _time(v: Any) -> Any:
+    return None if v in (None, "") else v
+
+
+ID = Annotated[str, BeforeValidator(normalize_id)]
+OptID = Annotated[str | None, BeforeValidator(_id)]
+Str = Annotated[str, BeforeValidator(_str)]
+Tags = Annotated[list[str], BeforeValidator(_list)]
+Time = Annotated[datetime | None, BeforeValidator(_time)]
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+
+def Nested(tp: Any) -> Any:  # noqa: N802 - a type factory
+    return Annotated[tp | None, BeforeValidator(_empty_to_none)]
+
+
+class Ref(Wire):
+    """A `{"ID": ...}` reference, sometimes with a name."""
+    id: OptID = Field(None, alias="ID")
+    name: Str = Field("", alias="Name")
+
+
+class Subnet(Wire):
+    default_route: str | None = Field(None, alias="DefaultRoute")
+    network_mask_len: int | None = Field(None, alias="NetworkMaskLen")
+
+
+class Instance(Wire):
+    status: Str = Field("", alias="Status")
+    before_status: Str = Field("", alias="BeforeStatus")
+    status_changed_at: Time = Field(None, alias="StatusChangedAt")
+    host: Nested(Ref) = Field(None, alias="Host")
+
+
+class InterfaceSwitch(Wire):
+    id: OptID = Field(None, alias="ID")
+    name: Str = Field("", alias="Name")
+    scope: Str = Field("", alias="Scope")
+    user_subnet: Nested(Subnet) = Field(None, alias="UserSubnet")
+
+
+class Interface(Wire):
+    id: ID = Field(alias="ID")
+    mac_address: Str = Field("", alias="MACAddress")
+    ip_address: str | None = Field(None, alias="IPAddress")
+    user_ip_address: str | None = Field(None, alias="UserIPAddress")
+    host_name: Str = Field("", alias="HostName")
+    switch: Nested(InterfaceSwitch) = Field(None, alias="Switch")
+    server: Nested(Ref) = Field(None, alias="Server")
+
+    @property
+    def switch_id(self) -> str | None:
+        return self.switch.id if self.switch else None
+
+    @property
+    def is_shared(self) -> bool:
+        return bool(self.switch and self.switch.scope == "shared")
+
+
+class _Named(Wire):
+    id: ID = Field(alias="ID")
+    name: Str = Field("", alias="Name")
+    description: Str = Field("", alias="Description")
+    tags: Tags = Field(default_factory=list, alias="Tags")
+    created_at: Time = Field(None, alias="CreatedAt")
+
+
+class Switch(_Named):
+    scope: Str = Field("", alias="Scope")
+    server_count: int = Field(0, alias="ServerCount")
+    user_subnet: Nested(Subnet) = Field(None, alias="UserSubnet")
+
+
+class ServerPlan(Wire):
+    id: OptID = Field(None, alias="ID")
+    name: Str = Field("", alias="Name")
+    cpu: int | None = Field(None, alias="CPU")
+    memory_mb: int | None = Field(None, alias="MemoryMB")
+    commitment: Str = Field("", alias="Commitment")
+    generation: int | None = Field(None, alias="Generation")
+
+
+class Disk(_Named):
+    availability: Str = Field("", alias="Availability")
+    size_mb: int | None = Field(None, alias="SizeMB")
+    migrated_mb: int | None = Field(None, alias="MigratedMB")
+    connection: Str = Field("", alias="Connection")
+    connection_order: int | None = Field(None, alias="ConnectionOrder")
+    plan: Nested(Ref) = Field(None, alias="Plan")
+    server: Nested(Ref) = Field(None, alias="Server")
+    source_archive: Nested(Ref) = Field(None, alias="SourceArchive")
+    job_status: dict[str, Any] | None = Field(None, alias="JobStatus")
+
+    @field_validator("job_status", mode="before")
+    @classmethod
+    def _job(cls, v: Any) -> Any:
+        return v if isinstance(v, dict) else None
+
+    @property
+    def size_gb(self) -> int | None:
+        return None if self.size_mb is None else self.size_mb // 1024
+
+    @property
+    def server_id(self) -> str | None:
+        return self.server.id if self.server else None
+
+
+class Server(_Named):
+    host_name: Str = Field("", alias="HostName")
+    availability: Str = Field("", alias="Availability")
+    instance: Nested(Instance) = Field(None, alias="Instance")
+    server_plan: Nested(ServerPlan) = Field(None, alias="ServerPlan")
+    interfaces: Annotated[list[Interface], BeforeValidator(_list)] = Field(default_factory=list,
+                                                                          alias="Interfaces")
+    disks: Annotated[list[Disk], BeforeValidator(_list)] = Field(default_factory=list, alias="Disks")
+    interface_driver: Str = Field("", alias="InterfaceDriver")
+
+    @property
+    def status(self) -> str:
+        """`Instance.Status`: `up`, `down`, `cleaning`, or "" when unknown."""
+        return self.instance.status if self.instance else ""
+
+    @property
+    def cpu(self) -> int | None:
+        return self.server_plan.cpu if self.server_plan else None
+
+    @property
+    def memory_gb(self) -> int | None:
+        mb = self.server_plan.memory_mb if self.server_plan else None
+        return None if mb is None else mb // 1024
+
+    @property
+    def shared_ip(self) -> str | None:
+        """The global IP of the NIC on the shared segment, if any."""
+        for nic in self.interfaces:
+            if nic.is_shared and nic.ip_address:
+                return nic.ip_address
+        return None
+
+
+class Archive(_Named):
+    scope: Str = Field("", alias="Scope")
+    availability: Str = Field("", alias="Availability")
+    size_mb: int | None = Field(None, alias="SizeMB")
+    display_order: int | None = Field(None, alias="DisplayOrder")
+    plan: Nested(Ref) = Field(None, alias="Plan")
+
+    @property
+    def size_gb(self) -> int | None:
+        return None if self.size_mb is None else self.size_mb // 1024
+
+
+class Note(_Named):
+    scope: Str = Field("", alias="Scope")
+    klass: Str = Field("", alias="Class")
+    content: Str = Field("", alias="Content")
+    availability: Str = Field("", alias="Availability")
+
+
+class SSHKey(_Named):
+    public_key: Str = Field("", alias="PublicKey")
+    fingerprint: Str = Field("", alias="Fingerprint")
+
+
+class NFSServerIP(Wire):
+    ip_address: str | None = Field(None, alias="IPAddress")
+
+
+def _remark_servers(v: Any) -> Any:
+    """`Remark.Servers` may be `[[]]`, `[""]` or `[{}]` when empty: keep only real entries."""
+    return [x for x in _list(v) if isinstance(x, dict) and x]
+
+
+class NFSRemark(Wire):
+    switch: Nested(Ref) = Field(None, alias="Switch")
+    network: Nested(Subnet) = Field(None, alias="Network")
+    servers: Annotated[list[NFSServerIP], BeforeValidator(_remark_servers)] = Field(
+        default_factory=list, alias="Servers")
+    plan: Nested(Ref) = Field(None, alias="Plan")
+
+
+class NFS(_Named):
+    klass: Str = Field("", alias="Class")
+    availability: Str = Field("", alias="Availability")
+    instance: Nested(Instance) = Field(None, alias="Instance")
+    interfaces: Annotated[list[Interface | None], BeforeValidator(_list)] = Field(
+        default_factory=list, alias="Interfaces")
+    plan: Nested(Ref) = Field(None, alias="Plan")
+    remark: Nested(NFSRemark) = Field(None, alias="Remark")
+    service_class: Str = Field("", alias="ServiceClass")
+
+    @property
+    def status(self) -> str:
+        return self.instance.status if self.instance else ""
+
+    @property
+    def ip(self) -> str | None:
+        """The NFS server's address on its switch (export: `<ip>:/export`)."""
+        if self.remark and self.remark.servers and self.remark.servers[0].ip_address:
+            return self.remark.servers[0].ip_address
+        for nic in self.interfaces:
+            if nic and (nic.user_ip_address or nic.ip_address):
+                return nic.user_ip_address or nic.ip_address
+        return None
+
+    @property
+    def switch_id(self) -> str | None:
+        return self.remark.switch.id if self.remark and self.remark.switch else None
+
+
+class RegistryStatus(Wire):
+    registry_name: Str = Field("", alias="registry_name")
+    hostname: Str = Field("", alias="hostname")
+
+
+class Registry(_Named):
+    availability: Str = Field("", alias="Availability")
+    provider: dict[str, Any] | None = Field(None, alias="Provider")
+    registry_status: Nested(RegistryStatus) = Field(None, alias="Status")
+    settings: dict[str, Any] | None = Field(None, alias="Settings")
+    settings_hash: Str = Field("", alias="SettingsHash")
+
+    @field_validator("provider", "settings", mode="before")
+    @classmethod
+    def _dict(cls, v: Any) -> Any:
+        return v if isinstance(v, dict) else None
+
+    @property
+    def registry_name(self) -> str:
+        return self.registry_status.registry_name if self.registry_status else ""
+
+    @property
+    def fqdn(self) -> str:
+        """`Status.hostname`, e.g. `<registry_name>.sakuracr.jp`."""
+        return self.registry_status.hostname if self.registry_status else ""
+
+    @property
+    def provider_class(self) -> str:
+        return str((self.provider or {}).get("Class") or "")
+
+
+class RegistryUser(Wire):
+    username: str = Field(alias="username")
+    permission: Str = Field("", alias="permission")
+
+
+def _num(v: Any) -> Any:
+    if v in (None, ""):
+        return None
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return None
+    return v
+
+
+Num = Annotated[float | None, BeforeValidator(_num)]
+
+
+class ServicePrice(Wire):
+    base: Num = Field(None, alias="Base")
+    hourly: Num = Field(None, alias="Hourly")
+    daily: Num = Field(None, alias="Daily")
+    monthly: Num = Field(None, alias="Monthly")
+    zone: Str = Field("", alias="Zone")
+
+
+class ServiceClass(Wire):
+    id: OptID = Field(None, alias="ServiceClassID")
+    name: Str = Field("", alias="ServiceClassName")
+    path: Str = Field("", alias="ServiceClassPath")
+    display_name: Str = Field("", alias="DisplayName")
+    is_public: bool | None = Field(None, alias="IsPublic")
+    price: Nested(ServicePrice) = Field(None, alias="Price")
+
+    @property
+    def hourly(self) -> float | None:
+        return self.price.hourly if self.price else None
+
+    @property
+    def daily(self) -> float | None:
+        return self.price.daily if self.price else None
+
+    @property
+    def monthly(self) -> float | None:
+        return self.price.monthly if self.price else None
+
+
+def parse_nfs_plans(content: str) -> dict[str, list[dict[str, Any]]]:
+    """The `plans` object of the `sys-nfs` note's JSON content."""
+    doc = json.loads(content) if content else {}
+    plans = doc.get("plans") if isinstance(doc, dict) else None
+    return plans if isinstance(plans, dict) else {}

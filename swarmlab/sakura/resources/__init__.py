@@ -1,0 +1,1 @@
+"""One accessor per API resource; reached as attributes of `SakuraClient`."""

@@ -1,0 +1,18 @@
+"""NICs (`/interface`). They have no name or tags: use `Server.interfaces` to find them."""
+
+from __future__ import annotations
+
+from ..models import Interface
+from .base import Resource
+
+
+class Interfaces(Resource[Interface]):
+    path, singular, plural, model, kind = "interface", "Interface", "Interfaces", Interface, "NIC"
+
+    def find(self, name=None, tags=None):  # type: ignore[override]
+        raise TypeError("NICs have no name or tags; read them from servers.get(id).interfaces")
+
+    def set_user_ip(self, nic_id: str, ip: str) -> Interface:
+        """Set the display IP (`UserIPAddress`) of a NIC on a switch."""
+        return self._one(self._call("PUT", f"{self.path}/{nic_id}",
+                                    body={"Interface": {"UserIPAddress": ip}}))

@@ -1,0 +1,74 @@
+"""NFS appliances (`/appliance`, `Class: nfs`)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from ..errors import NoMatch, NotFound
+from ..models import NFS, parse_nfs_plans
+from ..query import normalize_id
+from .base import PowerMixin, Resource
+
+NFS_PLAN_NOTE = "sys-nfs"
+
+
+class NFSAppliances(PowerMixin, Resource[NFS]):
+    path, singular, plural, model, kind = "appliance", "Appliance", "Appliances", NFS, "NFS"
+    base_filter = {"Class": ["nfs"]}
+    _not_found_grace = 5  # appliances may 404 right after create
+
+    def _keep(self, m: NFS) -> bool:
+        return m.klass in ("nfs", "")
+
+    def plan_id(self, plan: Literal["HDD", "SSD"], size_gb: int) -> str:
+        """The NFS `Plan.ID` for a disk type and size, read from the public `sys-nfs` note."""
+        plan = plan.upper()  # type: ignore[assignment]
+        notes = self._client.notes.find(NFS_PLAN_NOTE)
+        if not notes:
+            raise NoMatch(f"public note {NFS_PLAN_NOTE!r} (the NFS plan catalogue)",
+                          "the API should always have it; check the API root and zone")
+        zone_tag = f"@zone={self._client.zone}"
+        notes.sort(key=lambda n: zone_tag not in n.tags)
+        plans = parse_nfs_plans(notes[0].content).get(plan) or []
+        offered = []
+        for p in plans:
+            if not isinstance(p, dict):
+                continue
+            if p.get("availability", "available") == "available":
+                offered.append(p.get("size"))
+            if p.get("size") == size_gb and p.get("availability", "available") == "available":
+                return normalize_id(p["planId"])
+        raise NoMatch(f"{plan} NFS plan of {size_gb} GB in zone {self._client.zone}",
+                      f"available {plan} sizes: {offered or 'none'}; plan must be HDD or SSD")
+
+    def create(self, name: str, tags: list[str], switch_id: str, ip: str, mask_len: int,
+               default_route: str | None, plan_id: str, description: str = "") -> NFS:
+        """Create the appliance on `switch_id` at `ip`. It boots by itself: call `wait_up`."""
+        plan: dict[str, Any] = {"ID": _plan_id_value(plan_id)}
+        network: dict[str, Any] = {"NetworkMaskLen": mask_len}
+        if default_route:
+            network["DefaultRoute"] = default_route
+        body = {"Appliance": {
+            "Class": "nfs", "Name": name, "Description": description, "Tags": list(tags),
+            "Plan": plan,
+            "Remark": {"Switch": {"ID": str(switch_id)}, "Network": network,
+                       "Servers": [{"IPAddress": ip}], "Plan": plan},
+        }}
+        return self._one(self._call("POST", self.path, body=body))
+
+    def delete(self, id: str, *, stop_first: bool = False, timeout_s: float = 600.0) -> bool:
+        """Delete; with `stop_first`, force-stop and wait down first. False if already gone."""
+        if stop_first:
+            try:
+                if self.get(id).status != "down":
+                    self.power_off(id, force=True)
+                    self.wait_down(id, timeout_s)
+            except NotFound:
+                return False
+        return super().delete(id)
+
+
+def _plan_id_value(plan_id: str | int) -> int | str:
+    """Plan IDs are numbers on the wire (see Appendix A); keep non-numeric ones as strings."""
+    s = normalize_id(plan_id)
+    return int(s) if s.isdigit() else s

@@ -1,0 +1,21 @@
+"""SSH public keys (`/sshkey`, global)."""
+
+from __future__ import annotations
+
+from ..models import SSHKey
+from .base import Resource
+
+
+class SSHKeys(Resource[SSHKey]):
+    path, singular, plural, model, kind = "sshkey", "SSHKey", "SSHKeys", SSHKey, "SSH key"
+    is_global = True
+
+    def find(self, name: str | None = None, tags: list[str] | None = None) -> list[SSHKey]:
+        """SSH keys have no tags: `tags` must be empty (exact-name lookup only)."""
+        if tags:
+            raise TypeError("SSH keys have no tags; find them by exact name")
+        return super().find(name)
+
+    def create(self, name: str, public_key: str, description: str = "") -> SSHKey:
+        body = {"SSHKey": {"Name": name, "Description": description, "PublicKey": public_key.strip()}}
+        return self._one(self._call("POST", self.path, body=body))
