@@ -1,0 +1,81 @@
+"""Waiting for a host to answer SSH, and running one function on many hosts at once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from .errors import HostsFailed, HostUnreachable
+from .keys import SSHKey
+from .known_hosts import KnownHosts
+from .session import Host, Session
+
+__all__ = ["run_parallel", "wait_reachable"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def wait_reachable(host: Host, key: SSHKey, known_hosts: KnownHosts, timeout_s: float = 300,
+                   interval_s: float = 0.5, **session_options) -> Session:
+    """A connected `Session` to `host`, retrying while it boots.
+
+    Retried: connection refused / no route (NoValidConnectionsError, OSError), socket timeouts,
+    EOF / reset, and SSH banner or 'No existing session' errors — everything `Session.connect`
+    reports as `HostUnreachable`. Raised at once: `AuthFailed` (a wrong key does not fix itself)
+    and `HostKeyMismatch`. After `timeout_s`: `HostUnreachable` with the last error.
+    """
+    deadline = time.monotonic() + timeout_s
+    session = Session(host, key, known_hosts, **session_options)
+    last: HostUnreachable | None = None
+    attempts = 0
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 and attempts:
+            break
+        attempts += 1
+        try:
+            return session.connect(timeout_s=max(remaining, 0.5))
+        except HostUnreachable as e:
+            last = e
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        time.sleep(min(interval_s, remaining))
+    raise HostUnreachable(host.name, f"gave up after {timeout_s:g} s and {attempts} attempt(s); last error: "
+                                     f"{last.last_error if last else 'none'}",
+                          address=f"{host.address}:{host.port}") from last
+
+
+def _name(item: object) -> str:
+    name = getattr(item, "name", None)
+    if not isinstance(name, str):
+        raise TypeError(f"run_parallel: {item!r} has no .name; pass a mapping name -> item instead")
+    return name
+
+
+def run_parallel(hosts: Mapping[str, T] | Iterable[T], fn: Callable[[T], R], max_workers: int = 8) -> dict[str, R]:
+    """`fn(item)` for every host at once (at most `max_workers` threads) → `{name: result}`.
+
+    `hosts` is a mapping name → item (e.g. name → Session) or an iterable of items with a `.name`
+    (Host, Session). Every call runs to the end; then, if any raised, one `HostsFailed` lists each
+    host's error (`.errors`), with the successes in `.results`. Results keep the input order.
+    """
+    items = dict(hosts) if isinstance(hosts, Mapping) else {_name(h): h for h in hosts}
+    if not items:
+        return {}
+    results: dict[str, R] = {}
+    errors: dict[str, BaseException] = {}
+    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(items))),
+                            thread_name_prefix="swarmlab-host") as pool:
+        futures = {name: pool.submit(fn, item) for name, item in items.items()}
+        for name, future in futures.items():
+            try:
+                results[name] = future.result()
+            except Exception as e:  # noqa: BLE001 — collected and re-raised together
+                errors[name] = e
+    if errors:
+        raise HostsFailed(errors, results)
+    return results

@@ -1,0 +1,305 @@
+"""swarmlab.hosts against a real OpenSSH sshd on loopback (needs /usr/sbin/sshd and root).
+
+Each test gets its own sshd (host key, authorized key, port) in a temp directory; the user is
+root because the suite runs as root in CI. Install with `apt-get install -y openssh-server`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from swarmlab.hosts import (
+    AuthFailed,
+    CommandFailed,
+    CommandTimeout,
+    Host,
+    HostKeyMismatch,
+    HostsFailed,
+    HostUnreachable,
+    KnownHosts,
+    Session,
+    SSHKey,
+    run_parallel,
+    wait_reachable,
+)
+
+SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+pytestmark = [
+    pytest.mark.skipif(not os.path.exists(SSHD), reason="needs OpenSSH sshd: apt-get install -y openssh-server"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="sshd on loopback as root needs root"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_key(path: Path) -> SSHKey:
+    pair = SSHKey.generate("test")
+    path.write_text(pair.private_key.get_secret_value())
+    path.chmod(0o600)
+    return pair.key()
+
+
+@dataclass
+class Sshd:
+    dir: Path
+    port: int
+    client_key: SSHKey
+    host_key_path: Path
+    procs: list[subprocess.Popen] = field(default_factory=list)
+
+    def host(self, name: str = "lab-manager01", server_id: str | None = "113000000001") -> Host:
+        return Host(name=name, address="127.0.0.1", private_ip="192.168.1.20", user="root", port=self.port,
+                    server_id=server_id)
+
+    def start(self, wait: bool = True) -> subprocess.Popen:
+        cfg = self.dir / f"sshd_config-{len(self.procs)}"
+        cfg.write_text("\n".join([
+            f"Port {self.port}", "ListenAddress 127.0.0.1", f"HostKey {self.host_key_path}",
+            f"AuthorizedKeysFile {self.dir / 'authorized_keys'}", f"PidFile {self.dir / 'sshd.pid'}",
+            "UsePAM no", "StrictModes no", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
+            "PermitRootLogin prohibit-password", "PubkeyAuthentication yes", "LogLevel ERROR",
+            "Subsystem sftp internal-sftp", "MaxStartups 100:30:200", "",
+        ]))
+        Path("/run/sshd").mkdir(parents=True, exist_ok=True)
+        log = open(self.dir / "sshd.log", "ab")
+        proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(cfg)], stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        if wait:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"sshd exited {proc.returncode}: {(self.dir / 'sshd.log').read_text()}")
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                        return proc
+                except OSError:
+                    time.sleep(0.05)
+            raise RuntimeError("sshd did not listen within 10 s")
+        return proc
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+
+    def new_host_key(self) -> None:
+        self.host_key_path.unlink()
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.host_key_path)], check=True)
+
+
+def make_sshd(tmp: Path) -> Sshd:
+    d = tmp / "sshd"
+    d.mkdir()
+    host_key = d / "ssh_host_ed25519_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)], check=True)
+    client = write_key(d / "client_key")
+    (d / "authorized_keys").write_text(client.public_line + " test\n")
+    return Sshd(dir=d, port=free_port(), client_key=client, host_key_path=host_key)
+
+
+@pytest.fixture
+def sshd(tmp_path):
+    s = make_sshd(tmp_path)
+    s.start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def pins(tmp_path) -> KnownHosts:
+    return KnownHosts(tmp_path / "state" / "known_hosts" / "lab.json")
+
+
+@pytest.fixture
+def session(sshd, pins):
+    s = Session(sshd.host(), sshd.client_key, pins)
+    yield s
+    s.close()
+
+
+def test_run_returns_output_and_exit_codes(session):
+    r = session.run("echo hello; echo oops >&2")
+    assert (r.exit_status, r.stdout, r.stderr) == (0, "hello\n", "oops\n")
+    r = session.run("exit 3", check=False)
+    assert r.exit_status == 3 and not r.ok
+    assert session.run("cat", input="from stdin").stdout == "from stdin"
+    assert session.run("whoami", sudo=True).stdout.strip() == "root"  # root: no sudo wrapper needed
+    big = session.run("head -c 300000 /dev/zero | tr '\\0' x").stdout  # more than one window
+    assert len(big) == 300000
+
+
+def test_command_failed_is_redacted(session):
+    token = "SWMTKN-1-secretsecretsecret"
+    with pytest.raises(CommandFailed) as info:
+        session.run(f"echo out {token}; echo line1 >&2; echo 'bad token {token}' >&2; exit 7", secrets=[token])
+    e = info.value
+    assert e.host == "lab-manager01" and e.exit_status == 7
+    assert "bad token ***" in e.stderr_tail and "line1" in e.stderr_tail
+    assert "***" in e.command and "out ***" in e.stdout_tail
+    for text in (str(e), repr(e), e.command, e.stderr_tail, e.stdout_tail, str(pickle.loads(pickle.dumps(e)))):
+        assert token not in text
+    assert "lab-manager01" in str(e) and "status 7" in str(e)
+    # also a successful result is redacted
+    assert session.run(f"echo {token}", secrets=[token]).stdout == "***\n"
+
+
+def test_command_timeout(session):
+    t0 = time.monotonic()
+    with pytest.raises(CommandTimeout):
+        session.run("sleep 30", timeout_s=0.5)
+    assert time.monotonic() - t0 < 5
+    assert session.run("echo still usable").stdout == "still usable\n"
+
+
+def test_put_writes_files(session, tmp_path):
+    target = tmp_path / "remote" / "etc" / "app.conf"
+    target.parent.mkdir(parents=True)
+    session.put("key = value\n", str(target), mode=0o640)
+    assert target.read_text() == "key = value\n"
+    assert target.stat().st_mode & 0o777 == 0o640
+    session.put(b"\x00\x01binary", str(target), sudo=True, mode=0o600)  # overwrite, sudo path (root: direct)
+    assert target.read_bytes() == b"\x00\x01binary"
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert session.read(str(target)) == b"\x00\x01binary"
+    assert not [p for p in target.parent.iterdir() if p.name != "app.conf"]  # no temp files left
+
+
+def test_reconnects_after_the_transport_died(session, sshd):
+    assert session.run("echo one").stdout == "one\n"
+    session._client.get_transport().close()  # as if the host had rebooted
+    assert session.run("echo two").stdout == "two\n"
+
+
+def test_wait_reachable_retries_until_sshd_is_up(tmp_path, pins):
+    s = make_sshd(tmp_path)
+    timer = threading.Timer(1.5, s.start, kwargs={"wait": False})
+    t0 = time.monotonic()
+    timer.start()
+    try:
+        session = wait_reachable(s.host(), s.client_key, pins, timeout_s=20, interval_s=0.2)
+        assert time.monotonic() - t0 >= 1.4
+        assert session.run("echo up").stdout == "up\n"
+        session.close()
+    finally:
+        timer.cancel()
+        s.stop()
+
+
+def test_wait_reachable_times_out_with_last_error(tmp_path, pins):
+    host = Host(name="lab-worker01", address="127.0.0.1", user="root", port=free_port())
+    t0 = time.monotonic()
+    with pytest.raises(HostUnreachable) as info:
+        wait_reachable(host, SSHKey.generate().key(), pins, timeout_s=1.0, interval_s=0.2)
+    assert 0.9 <= time.monotonic() - t0 < 5
+    assert "lab-worker01" in str(info.value) and "NoValidConnectionsError" in info.value.last_error
+
+
+def test_wrong_key_fails_fast_with_auth_failed(sshd, pins):
+    wrong = SSHKey.generate().key()
+    t0 = time.monotonic()
+    with pytest.raises(AuthFailed) as info:
+        wait_reachable(sshd.host(), wrong, pins, timeout_s=30, interval_s=0.2)
+    assert time.monotonic() - t0 < 2
+    msg = str(info.value)
+    assert "lab-manager01" in msg and "'root'" in msg and "SSH key block" in msg
+    assert wrong.fingerprint in msg
+
+
+def test_host_key_pinned_on_first_contact_and_mismatch_detected(tmp_path, pins):
+    s = make_sshd(tmp_path)
+    s.start()
+    try:
+        with Session(s.host(), s.client_key, pins) as first:
+            first.run("true")
+        data = json.loads(pins.path.read_text())
+        assert list(data) == ["113000000001"]
+        assert data["113000000001"]["type"] == "ssh-ed25519"
+        server_pub = (s.host_key_path.with_suffix(".pub")).read_text().split()
+        assert data["113000000001"]["key"] == server_pub[1]
+        with Session(s.host(), s.client_key, KnownHosts(pins.path)) as again:  # same key: fine
+            again.run("true")
+    finally:
+        s.stop()
+    # a second sshd on the same port with another host key, same server id
+    s.new_host_key()
+    s.procs.clear()
+    s.start()
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(HostKeyMismatch) as info:
+            wait_reachable(s.host(), s.client_key, KnownHosts(pins.path), timeout_s=30)
+        assert time.monotonic() - t0 < 2
+        msg = str(info.value)
+        assert "113000000001" in msg and "lab-manager01" in msg and "delete the pin" in msg
+        # another identity on the same address is a different server: pinned separately
+        with Session(s.host(server_id="113000000002"), s.client_key, KnownHosts(pins.path)) as other:
+            other.run("true")
+        # the operator deletes the pin (server re-created) → trusted again
+        assert KnownHosts(pins.path).forget("113000000001")
+        with Session(s.host(), s.client_key, KnownHosts(pins.path)) as recreated:
+            recreated.run("true")
+    finally:
+        s.stop()
+
+
+def test_key_supplied_up_front(sshd, tmp_path):
+    kh = KnownHosts(tmp_path / "pins.json")
+    wrong = SSHKey.generate().key()
+    kh.pin("113000000001", "ssh-ed25519", wrong.pkey.get_base64(), host="lab-manager01")
+    with pytest.raises(HostKeyMismatch):
+        Session(sshd.host(), sshd.client_key, kh).connect()
+    real = sshd.host_key_path.with_suffix(".pub").read_text().split()
+    kh.pin("113000000001", real[0], real[1], replace=True)
+    with Session(sshd.host(), sshd.client_key, kh) as s:
+        assert s.run("echo ok").stdout == "ok\n"
+
+
+def test_run_parallel_collects_errors(sshd, pins):
+    sessions = {name: Session(sshd.host(name, server_id="113000000001"), sshd.client_key, pins)
+                for name in ("lab-worker01", "lab-worker02", "lab-worker03")}
+
+    def fn(s: Session) -> str:
+        if s.name == "lab-worker02":
+            s.run("echo nope >&2; exit 4")
+        return s.run("hostname").stdout.strip()
+
+    try:
+        with pytest.raises(HostsFailed) as info:
+            run_parallel(sessions, fn, max_workers=2)
+        e = info.value
+        assert set(e.errors) == {"lab-worker02"} and isinstance(e.errors["lab-worker02"], CommandFailed)
+        assert set(e.results) == {"lab-worker01", "lab-worker03"}
+        assert "lab-worker02" in str(e) and "nope" in str(e)
+        assert run_parallel(sessions.values(), lambda s: s.run("echo ok").stdout) == {
+            n: "ok\n" for n in sessions}
+    finally:
+        for s in sessions.values():
+            s.close()
+
+
+def test_run_parallel_unreachable_host(sshd, pins):
+    hosts = [sshd.host("lab-manager01"), Host(name="lab-worker09", address="127.0.0.1", port=free_port(), user="root")]
+    with pytest.raises(HostsFailed) as info:
+        run_parallel(hosts, lambda h: wait_reachable(h, sshd.client_key, pins, timeout_s=0.5).close())
+    assert list(info.value.errors) == ["lab-worker09"]
+    assert isinstance(info.value.errors["lab-worker09"], HostUnreachable)
