@@ -7,7 +7,7 @@ from .errors import (BadRequest, Busy, Conflict, Forbidden, Locked, MethodNotAll
                      WaitTimeout)
 from .models import (NFS, Archive, Disk, Interface, Note, Registry, RegistryUser, Server,
                      ServiceClass, SSHKey, Switch)
-from .resources.disks import DiskEdit
+from .disks import DiskEdit
 from .wait import wait
 
 __all__ = [

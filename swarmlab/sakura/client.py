@@ -6,16 +6,16 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from .resources.archives import Archives
-from .resources.disks import Disks
-from .resources.interfaces import Interfaces
-from .resources.nfs import NFSAppliances
-from .resources.notes import Notes
-from .resources.prices import Prices
-from .resources.registries import Registries
-from .resources.servers import Servers
-from .resources.ssh_keys import SSHKeys
-from .resources.switches import Switches
+from .archives import Archives
+from .disks import Disks
+from .interfaces import Interfaces
+from .nfs import NFSAppliances
+from .notes import Notes
+from .prices import Prices
+from .registries import Registries
+from .servers import Servers
+from .ssh_keys import SSHKeys
+from .switches import Switches
 from .transport import DEFAULT_API_ROOT, Transport
 
 __all__ = ["GLOBAL_ZONE", "SakuraClient"]

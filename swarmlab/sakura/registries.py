@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import SecretStr
 
-from ..errors import NotFound
-from ..models import Registry, RegistryUser
+from .errors import NotFound
+from .models import Registry, RegistryUser
 from .base import Resource
 
 Permission = Literal["all", "readwrite", "readonly"]

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from ..errors import Conflict, NotFound, SakuraError
-from ..query import find_query, name_tags_filter
-from ..wait import wait
+from .errors import Conflict, NotFound, SakuraError
+from .query import find_query, name_tags_filter
+from .wait import wait
 
 if TYPE_CHECKING:
-    from ..client import SakuraClient
+    from .client import SakuraClient
 
 M = TypeVar("M", bound=BaseModel)
 PAGE = 100

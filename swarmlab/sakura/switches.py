@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..models import Server, Switch
+from .models import Server, Switch
 from .base import Resource
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..models import ServiceClass
+from .models import ServiceClass
 
 if TYPE_CHECKING:
-    from ..client import SakuraClient
+    from .client import SakuraClient
 
 
 class Prices:

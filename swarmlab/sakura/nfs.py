@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from ..errors import NoMatch, NotFound
-from ..models import NFS, parse_nfs_plans
-from ..query import normalize_id
+from .errors import NoMatch, NotFound
+from .models import NFS, parse_nfs_plans
+from .query import normalize_id
 from .base import PowerMixin, Resource
 
 NFS_PLAN_NOTE = "sys-nfs"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..models import Interface
+from .models import Interface
 from .base import Resource
 
 

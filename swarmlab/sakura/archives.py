@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..errors import NoMatch
-from ..models import Archive
-from ..query import name_tags_filter
+from .errors import NoMatch
+from .models import Archive
+from .query import name_tags_filter
 from .base import Resource
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..models import SSHKey
+from .models import SSHKey
 from .base import Resource
 
 
@@ -11,9 +11,9 @@ class SSHKeys(Resource[SSHKey]):
     is_global = True
 
     def find(self, name: str | None = None, tags: list[str] | None = None) -> list[SSHKey]:
-        """SSH keys have no tags: `tags` must be empty (exact-name lookup only)."""
+        """SSH keys have no tags, so a lookup by tags finds nothing; find them by exact name."""
         if tags:
-            raise TypeError("SSH keys have no tags; find them by exact name")
+            return []
         return super().find(name)
 
     def create(self, name: str, public_key: str, description: str = "") -> SSHKey:

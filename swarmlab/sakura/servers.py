@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..models import Server
-from ..errors import NotFound
+from .models import Server
+from .errors import NotFound
 from .base import PowerMixin, Resource
 
 

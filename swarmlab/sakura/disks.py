@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from ..models import Disk
+from .models import Disk
 from .base import Resource
 
 DISK_PLANS: dict[str, int] = {"ssd": 4, "hdd": 2}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ..models import Note
+from .models import Note
 from .base import Resource
 
 

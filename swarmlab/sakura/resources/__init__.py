@@ -1,1 +1,0 @@
-"""One accessor per API resource; reached as attributes of `SakuraClient`."""
