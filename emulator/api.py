@@ -1,0 +1,246 @@
+"""HTTP layer: FastAPI routes for /cloud/zone/{zone}/api/cloud/1.1/..., auth, faults, admin endpoints."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import random
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from . import seed
+from .cloud import Cloud
+from .core import KINDS
+from .errors import ApiError, bad, error_body
+from .query import find, parse_query
+
+P = "/cloud/zone/{zone}/api/cloud/1.1"
+
+
+def ids_as_int(o):
+    """`X-Sakura-Bigint-As-Int: 1`: ID fields as JSON numbers."""
+    if isinstance(o, dict):
+        return {k: int(v) if k.endswith("ID") and isinstance(v, str) and v.isdigit() else ids_as_int(v)
+                for k, v in o.items()}
+    if isinstance(o, list):
+        return [ids_as_int(x) for x in o]
+    return o
+
+
+def ids_as_str(o):
+    """Normalize request IDs (number or string) to strings."""
+    if isinstance(o, dict):
+        return {k: str(v) if k == "ID" and isinstance(v, int) and not isinstance(v, bool) else ids_as_str(v)
+                for k, v in o.items()}
+    if isinstance(o, list):
+        return [ids_as_str(x) for x in o]
+    return o
+
+
+class Ctx:
+    def __init__(self, zone: str, bigint: bool, body: dict, query: str):
+        self.zone, self.bigint, self.body, self.query = zone, bigint, body, query
+
+    def reply(self, data: dict, status: int = 200) -> JSONResponse:
+        return JSONResponse(ids_as_int(data) if self.bigint else data, status_code=status)
+
+
+async def ctx(request: Request, zone: str) -> Ctx:
+    raw = await request.body()
+    body = {}
+    if raw.strip():
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise bad("invalid_format", "リクエストボディのJSONが不正です。")
+        if not isinstance(body, dict):
+            raise bad("invalid_format", "リクエストボディはJSONオブジェクトです。")
+    return Ctx(zone, request.headers.get("x-sakura-bigint-as-int") == "1", ids_as_str(body), request.url.query)
+
+
+def err(status: int, code: str, msg: str | None = None, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(error_body(status, code, msg), status_code=status, headers=headers)
+
+
+def create_app(cloud: Cloud, token: str, secret: str, instance: str, backend: str) -> FastAPI:
+    app = FastAPI(title="SAKURA Cloud emulator", docs_url=None, redoc_url=None, openapi_url=None)
+    expected = "Basic " + base64.b64encode(f"{token}:{secret}".encode()).decode()
+    faults = cloud.faults
+
+    @app.middleware("http")
+    async def gate(request: Request, call_next):
+        path = request.url.path
+        if path.startswith("/cloud/zone/"):
+            if faults.busy_rate and random.random() < faults.busy_rate:
+                return err(503, "busy")
+            if not hmac.compare_digest(request.headers.get("authorization", "").encode(), expected.encode()):
+                return err(401, "unauthorized", headers={"WWW-Authenticate": 'Basic realm="sakura-cloud-emulator"'})
+            if path.split("/")[3] not in seed.ZONES:
+                return err(404, "not_found", "ゾーンが見つかりません。")
+        return await call_next(request)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, e: ApiError):
+        return JSONResponse(e.body(), status_code=e.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, e: StarletteHTTPException):
+        code = {404: "resource_path_not_found", 405: "method_not_allowed"}.get(e.status_code, "bad_request")
+        return err(e.status_code, code, str(e.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, e: RequestValidationError):
+        return err(400, "bad_request", str(e.errors()[:1]))
+
+    # ---- admin (no auth, never faulted)
+    @app.get("/_emulator/health")
+    def health():
+        return {"ok": True, "instance": instance, "backend": backend}
+
+    @app.get("/_emulator/faults")
+    def get_faults():
+        return faults.as_dict()
+
+    @app.put("/_emulator/faults")
+    async def put_faults(request: Request):
+        try:
+            changes = json.loads(await request.body() or b"{}")
+        except ValueError:
+            raise bad("invalid_format", "faults must be JSON")
+        return faults.update(changes)
+
+    @app.get("/_emulator/events")
+    def events():
+        return cloud.events()
+
+    # ---- generic CRUD
+    def crud(kind: str, ops: str) -> None:
+        singular = KINDS[kind][0]
+        if "f" in ops:
+            @app.get(f"{P}/{kind}")
+            def _find(c: Ctx = Depends(ctx)):
+                return c.reply(cloud.find(kind, c.zone, parse_query(c.query)))
+        if "c" in ops:
+            @app.post(f"{P}/{kind}")
+            def _create(c: Ctx = Depends(ctx)):
+                obj = cloud.create(kind, c.zone, c.body)
+                return c.reply({"is_ok": True, "Success": "Accepted" if kind == "appliance" else True,
+                                singular: obj}, 201)
+        if "r" in ops:
+            @app.get(f"{P}/{kind}/{{rid}}")
+            def _read(rid: str, c: Ctx = Depends(ctx)):
+                return c.reply({"is_ok": True, singular: cloud.read(kind, c.zone, rid)})
+        if "u" in ops:
+            @app.put(f"{P}/{kind}/{{rid}}")
+            def _update(rid: str, c: Ctx = Depends(ctx)):
+                return c.reply({"is_ok": True, singular: cloud.update(kind, c.zone, rid, c.body)})
+        if "d" in ops:
+            @app.delete(f"{P}/{kind}/{{rid}}")
+            def _delete(rid: str, c: Ctx = Depends(ctx)):
+                return c.reply({"is_ok": True, singular: cloud.delete(kind, c.zone, rid, c.body)})
+
+    for kind in ("switch", "server", "disk", "note", "sshkey", "appliance", "commonserviceitem"):
+        crud(kind, "fcrud")
+    crud("archive", "fr")
+
+    @app.get(f"{P}/interface")
+    def interface_find(c: Ctx = Depends(ctx)):
+        return c.reply(cloud.find("interface", c.zone, parse_query(c.query)))
+
+    @app.get(f"{P}/interface/{{rid}}")
+    def interface_read(rid: str, c: Ctx = Depends(ctx)):
+        return c.reply({"is_ok": True, "Interface": cloud.read("interface", c.zone, rid)})
+
+    @app.put(f"{P}/interface/{{rid}}")
+    def interface_update(rid: str, c: Ctx = Depends(ctx)):
+        return c.reply({"is_ok": True, "Interface": cloud.update_interface(c.zone, rid, c.body)})
+
+    @app.get(f"{P}/switch/{{rid}}/server")
+    def switch_servers(rid: str, c: Ctx = Depends(ctx)):
+        servers = cloud.switch_servers(c.zone, rid)
+        return c.reply({"is_ok": True, "Total": len(servers), "From": 0, "Count": len(servers), "Servers": servers})
+
+    # ---- power
+    @app.get(f"{P}/server/{{rid}}/power")
+    def server_power_get(rid: str, c: Ctx = Depends(ctx)):
+        return c.reply({"is_ok": True, "Instance": cloud.read("server", c.zone, rid)["Instance"]})
+
+    @app.put(f"{P}/server/{{rid}}/power")
+    def server_boot(rid: str, c: Ctx = Depends(ctx)):
+        cloud.server_power(c.zone, rid, on=True)
+        return c.reply({"is_ok": True})
+
+    @app.delete(f"{P}/server/{{rid}}/power")
+    def server_shutdown(rid: str, c: Ctx = Depends(ctx)):
+        cloud.server_power(c.zone, rid, on=False, force=bool(c.body.get("Force")))
+        return c.reply({"is_ok": True})
+
+    @app.put(f"{P}/server/{{rid}}/reset")
+    def server_reset(rid: str, c: Ctx = Depends(ctx)):
+        cloud.server_reset(c.zone, rid)
+        return c.reply({"is_ok": True})
+
+    @app.put(f"{P}/appliance/{{rid}}/power")
+    def appliance_boot(rid: str, c: Ctx = Depends(ctx)):
+        cloud.appliance_power(c.zone, rid, on=True)
+        return c.reply({"is_ok": True})
+
+    @app.delete(f"{P}/appliance/{{rid}}/power")
+    def appliance_shutdown(rid: str, c: Ctx = Depends(ctx)):
+        cloud.appliance_power(c.zone, rid, on=False, force=bool(c.body.get("Force")))
+        return c.reply({"is_ok": True})
+
+    # ---- disk actions
+    @app.put(f"{P}/disk/{{rid}}/config")
+    def disk_config(rid: str, c: Ctx = Depends(ctx)):
+        cloud.edit_disk(c.zone, rid, c.body)
+        return c.reply({"is_ok": True})
+
+    @app.put(f"{P}/disk/{{rid}}/to/server/{{sid}}")
+    def disk_attach(rid: str, sid: str, c: Ctx = Depends(ctx)):
+        cloud.disk_attach(c.zone, rid, sid)
+        return c.reply({"is_ok": True})
+
+    @app.delete(f"{P}/disk/{{rid}}/to/server")
+    def disk_detach(rid: str, c: Ctx = Depends(ctx)):
+        cloud.disk_attach(c.zone, rid, None)
+        return c.reply({"is_ok": True})
+
+    # ---- container registry users
+    users = f"{P}/commonserviceitem/{{rid}}/containerregistry/users"
+
+    @app.get(users)
+    def registry_users(rid: str, c: Ctx = Depends(ctx)):
+        return c.reply({"is_ok": True, "ContainerRegistry": {"users": cloud.registry_users(c.zone, rid)}})
+
+    @app.post(users)
+    def registry_user_add(rid: str, c: Ctx = Depends(ctx)):
+        cloud.registry_user_set(c.zone, rid, None, c.body, create=True)
+        return c.reply({"is_ok": True, "Success": True}, 201)
+
+    @app.put(users + "/{username}")
+    def registry_user_update(rid: str, username: str, c: Ctx = Depends(ctx)):
+        cloud.registry_user_set(c.zone, rid, username, c.body, create=False)
+        return c.reply({"is_ok": True})
+
+    @app.delete(users + "/{username}")
+    def registry_user_delete(rid: str, username: str, c: Ctx = Depends(ctx)):
+        cloud.registry_user_delete(c.zone, rid, username)
+        return c.reply({"is_ok": True})
+
+    # ---- catalogue
+    def catalogue(path: str, plural: str, items) -> None:
+        @app.get(f"{P}/{path}")
+        def _list(c: Ctx = Depends(ctx)):
+            return c.reply(find(items(c.zone), parse_query(c.query), plural))
+
+    catalogue("public/price", "ServiceClasses", seed.service_classes)
+    catalogue("product/server", "ServerPlans", lambda z: seed.server_plans())
+    catalogue("product/disk", "DiskPlans", lambda z: seed.disk_plans())
+    catalogue("zone", "Zones", lambda z: cloud.zones())
+
+    return app

@@ -1,0 +1,122 @@
+"""Static catalogue: zones, public archives, the sys-nfs note, plans and prices."""
+
+from __future__ import annotations
+
+import json
+
+ZONES = {
+    "is1a": (31001, "石狩第1ゾーン"), "is1b": (31002, "石狩第2ゾーン"),
+    "tk1a": (21001, "東京第1ゾーン"), "tk1b": (21002, "東京第2ゾーン"), "tk1v": (29001, "Sandbox"),
+}
+
+
+def zone_obj(zone: str) -> dict:
+    zid, desc = ZONES[zone]
+    return {"ID": zid, "Name": zone, "Description": desc, "IsDummy": zone == "tk1v",
+            "Region": {"ID": zid // 1000 * 10, "Name": "石狩" if zone.startswith("is") else "東京"}}
+
+
+_COMMON = ["@size-extendable", "arch-64bit", "os-linux"]
+ARCHIVES = [  # (name, tags)
+    ("Ubuntu Server 24.04.2 LTS 64bit", ["current-stable", "distro-ubuntu", "distro-ver-24.04.2",
+                                         "ubuntu-24.04-latest"]),
+    ("Ubuntu Server 22.04.5 LTS 64bit", ["distro-ubuntu", "distro-ver-22.04.5", "ubuntu-22.04-latest"]),
+    ("Ubuntu Server 20.04.6 LTS 64bit", ["distro-ubuntu", "distro-ver-20.04.6", "ubuntu-20.04-latest"]),
+    ("Debian GNU/Linux 12.10 64bit", ["current-stable", "distro-debian", "distro-ver-12.10",
+                                      "debian-12-latest"]),
+]
+
+
+def archive(name: str, tags: list[str], order: int) -> dict:
+    return {
+        "Name": name, "Description": "", "Tags": sorted(_COMMON + tags), "Availability": "available",
+        "DisplayOrder": order, "Scope": "shared", "SizeMB": 20480, "MigratedMB": 20480,
+        "Plan": {"ID": 2, "Name": "標準プラン", "StorageClass": "iscsi9999"}, "Icon": None,
+    }
+
+
+NFS_PLANS = {
+    "HDD": [(100, 101), (500, 102), (1024, 103), (2048, 104), (4096, 105), (8192, 106), (12288, 107)],
+    "SSD": [(20, 200), (100, 201), (500, 202), (1024, 203), (2048, 204), (4096, 205)],
+}
+NFS_PLAN_BY_ID = {pid: (kind, size) for kind, plans in NFS_PLANS.items() for size, pid in plans}
+
+
+def sys_nfs_note() -> dict:
+    content = {"plans": {kind: [{"size": size, "availability": "available", "planId": pid} for size, pid in plans]
+                         for kind, plans in NFS_PLANS.items()}}
+    return {"Name": "sys-nfs", "Description": "", "Tags": [f"@zone={z}" for z in ZONES],
+            "Availability": "available", "Scope": "shared", "Class": "json",
+            "Content": json.dumps(content), "Icon": None}
+
+
+SERVER_CPUS = (1, 2, 3, 4, 5, 6, 8, 10, 12)
+SERVER_MEMORY_GB = (1, 2, 3, 4, 5, 6, 8, 12, 16, 24, 32, 48, 64)
+DISK_SIZES_GB = (20, 40, 100, 250, 500, 750, 1024)
+DISK_PLANS = {4: ("SSDプラン", "ssd"), 2: ("標準プラン", "hdd")}
+
+
+def plan_id(cpu: int, gb: int, generation: int = 100) -> str:
+    return f"{generation}{gb:03d}{cpu:03d}"
+
+
+def server_plan(cpu: int, gb: int, commitment: str = "standard", generation: int = 100) -> dict:
+    return {"ID": plan_id(cpu, gb, generation), "Name": f"プラン/{gb}GB-{cpu}Core", "CPU": cpu,
+            "MemoryMB": gb * 1024, "GPU": 0, "GPUModel": "", "CPUModel": "uncategorized",
+            "Commitment": commitment, "Generation": generation, "ConfidentialVM": False,
+            "Availability": "available", "ServiceClass": server_class(cpu, gb)}
+
+
+def server_plans() -> list[dict]:
+    return [server_plan(c, g) for c in SERVER_CPUS for g in SERVER_MEMORY_GB]
+
+
+def server_class(cpu: int, gb: int) -> str:
+    return f"cloud/plan/core/{cpu}/memory/{gb}"
+
+
+def disk_class(plan_id: int, size_gb: int) -> str:
+    return f"cloud/disk/{DISK_PLANS.get(plan_id, ('', 'ssd'))[1]}/{size_gb}"
+
+
+def nfs_class(plan_id: int) -> str:
+    kind, size = NFS_PLAN_BY_ID[plan_id]
+    return f"cloud/nfs/{kind.lower()}/{size}"
+
+
+SWITCH_CLASS = "cloud/switch/default"
+REGISTRY_CLASS = "cloud/containerregistry"
+
+
+def disk_plans() -> list[dict]:
+    return [{"ID": pid, "Name": name, "StorageClass": "iscsi9999", "Availability": "available",
+             "Size": [{"SizeMB": g * 1024, "DisplaySize": g, "DisplaySuffix": "GB", "Availability": "available",
+                       "ServiceClass": disk_class(pid, g)} for g in DISK_SIZES_GB]}
+            for pid, (name, _) in DISK_PLANS.items()]
+
+
+def service_classes(zone: str) -> list[dict]:
+    """Prices (yen): the walkthrough's for its classes; other sizes scaled from them (emulator values)."""
+    rows = []
+
+    def add(path: str, name: str, hourly: int, daily: int, monthly: int):
+        rows.append({"ServiceClassID": 50000 + len(rows) + 1, "ServiceClassName": name,
+                     "ServiceClassPath": path, "DisplayName": name, "IsPublic": True,
+                     "Price": {"Base": 0, "Hourly": hourly, "Daily": daily, "Monthly": monthly, "Zone": zone}})
+
+    for c in SERVER_CPUS:
+        for g in SERVER_MEMORY_GB:
+            f = (c + g) / 2
+            add(server_class(c, g), f"サーバ {c}コア/{g}GB", round(9 * f), round(100 * f), round(1991 * f))
+    add(SWITCH_CLASS, "スイッチ", 11, 110, 2200)
+    for kind, plans in NFS_PLANS.items():
+        for size, _ in plans:
+            f = size / 100 * (1 if kind == "HDD" else 2)
+            add(f"cloud/nfs/{kind.lower()}/{size}", f"NFS {kind} {size}GB",
+                round(9 * f), round(99 * f), round(1980 * f))
+    for pid, (_, kind) in DISK_PLANS.items():
+        for g in DISK_SIZES_GB:
+            f = g / 20 * (1 if kind == "ssd" else 0.5)
+            add(disk_class(pid, g), f"ディスク {kind.upper()} {g}GB", round(2 * f), round(20 * f), round(400 * f))
+    add(REGISTRY_CLASS, "コンテナレジストリ", 0, 0, 0)
+    return rows
