@@ -103,6 +103,11 @@ class Interface(Wire):
         return bool(self.switch and self.switch.scope == "shared")
 
 
+class ApplianceInterface(Interface):
+    """An appliance NIC: the API may omit its ID."""
+    id: OptID = Field(None, alias="ID")
+
+
 class _Named(Wire):
     id: ID = Field(alias="ID")
     name: Str = Field("", alias="Name")
@@ -229,7 +234,7 @@ class NFS(_Named):
     klass: Str = Field("", alias="Class")
     availability: Str = Field("", alias="Availability")
     instance: Nested(Instance) = Field(None, alias="Instance")
-    interfaces: Annotated[list[Interface | None], BeforeValidator(_list)] = Field(
+    interfaces: Annotated[list[ApplianceInterface | None], BeforeValidator(_list)] = Field(
         default_factory=list, alias="Interfaces")
     plan: Nested(Ref) = Field(None, alias="Plan")
     remark: Nested(NFSRemark) = Field(None, alias="Remark")

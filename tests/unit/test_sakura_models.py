@@ -60,7 +60,7 @@ def test_nfs_quirks():
     n = NFS.model_validate({
         "ID": 113500000300, "Class": "nfs", "Name": "lab-nfs", "Tags": [],
         "Availability": "migrating", "Instance": {"Status": "down"},
-        "Interfaces": [None, {"ID": 1, "UserIPAddress": "192.168.1.20"}],
+        "Interfaces": [None, {"UserIPAddress": "192.168.1.20"}],
         "Remark": {"Switch": {"ID": 113500000100}, "Network": [], "Servers": [[]], "Plan": {"ID": 101}},
         "Plan": {"ID": 101},
     })

@@ -137,3 +137,16 @@ def test_delete_sends_json_body_and_power_off_is_idempotent(scripted):
     assert s.seen[1]["method"] == "DELETE" and json.loads(s.seen[1]["body"]) == {"WithDisk": ["7", "8"]}
     assert c.servers.power_off("1", force=True).status == "down"  # 409 conflict, re-read: down
     assert json.loads(s.seen[3]["body"]) == {"Force": True}
+
+
+def test_pacing_holds_across_threads(scripted):
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    s = scripted()
+    c = SakuraClient("tok", "sec", "is1a", api_root=s.root, rate_per_s=20)
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: c.request("GET", "zone"), range(21)))
+    assert time.monotonic() - t0 >= 0.95  # 21 requests at 20/s: the last leaves >= 1 s after the first
+    assert len(s.seen) == 21
