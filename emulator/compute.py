@@ -238,7 +238,8 @@ class ComputeMixin:
         self._submit(rid)
 
     def _job_server(self, rid: str, pend: dict) -> None:
-        self._wait_due(pend)
+        if not self._wait_due(pend):
+            return
         op = pend["op"]
         with self.lock:
             rec = self._current(rid, pend)

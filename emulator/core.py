@@ -57,6 +57,7 @@ class Core:
         self.res = store.load()
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="emu-job")
         self._job_locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._closing = threading.Event()
         with self.lock:
             if not store.get_meta("seeded"):
                 self._seed()
@@ -73,6 +74,8 @@ class Core:
             self._submit(rid)
 
     def close(self) -> None:
+        """Stop waiting jobs (their pending state stays persisted and resumes on restart)."""
+        self._closing.set()
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.backend.stop()
 
@@ -178,10 +181,10 @@ class Core:
         rec = self.res.get(rid)
         return rec if rec is not None and rec.get("_pending") == pend else None
 
-    def _wait_due(self, pend: dict) -> None:
+    def _wait_due(self, pend: dict) -> bool:
+        """Sleep until the transition is due; False if the emulator is shutting down meanwhile."""
         wait = pend.get("due", 0) - time.time()
-        if wait > 0:
-            time.sleep(wait)
+        return not self._closing.wait(wait) if wait > 0 else not self._closing.is_set()
 
     # ---- generic update of plain fields
     def _apply_fields(self, rec: dict, body: dict, allowed: tuple[str, ...]) -> None:

@@ -111,7 +111,8 @@ class ServicesMixin:
             except Exception:  # noqa: BLE001
                 log.exception("nfs_created %s failed", rid)
                 ok = False
-        self._wait_due(pend)
+        if not self._wait_due(pend):
+            return
         with self.lock:
             rec = self._current(rid, pend)
             if rec is None:

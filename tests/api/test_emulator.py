@@ -299,8 +299,13 @@ def test_restart_keeps_state(tmp_path):
         srv = api.server(switches=[{"ID": sw["ID"]}])
         api.ok("PUT", f"server/{srv['ID']}/power")
         api.wait(f"server/{srv['ID']}", "Server", lambda s: status(s) == "up")
+        slow = api.server("slow")
+        emu.faults(delay_scale=2.0)                                  # boot due in 2 s: pending at shutdown
+        api.ok("PUT", f"server/{slow['ID']}/power")
     finally:
+        t0 = time.monotonic()
         stop_emulator(emu)
+    assert time.monotonic() - t0 < 1.5                               # shutdown does not wait for transitions
     emu2 = start_emulator(tmp_path, "memory", "--delay-scale", "0.05", state=emu.state)
     try:
         api = Api(emu2)
@@ -309,6 +314,8 @@ def test_restart_keeps_state(tmp_path):
         assert api.ok("GET", "switch", query={"Filter": {"Name": ["persist"]}})["Total"] == 1
         assert int(api.switch("new")["ID"]) > int(srv["ID"])        # IDs keep counting
         assert Api(emu2).ok("GET", "archive")["Total"] == 4       # seeds not duplicated
+        api.error("PUT", f"server/{slow['ID']}/power", code="conflict")   # the boot is still pending
+        api.wait(f"server/{slow['ID']}", "Server", lambda s: status(s) == "up", timeout=5)
     finally:
         stop_emulator(emu2)
 
