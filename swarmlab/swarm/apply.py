@@ -1,0 +1,134 @@
+"""Side effects: read facts from the nodes and carry out a `SwarmPlan` through `hosts` sessions.
+
+Join tokens are `SecretStr` and are passed to `Session.run(..., secrets=[token])`, so they never
+appear in a `CommandFailed`, a `Result` or a log line built from one. Docker commands run with
+`sudo=True` (a no-op when the SSH user is root).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from ..hosts import CommandFailed, Session, run_parallel
+from .errors import SwarmNoLeader
+from .facts import (
+    NODE_LS_COMMAND,
+    SWARM_INFO_COMMAND,
+    NodeRow,
+    NodeSwarmFacts,
+    is_no_leader,
+    parse_node_ls,
+    parse_swarm_info,
+)
+from .plan import Drain, Init, Join, SwarmPlan
+
+__all__ = ["JoinTokens", "apply_plan", "gather_facts", "join_tokens", "node_table", "rotate_join_tokens"]
+
+#: a manager without quorum hangs ~20 s before answering (local-lab.md addendum)
+MANAGER_CALL_TIMEOUT_S = 60
+
+
+class JoinTokens(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    worker: SecretStr
+    manager: SecretStr
+
+
+def _docker(session: Session, cmd: str, *, timeout_s: float = MANAGER_CALL_TIMEOUT_S,
+            secrets: list[SecretStr] | None = None, no_leader: bool = True) -> str:
+    """Run a docker command as root; with `no_leader`, no-leader answers become `SwarmNoLeader`."""
+    try:
+        return session.run(cmd, sudo=True, timeout_s=timeout_s, secrets=secrets or []).stdout
+    except CommandFailed as e:
+        if no_leader and is_no_leader(e.stderr_tail):
+            raise SwarmNoLeader(session.name, e.stderr_tail) from None
+        raise
+
+
+def swarm_facts(session: Session, *, timeout_s: float = MANAGER_CALL_TIMEOUT_S) -> NodeSwarmFacts:
+    return parse_swarm_info(_docker(session, SWARM_INFO_COMMAND, timeout_s=timeout_s), session.name)
+
+
+def gather_facts(sessions: Mapping[str, Session], *, max_workers: int = 8,
+                 timeout_s: float = MANAGER_CALL_TIMEOUT_S) -> dict[str, NodeSwarmFacts]:
+    """`docker info` swarm facts of every session, in parallel (`HostsFailed` lists failures)."""
+    return run_parallel(sessions, lambda s: swarm_facts(s, timeout_s=timeout_s), max_workers=max_workers)
+
+
+def node_table(session: Session, *, timeout_s: float = MANAGER_CALL_TIMEOUT_S) -> list[NodeRow]:
+    """`docker node ls` on a manager. Raises `SwarmNoLeader` when quorum is lost."""
+    return parse_node_ls(_docker(session, NODE_LS_COMMAND, timeout_s=timeout_s), session.name)
+
+
+def _token(session: Session, role: str, rotate: bool = False) -> SecretStr:
+    flag = " --rotate" if rotate else ""
+    out = _docker(session, f"docker swarm join-token{flag} -q {role}").strip()
+    return SecretStr(out.splitlines()[-1].strip() if out else "")
+
+
+def join_tokens(session: Session) -> JoinTokens:
+    """The current worker and manager join tokens (run on a manager)."""
+    return JoinTokens(worker=_token(session, "worker"), manager=_token(session, "manager"))
+
+
+def rotate_join_tokens(session: Session) -> JoinTokens:
+    """Rotate both join tokens (nodes already joined are unaffected) and return the new ones."""
+    return JoinTokens(worker=_token(session, "worker", rotate=True), manager=_token(session, "manager", rotate=True))
+
+
+def _join(session: Session, action: Join, token: SecretStr) -> str:
+    cmd = (f"docker swarm join --token {token.get_secret_value()} "
+           f"--advertise-addr {shlex.quote(action.advertise_addr)} {shlex.quote(action.manager_addr)}")
+    _docker(session, cmd, timeout_s=120, secrets=[token], no_leader=False)
+    return f"{action.host}: joined the swarm as {action.role} via {action.manager_addr}"
+
+
+def apply_plan(plan: SwarmPlan, sessions: Mapping[str, Session], *, max_workers: int = 8) -> list[str]:
+    """Carry out `plan` and return one human-readable line per change ([] for a noop plan).
+
+    Init on the bootstrap manager; join tokens fetched from it; workers join in parallel (all are
+    attempted, failures raised together as `HostsFailed`); managers join one at a time (raft
+    membership changes one by one); drains run on the bootstrap manager.
+    """
+    if not plan.actions:
+        return []
+    changed: list[str] = []
+    boot = sessions[plan.bootstrap]
+    init = plan.init
+    if init is not None:
+        _docker(sessions[init.host], f"docker swarm init --advertise-addr {shlex.quote(init.advertise_addr)}")
+        changed.append(f"{init.host}: initialised a new swarm advertising {init.advertise_addr}")
+
+    joins = plan.joins
+    worker_joins = [a for a in joins if a.role == "worker"]
+    manager_joins = [a for a in joins if a.role == "manager"]
+    if worker_joins:
+        token = _token(boot, "worker")
+        done = run_parallel({a.host: a for a in worker_joins}, lambda a: _join(sessions[a.host], a, token),
+                            max_workers=max_workers)
+        changed += done.values()
+    if manager_joins:
+        token = _token(boot, "manager")
+        for a in manager_joins:
+            changed.append(_join(sessions[a.host], a, token))
+
+    for d in plan.drains:
+        node = _node_ref(d, sessions)
+        _docker(boot, f"docker node update --availability drain {shlex.quote(node)}")
+        changed.append(f"{d.host}: drained (availability drain)")
+
+    extra = [a for a in plan.actions if not isinstance(a, Init | Join | Drain)]
+    assert not extra, f"unknown actions {extra}"
+    return changed
+
+
+def _node_ref(drain: Drain, sessions: Mapping[str, Session]) -> str:
+    """The node ID for a drain: from the plan, else asked of the node itself (it just joined)."""
+    if drain.node != drain.host or drain.host not in sessions:
+        return drain.node
+    node_id = swarm_facts(sessions[drain.host]).node_id
+    return node_id or drain.node

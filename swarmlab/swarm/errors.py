@@ -1,0 +1,72 @@
+"""Typed errors of the swarm layer. Every message names the node and says what to do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["ForeignSwarm", "SwarmError", "SwarmFactsError", "SwarmNoLeader", "SwarmNodeState", "SwarmUnavailable"]
+
+
+class SwarmError(Exception):
+    def __init__(self, host: str, message: str):
+        super().__init__(message)
+        self.host = host
+
+    def __reduce__(self):
+        return _rebuild, (type(self), self.__dict__, str(self))
+
+
+def _rebuild(cls: type, state: dict[str, Any], message: str) -> SwarmError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, message)
+    err.__dict__.update(state)
+    return err
+
+
+class SwarmNoLeader(SwarmError):
+    """A manager says the swarm has no leader (quorum lost) or timed out asking for one."""
+
+    def __init__(self, host: str, detail: str = ""):
+        text = f": {detail.strip()}" if detail.strip() else ""
+        super().__init__(host, f"the swarm has no leader (seen on {host}){text}. More than half of the "
+                               "managers must be online: start the stopped managers and wait until "
+                               "`docker node ls` lists them Ready; if they are gone for good, run "
+                               "`docker swarm init --force-new-cluster` on a surviving manager.")
+        self.detail = detail
+
+
+class ForeignSwarm(SwarmError):
+    """A node of this lab is already in another swarm. swarmlab never makes it leave on its own."""
+
+    def __init__(self, host: str, detail: str):
+        super().__init__(host, f"{host} is already in another swarm ({detail}), not this lab's. swarmlab "
+                               "never makes a node leave a swarm on its own: if it should join this lab, run "
+                               f"`docker swarm leave --force` on {host} (and remove its stale entry from the "
+                               "other swarm), then run the flow again.")
+        self.detail = detail
+
+
+class SwarmNodeState(SwarmError):
+    """A node is in a state the planner will not act on (locked, error, wrong role)."""
+
+    def __init__(self, host: str, detail: str):
+        super().__init__(host, f"{host}: {detail}")
+        self.detail = detail
+
+
+class SwarmUnavailable(SwarmError):
+    """Some nodes are in a swarm but no manager of it can be reached: forming a new one would split the lab."""
+
+    def __init__(self, host: str, detail: str):
+        super().__init__(host, f"{detail}. Not starting a new swarm, which would split the lab in two: bring "
+                               "the managers back (or make them reachable over SSH) and run the flow again.")
+        self.detail = detail
+
+
+class SwarmFactsError(SwarmError):
+    """`docker info` / `docker node ls` output could not be parsed."""
+
+    def __init__(self, host: str, detail: str):
+        super().__init__(host, f"{host}: cannot read swarm facts: {detail}. Is Docker running there "
+                               "(`docker info`)?")
+        self.detail = detail

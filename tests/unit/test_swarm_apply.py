@@ -1,0 +1,113 @@
+"""apply_plan's command sequence and secret handling, over a recording stand-in for `hosts.Session`.
+
+The real thing (paramiko ↔ sshd ↔ dockerd) is exercised by tests/api/test_hosts_ssh.py and the lab
+tests; this checks the order of commands and that join tokens never leak into errors.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from swarmlab import spec as specs
+from swarmlab.hosts import CommandFailed, HostsFailed, Result
+from swarmlab.swarm import SwarmNoLeader, apply_plan, node_table, parse_swarm_info, plan_swarm, rotate_join_tokens
+
+WORKER_TOKEN = "SWMTKN-1-0k3w1x9workerworkerworkerworker-8c7d6e5f4g3h2j1k0l9m8n7b6"
+MANAGER_TOKEN = "SWMTKN-1-0k3w1x9managermanagermanagermana-1a2s3d4f5g6h7j8k9l0z1x2c3"
+LOG: list[tuple[str, str]] = []
+LOCK = threading.Lock()
+
+
+class Recorder:
+    """Answers the docker commands apply_plan sends, like a node would."""
+
+    def __init__(self, name: str, fail_join: str = "", stderr: str = ""):
+        self.name = name
+        self.fail_join = fail_join
+        self.stderr = stderr
+
+    def run(self, cmd, *, sudo=False, timeout_s=120, check=True, secrets=(), input=None):
+        assert sudo, f"docker must run as root: {cmd}"
+        with LOCK:
+            LOG.append((self.name, cmd))
+        if self.stderr:
+            raise CommandFailed(self.name, cmd, 1, self.stderr, secrets=secrets)
+        if "join-token" in cmd:
+            out = (WORKER_TOKEN if cmd.endswith("worker") else MANAGER_TOKEN) + "\n"
+        elif cmd.startswith("docker info"):
+            out = '{"NodeID":"id-%s","LocalNodeState":"active","ControlAvailable":true}' % self.name
+        elif cmd.startswith("docker swarm join") and self.fail_join:
+            raise CommandFailed(self.name, cmd, 1, f"Error response from daemon: {self.fail_join} {cmd}",
+                                secrets=secrets)
+        else:
+            out = ""
+        return Result(exit_status=0, stdout=out, stderr="")
+
+
+@pytest.fixture(autouse=True)
+def clear_log():
+    LOG.clear()
+
+
+SPEC = specs.seed("lab")
+NAMES = [SPEC.server_name(s) for s in SPEC.managers + SPEC.workers]
+
+
+def fresh_plan():
+    return plan_swarm(SPEC, {n: parse_swarm_info('{"LocalNodeState":"inactive"}') for n in NAMES})
+
+
+def test_fresh_lab_command_sequence():
+    sessions = {n: Recorder(n) for n in NAMES}
+    changed = apply_plan(fresh_plan(), sessions)
+    cmds = [(h, c) for h, c in LOG]
+    assert cmds[0] == ("lab-manager01", "docker swarm init --advertise-addr 192.168.1.20")
+    assert cmds[1] == ("lab-manager01", "docker swarm join-token -q worker")
+    worker_joins = {h for h, c in cmds[2:5]}
+    assert worker_joins == {"lab-worker01", "lab-worker02", "lab-worker03"}
+    assert all(f"--token {WORKER_TOKEN} --advertise-addr 192.168.1.3" in c for _, c in cmds[2:5])
+    assert cmds[5] == ("lab-manager01", "docker swarm join-token -q manager")
+    assert [h for h, _ in cmds[6:8]] == ["lab-manager02", "lab-manager03"]
+    assert cmds[6][1].endswith(f"--token {MANAGER_TOKEN} --advertise-addr 192.168.1.21 192.168.1.20:2377")
+    drains = [c for h, c in cmds if "availability drain" in c]
+    assert drains == [f"docker node update --availability drain id-lab-manager0{i}" for i in (1, 2, 3)]
+    assert changed[0] == "lab-manager01: initialised a new swarm advertising 192.168.1.20"
+    assert len(changed) == 1 + 5 + 3
+    assert not any(WORKER_TOKEN in line or MANAGER_TOKEN in line for line in changed)
+
+
+def test_noop_plan_runs_nothing():
+    from swarmlab.swarm import SwarmPlan
+    assert apply_plan(SwarmPlan(lab="lab", bootstrap="lab-manager01", bootstrap_addr="192.168.1.20",
+                                noop="nothing"), {}) == []
+    assert LOG == []
+
+
+def test_failed_worker_joins_are_collected_and_redacted():
+    sessions = {n: Recorder(n, fail_join="rpc error: code = Unavailable" if n == "lab-worker02" else "")
+                for n in NAMES}
+    with pytest.raises(HostsFailed) as err:
+        apply_plan(fresh_plan(), sessions)
+    assert list(err.value.errors) == ["lab-worker02"]
+    assert WORKER_TOKEN not in str(err.value) and "--token ***" in str(err.value)
+    # the other workers still joined; managers did not start joining after the failure
+    assert {h for h, c in LOG if c.startswith("docker swarm join ")} == {"lab-worker01", "lab-worker02", "lab-worker03"}
+
+
+def test_node_table_no_leader():
+    s = Recorder("lab-manager01", stderr="Error response from daemon: rpc error: code = Unknown desc = "
+                                         "The swarm does not have a leader. It's possible that too few managers "
+                                         "are online. Make sure more than half of the managers are online.")
+    with pytest.raises(SwarmNoLeader) as err:
+        node_table(s)
+    assert err.value.host == "lab-manager01"
+
+
+def test_rotate_join_tokens():
+    tokens = rotate_join_tokens(Recorder("lab-manager01"))
+    assert tokens.worker.get_secret_value() == WORKER_TOKEN and tokens.manager.get_secret_value() == MANAGER_TOKEN
+    assert WORKER_TOKEN not in repr(tokens)
+    assert [c for _, c in LOG] == ["docker swarm join-token --rotate -q worker",
+                                   "docker swarm join-token --rotate -q manager"]
