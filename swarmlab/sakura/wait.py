@@ -20,7 +20,10 @@ def wait(fetch: Callable[[], T], done: Callable[[T], bool], failed: Callable[[T]
          state: Callable[[T], str] = repr, tolerate_not_found: int = 0,
          clock: Callable[[], float] = time.monotonic,
          sleep: Callable[[float], None] = time.sleep) -> T:
-    """Poll `fetch()` every `poll_interval_s` until `done(obj)`; return that object.
+    """Poll `fetch()` until `done(obj)`; return that object.
+
+    Polls start at 0.2 s and grow by half each time up to `poll_interval_s`, so quick transitions
+    are seen at once and long ones cost few requests.
 
     Raises `ResourceFailed` at once when `failed(obj)`, and `WaitTimeout` (naming `what` and the
     last state, as rendered by `state`) after `timeout_s`. Up to `tolerate_not_found` 404s in a row
@@ -29,6 +32,7 @@ def wait(fetch: Callable[[], T], done: Callable[[T], bool], failed: Callable[[T]
     deadline = clock() + timeout_s
     last = "not read yet"
     misses = 0
+    interval = min(0.2, poll_interval_s)
     while True:
         try:
             obj = fetch()
@@ -48,4 +52,5 @@ def wait(fetch: Callable[[], T], done: Callable[[T], bool], failed: Callable[[T]
         if remaining <= 0:
             raise WaitTimeout(what, wanted, last, timeout_s)
         log.debug("waiting for %s to be %s: %s", what, wanted, last)
-        sleep(min(poll_interval_s, remaining))
+        sleep(min(interval, remaining))
+        interval = min(interval * 1.5, poll_interval_s)
