@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> None:
                    "still_creating_s": args.still_creating_s})
     backend = make_backend(args, instance, state)
     cloud = Cloud(Store(state), backend, faults, shared_subnet=args.shared_subnet)
+    if hasattr(backend, "on_server_down"):
+        backend.on_server_down = cloud.server_went_down
     cloud.start()
     token = os.environ.get("SAKURA_EMULATOR_TOKEN", "emulator-token")
     secret = os.environ.get("SAKURA_EMULATOR_SECRET", "emulator-secret")

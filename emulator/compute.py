@@ -228,6 +228,14 @@ class ComputeMixin:
             self._save(rec)
         self._submit(rid)
 
+    def server_went_down(self, rid: str) -> None:
+        """The backend saw a VM stop by itself (e.g. `poweroff` inside it): reflect it as `down`."""
+        with self.lock:
+            rec = self.res.get(rid)
+            if rec and rec["_kind"] == "server" and not rec.get("_pending") and rec["Instance"]["Status"] == "up":
+                self._set_status(rec, "down")
+                self._save(rec)
+
     def server_reset(self, zone: str, rid: str) -> None:
         with self.lock:
             rec = self._get("server", zone, rid)

@@ -125,3 +125,14 @@ def test_registry_users_reach_backend_hashed_and_start_gets_live_ids(tmp_path):
     archives = {a["ID"] for a in restarted.find("archive", "is1a", {})["Archives"]}
     assert reg["ID"] in live and not live & archives
     restarted.close()
+
+
+def test_vm_stopping_by_itself_shows_down(tmp_path):
+    cloud = make(tmp_path, SlowBackend(boot_s=0))
+    sid = cloud.create_server("is1a", {"Server": {"Name": "s", "ServerPlan": {"CPU": 1, "MemoryMB": 1024}}})["ID"]
+    cloud.server_power("is1a", sid, True)
+    wait(lambda: cloud.read("server", "is1a", sid)["Instance"]["Status"] == "up")
+    cloud.server_went_down(sid)
+    assert cloud.read("server", "is1a", sid)["Instance"]["Status"] == "down"
+    assert [e["event"] for e in cloud.events() if e["resource_id"] == sid] == ["created", "up", "down"]
+    cloud.close()
