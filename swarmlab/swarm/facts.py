@@ -161,7 +161,8 @@ class NodeRow(Model):
 
 
 def parse_node_ls(output: str, host: str = "?") -> list[NodeRow]:
-    """One JSON object per line (blank lines ignored). The CLI marks the local node's ID with ` *`."""
+    """One JSON object per line (blank lines ignored). `Self` marks the node the command ran on
+    (a trailing ` *` on the ID, as in the table format, is also understood)."""
     rows: list[NodeRow] = []
     for line in output.splitlines():
         line = line.strip()

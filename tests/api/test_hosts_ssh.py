@@ -35,10 +35,6 @@ from swarmlab.hosts import (
 )
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
-pytestmark = [
-    pytest.mark.skipif(not os.path.exists(SSHD), reason="needs OpenSSH sshd: apt-get install -y openssh-server"),
-    pytest.mark.skipif(os.geteuid() != 0, reason="sshd on loopback as root needs root"),
-]
 
 
 def free_port() -> int:
@@ -108,6 +104,8 @@ class Sshd:
 
 
 def make_sshd(tmp: Path) -> Sshd:
+    if not os.path.exists(SSHD) or os.geteuid() != 0:
+        pytest.skip("needs OpenSSH sshd (apt-get install -y openssh-server) and root")
     d = tmp / "sshd"
     d.mkdir()
     host_key = d / "ssh_host_ed25519_key"
@@ -214,18 +212,32 @@ def test_wait_reachable_times_out_with_last_error(tmp_path, pins):
     assert "lab-worker01" in str(info.value) and "NoValidConnectionsError" in info.value.last_error
 
 
-def test_wrong_key_fails_fast_with_auth_failed(sshd, pins):
+def count_connects(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    real = Session.connect
+
+    def counting(self, **kw):
+        calls.append(1)
+        return real(self, **kw)
+
+    monkeypatch.setattr(Session, "connect", counting)
+    return calls
+
+
+def test_wrong_key_fails_fast_with_auth_failed(sshd, pins, monkeypatch):
     wrong = SSHKey.generate().key()
+    calls = count_connects(monkeypatch)
     t0 = time.monotonic()
     with pytest.raises(AuthFailed) as info:
         wait_reachable(sshd.host(), wrong, pins, timeout_s=30, interval_s=0.2)
     assert time.monotonic() - t0 < 2
+    assert len(calls) == 1  # no retries
     msg = str(info.value)
     assert "lab-manager01" in msg and "'root'" in msg and "SSH key block" in msg
     assert wrong.fingerprint in msg
 
 
-def test_host_key_pinned_on_first_contact_and_mismatch_detected(tmp_path, pins):
+def test_host_key_pinned_on_first_contact_and_mismatch_detected(tmp_path, pins, monkeypatch):
     s = make_sshd(tmp_path)
     s.start()
     try:
@@ -245,10 +257,12 @@ def test_host_key_pinned_on_first_contact_and_mismatch_detected(tmp_path, pins):
     s.procs.clear()
     s.start()
     try:
+        calls = count_connects(monkeypatch)
         t0 = time.monotonic()
         with pytest.raises(HostKeyMismatch) as info:
             wait_reachable(s.host(), s.client_key, KnownHosts(pins.path), timeout_s=30)
-        assert time.monotonic() - t0 < 2
+        assert time.monotonic() - t0 < 2 and len(calls) == 1
+        monkeypatch.undo()
         msg = str(info.value)
         assert "113000000001" in msg and "lab-manager01" in msg and "delete the pin" in msg
         # another identity on the same address is a different server: pinned separately
@@ -303,3 +317,50 @@ def test_run_parallel_unreachable_host(sshd, pins):
         run_parallel(hosts, lambda h: wait_reachable(h, sshd.client_key, pins, timeout_s=0.5).close())
     assert list(info.value.errors) == ["lab-worker09"]
     assert isinstance(info.value.errors["lab-worker09"], HostUnreachable)
+
+
+# -- pure parts (no sshd needed) ----------------------------------------------------------------
+
+def test_known_hosts_concurrent_pins_are_all_kept(tmp_path):
+    path = tmp_path / "known_hosts" / "lab.json"
+    keys = {f"1130000000{i:02d}": SSHKey.generate().key().pkey.get_base64() for i in range(40)}
+
+    def pin(sid):
+        KnownHosts(path).pin(sid, "ssh-ed25519", keys[sid], host=f"lab-worker{sid[-2:]}")
+
+    threads = [threading.Thread(target=pin, args=(sid,)) for sid in keys]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stored = json.loads(path.read_text())
+    assert {sid: v["key"] for sid, v in stored.items()} == keys
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+    with pytest.raises(HostKeyMismatch, match="113000000001"):
+        KnownHosts(path).pin("113000000001", "ssh-ed25519", keys["113000000002"])
+
+
+def test_ssh_key_load_and_generate(tmp_path):
+    pair = SSHKey.generate("me@lab")
+    assert pair.public_key.startswith("ssh-ed25519 AAAA") and pair.public_key.endswith(" me@lab")
+    pem = pair.private_key.get_secret_value()
+    assert "BEGIN OPENSSH PRIVATE KEY" in pem and pem not in repr(pair) and pem not in str(pair)
+    key = SSHKey.from_pem(pair.private_key)
+    assert pair.public_key.startswith(key.public_line)
+    (tmp_path / "k").write_text(pem)
+    assert SSHKey.from_file(tmp_path / "k").fingerprint == key.fingerprint
+    assert SSHKey.load(str(tmp_path / "k")).fingerprint == key.fingerprint
+    assert SSHKey.load(pair.private_key).fingerprint == key.fingerprint
+    assert repr(key).startswith("SSHKey(ssh-ed25519 SHA256:")
+    with pytest.raises(ValueError) as err:
+        SSHKey.from_pem("-----BEGIN OPENSSH PRIVATE KEY-----\nnot really\n-----END OPENSSH PRIVATE KEY-----\n")
+    assert "not really" not in str(err.value)
+
+
+def test_sudo_wrap_and_errors_pickle():
+    from swarmlab.hosts.session import sudo_wrap
+    assert sudo_wrap("echo 'a b' > /etc/x", "ubuntu") == "sudo -n -- sh -c 'echo '\"'\"'a b'\"'\"' > /etc/x'"
+    assert sudo_wrap("true", "root") == "true"
+    e = CommandFailed("h", "login -p s3cret", 2, "bad s3cret", secrets=["s3cret"])
+    e2 = pickle.loads(pickle.dumps(HostsFailed({"h": e})))
+    assert "s3cret" not in str(e2) and e2.errors["h"].exit_status == 2

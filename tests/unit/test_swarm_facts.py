@@ -86,7 +86,7 @@ def test_unparseable_info(bad):
 
 
 NODE_LS = """\
-{"Availability":"Drain","EngineVersion":"20.10.24","Hostname":"swarmlab-manager01","ID":"k7q3n2x9w1e4r5t6y8u0i2o3p *","ManagerStatus":"Leader","Self":true,"Status":"Ready","TLSStatus":"Ready"}
+{"Availability":"Drain","EngineVersion":"20.10.24","Hostname":"swarmlab-manager01","ID":"k7q3n2x9w1e4r5t6y8u0i2o3p","ManagerStatus":"Leader","Self":true,"Status":"Ready","TLSStatus":"Ready"}
 {"Availability":"Active","EngineVersion":"20.10.24","Hostname":"swarmlab-manager02","ID":"b5v8c1x3z7a9s2d4f6g8h0j1k","ManagerStatus":"Reachable","Self":false,"Status":"Ready","TLSStatus":"Ready"}
 {"Availability":"Active","EngineVersion":"20.10.24","Hostname":"swarmlab-worker01","ID":"r4t6y8u1i3o5p7a9s2d4f6g8j","ManagerStatus":"","Self":false,"Status":"Down","TLSStatus":"Ready"}
 
@@ -101,6 +101,8 @@ def test_node_ls():
     assert m2.is_manager and not m2.is_leader and not m2.drained and not m2.is_self
     assert not w1.is_manager and not w1.ready and w1.engine_version == "20.10.24"
     assert parse_node_ls("") == []
+    # a custom --format that appends the table's self marker still parses
+    assert parse_node_ls('{"ID":"abc *","Hostname":"h"}')[0].id == "abc"
     with pytest.raises(SwarmFactsError):
         parse_node_ls("ID HOSTNAME STATUS")
 
