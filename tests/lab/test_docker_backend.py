@@ -232,6 +232,8 @@ def test_nfs_share_is_shared(lab):
 
 def test_registry_login_and_push(lab):
     vm, fqdn = _vm(lab, 1), lab["fqdn"]
+    # the VM trusts the emulator's CA system-wide (curl here, dockerd below), no -k, no certs.d
+    assert vm.ok(f"curl -sS -o /dev/null -w '%{{http_code}}' https://{fqdn}/v2/") == "401"
     vm.ok(f"docker login {fqdn} -u {REG_USER} --password-stdin", stdin=REG_PASS)
     vm.ok(f"tar cf - --files-from /dev/null | docker import - {fqdn}/t/empty:1 >/dev/null && docker push {fqdn}/t/empty:1")
     rc, _, _ = vm.run(f"docker login {fqdn} -u {REG_USER} --password-stdin", stdin="wrong")
@@ -270,6 +272,25 @@ def test_power_cycle_keeps_state(lab):
     assert client.containers.get(name).status == "exited"
     backend.server_power_on(lab["runtimes"][sid])
     vm.close()
+    vm.wait_docker()
+
+
+def test_reboot_inside_vm_comes_back(lab):
+    """`reboot` in a VM: systemd exits 129, the backend's watcher starts the container again."""
+    client = lab["client"]
+    sid = list(SERVERS)[0]
+    vm = lab["vms"][sid]
+    c = client.containers.get(f"{lab['instance']}-{SERVERS[sid][0]}")
+    started = c.attrs["State"]["StartedAt"]
+    vm.ok("(sleep 0.3; sudo systemctl reboot) >/dev/null 2>&1 &")
+    vm.close()
+    deadline = time.monotonic() + 30
+    while True:
+        c.reload()
+        if c.attrs["State"]["StartedAt"] != started and c.status == "running":
+            break
+        assert time.monotonic() < deadline, f"not restarted: {c.status} {c.attrs['State']}"
+        time.sleep(0.2)
     vm.wait_docker()
 
 
