@@ -1,6 +1,15 @@
 """Docker Swarm formation: facts (pure parsers) → plan (pure) → apply (through swarmlab.hosts)."""
 
-from .apply import JoinTokens, apply_plan, gather_facts, join_tokens, node_table, rotate_join_tokens, swarm_facts
+from .apply import (
+    JoinTokens,
+    apply_plan,
+    gather_facts,
+    join_tokens,
+    node_table,
+    observe,
+    rotate_join_tokens,
+    swarm_facts,
+)
 from .errors import ForeignSwarm, SwarmError, SwarmFactsError, SwarmNoLeader, SwarmNodeState, SwarmUnavailable
 from .facts import (
     LocalNodeState,
@@ -37,6 +46,7 @@ __all__ = [
     "is_no_leader",
     "join_tokens",
     "node_table",
+    "observe",
     "parse_node_inspect",
     "parse_node_ls",
     "parse_swarm_info",

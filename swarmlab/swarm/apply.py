@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
@@ -25,7 +26,11 @@ from .facts import (
 )
 from .plan import Drain, Init, Join, SwarmPlan
 
-__all__ = ["JoinTokens", "apply_plan", "gather_facts", "join_tokens", "node_table", "rotate_join_tokens"]
+if TYPE_CHECKING:
+    from ..spec import LabSpec
+
+__all__ = ["JoinTokens", "apply_plan", "gather_facts", "join_tokens", "node_table", "observe", "rotate_join_tokens",
+           "swarm_facts"]
 
 #: a manager without quorum hangs ~20 s before answering (local-lab.md addendum)
 MANAGER_CALL_TIMEOUT_S = 60
@@ -62,6 +67,24 @@ def gather_facts(sessions: Mapping[str, Session], *, max_workers: int = 8,
 def node_table(session: Session, *, timeout_s: float = MANAGER_CALL_TIMEOUT_S) -> list[NodeRow]:
     """`docker node ls` on a manager. Raises `SwarmNoLeader` when quorum is lost."""
     return parse_node_ls(_docker(session, NODE_LS_COMMAND, timeout_s=timeout_s), session.name)
+
+
+def observe(spec: LabSpec, sessions: Mapping[str, Session], *, max_workers: int = 8,
+            timeout_s: float = MANAGER_CALL_TIMEOUT_S) -> tuple[dict[str, NodeSwarmFacts], list[NodeRow] | None]:
+    """Everything `plan_swarm` needs: facts of every session (the swarm nodes of `spec` among them),
+    and `docker node ls` from the first manager (spec order) that is a manager of a swarm — None when
+    there is none. Raises `SwarmNoLeader` when that manager has lost quorum."""
+    swarm_nodes = {spec.server_name(s) for s in spec.managers + spec.workers}
+    facts = gather_facts({n: s for n, s in sessions.items() if n in swarm_nodes}, max_workers=max_workers,
+                         timeout_s=timeout_s)
+    for server in spec.managers:
+        name = spec.server_name(server)
+        f = facts.get(name)
+        if f is not None and f.in_swarm and f.control_available:
+            if f.no_leader:
+                raise SwarmNoLeader(name, f.error)
+            return facts, node_table(sessions[name], timeout_s=timeout_s)
+    return facts, None
 
 
 def _token(session: Session, role: str, rotate: bool = False) -> SecretStr:
