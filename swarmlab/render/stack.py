@@ -1,0 +1,214 @@
+"""The stack file (compose v3.8) deployed with `docker stack deploy`: db, app and web on one overlay network.
+
+Fixes the walkthrough's known flaws: postgres is not published and authenticates with scram-sha-256
+(password from the external Docker secret `db_password`; trust only if the spec asks for it), its
+volume is the directory the flow creates on the NFS share, and every image has an immutable tag.
+
+Publishing follows the spec: `ingress` publishes through the routing mesh (needs IPVS); `host` binds
+the port on the worker running the task, so at most one task per node (`max_replicas_per_node: 1`)
+and updates stop a task before starting its replacement (a start-first replacement could not bind
+the port, nor be placed elsewhere when every worker already runs one).
+"""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+
+from swarmlab.spec import LabSpec
+
+DB_PASSWORD_SECRET = "db_password"
+DB_NAME = "app"
+DB_USER = "app"
+NETWORK = "net"
+VOLUME = "pgdata"
+APP_PORT = 8000
+WEB_PORT = 80
+PGDATA_MOUNT = "/var/lib/postgresql/data"  # the postgres image keeps PGDATA in a subdirectory of it
+
+# Health checks, as exec-form commands (the images have no curl; web has no python).
+APP_HEALTHCHECK = ["CMD", "python3", "-c",
+                   "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+WEB_HEALTHCHECK = ["CMD", "bash", "-c",
+                   "exec 3<>/dev/tcp/127.0.0.1/80 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 "
+                   "&& head -n1 <&3 | grep -q ' 200 '"]
+DB_HEALTHCHECK = ["CMD", "pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"]
+
+# A docker image reference: [registry[:port]/]path[:tag][@digest]
+_NAME_RE = re.compile(r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+                      r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+class StackImages(BaseModel):
+    """The three images the stack runs. Each must be pinned: an explicit tag other than `latest`,
+    or a digest, so a rollback has something to roll back to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    web: str
+    app: str
+    postgres: str
+
+    @field_validator("web", "app", "postgres")
+    @classmethod
+    def _immutable(cls, ref: str, info: ValidationInfo) -> str:
+        field = info.field_name
+        name, _, digest = ref.partition("@")
+        tag = None
+        last = name.rsplit("/", 1)[-1]
+        if ":" in last:
+            name, tag = name.rsplit(":", 1)
+        if not _NAME_RE.fullmatch(name):
+            raise ValueError(f"{field}: {ref!r} is not a valid image reference")
+        if digest:
+            if not _DIGEST_RE.fullmatch(digest):
+                raise ValueError(f"{field}: {ref!r} has a malformed digest (want sha256:<64 hex>)")
+        elif tag is None:
+            raise ValueError(f"{field}: {ref!r} has no tag (it would mean 'latest'); pin an immutable tag")
+        if tag is not None:
+            if not _TAG_RE.fullmatch(tag):
+                raise ValueError(f"{field}: {ref!r} has an invalid tag {tag!r}")
+            if tag.lower() == "latest":
+                raise ValueError(f"{field}: {ref!r} uses the mutable tag 'latest'; pin an immutable tag")
+        return ref
+
+
+class _Flow(list):
+    """A list dumped on one line (`[CMD, pg_isready, ...]`)."""
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style, sequences indented under their key, no anchors/aliases for shared sub-dicts."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False):
+        return super().increase_indent(flow, False)
+
+
+_Dumper.add_representer(_Flow, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
+
+
+def _port(port: int, mode: str) -> dict:
+    return {"target": port, "published": port, "protocol": "tcp", "mode": mode}
+
+
+def _update_configs(order: str) -> dict:
+    return {
+        "update_config": {"parallelism": 1, "delay": "5s", "order": order, "failure_action": "rollback",
+                          "monitor": "10s"},
+        "rollback_config": {"parallelism": 1, "order": order},
+    }
+
+
+def _check(spec: LabSpec) -> None:
+    st = spec.stack
+    if st.publish_mode == "ingress" and st.endpoint_mode == "dnsrr":
+        raise ValueError("stack: publish_mode 'ingress' cannot be used with endpoint_mode 'dnsrr' "
+                         "(Docker rejects ingress-published ports on dnsrr services); use publish_mode 'host' "
+                         "or endpoint_mode 'vip'")
+    if st.publish_mode == "host":
+        workers = len(spec.workers)
+        for field, replicas in (("web_replicas", st.web_replicas), ("app_replicas", st.app_replicas)):
+            if replicas > workers:
+                raise ValueError(f"stack.{field}: {replicas} replicas with publish_mode 'host' need {replicas} "
+                                 f"workers (one task per node binds the port), but the lab has {workers}")
+
+
+def stack_dict(spec: LabSpec, images: StackImages) -> dict:
+    """The stack file as a plain dict (what render_stack dumps)."""
+    _check(spec)
+    st = spec.stack
+    host_mode = st.publish_mode == "host"
+    order = "stop-first" if host_mode else "start-first"
+    on_workers = {"constraints": ["node.role == worker"]}
+    edge_placement = {**on_workers, "max_replicas_per_node": 1} if host_mode else on_workers
+    secret = {"source": DB_PASSWORD_SECRET, "target": DB_PASSWORD_SECRET}
+    secret_path = f"/run/secrets/{DB_PASSWORD_SECRET}"
+
+    db_env = {"POSTGRES_USER": DB_USER, "POSTGRES_DB": DB_NAME, "POSTGRES_PASSWORD_FILE": secret_path}
+    if st.postgres_trust_auth:
+        db_env["POSTGRES_TRUST"] = "1"
+
+    services = {
+        "db": {
+            "image": images.postgres,
+            "environment": db_env,
+            "secrets": [secret],
+            "volumes": [{"type": "volume", "source": VOLUME, "target": PGDATA_MOUNT}],
+            "networks": [NETWORK],
+            "healthcheck": {"test": _Flow(DB_HEALTHCHECK), "interval": "5s", "timeout": "3s", "retries": 3,
+                            "start_period": "30s"},
+            "stop_grace_period": "30s",
+            "deploy": {
+                "mode": "replicated",
+                "replicas": 1,
+                "endpoint_mode": st.endpoint_mode,
+                "placement": {"constraints": ["node.role == worker"]},
+                # never two postmasters on the same data directory
+                "update_config": {"parallelism": 1, "order": "stop-first", "failure_action": "pause"},
+                "rollback_config": {"parallelism": 1, "order": "stop-first"},
+                "restart_policy": {"condition": "any", "delay": "2s"},
+            },
+        },
+        "app": {
+            "image": images.app,
+            "hostname": "{{.Node.Hostname}}-app{{.Task.Slot}}",
+            "environment": {"DB_HOST": "db", "DB_PORT": "5432", "DB_NAME": DB_NAME, "DB_USER": DB_USER,
+                            "DB_PASSWORD_FILE": secret_path},
+            "secrets": [secret],
+            "ports": [_port(APP_PORT, st.publish_mode)],
+            "networks": [NETWORK],
+            "healthcheck": {"test": _Flow(APP_HEALTHCHECK), "interval": "5s", "timeout": "5s", "retries": 3,
+                            "start_period": "20s"},
+            "deploy": {
+                "mode": "replicated",
+                "replicas": st.app_replicas,
+                "endpoint_mode": st.endpoint_mode,
+                "placement": edge_placement,
+                **_update_configs(order),
+                "restart_policy": {"condition": "any", "delay": "2s"},
+            },
+        },
+        "web": {
+            "image": images.web,
+            "hostname": "{{.Node.Hostname}}-web{{.Task.Slot}}",
+            "ports": [_port(WEB_PORT, st.publish_mode)],
+            "networks": [NETWORK],
+            "healthcheck": {"test": _Flow(WEB_HEALTHCHECK), "interval": "5s", "timeout": "3s", "retries": 3,
+                            "start_period": "5s"},
+            "deploy": {
+                "mode": "replicated",
+                "replicas": st.web_replicas,
+                "endpoint_mode": st.endpoint_mode,
+                "placement": edge_placement,
+                **_update_configs(order),
+                "restart_policy": {"condition": "any", "delay": "2s"},
+            },
+        },
+    }
+    return {
+        "version": "3.8",
+        "services": services,
+        "networks": {NETWORK: {"driver": "overlay", "attachable": True}},
+        "volumes": {VOLUME: {"driver": "local", "driver_opts": {
+            "type": "none", "o": "bind", "device": f"{spec.nfs.mount_point.rstrip('/')}/{spec.nfs.data_dir}"}}},
+        "secrets": {DB_PASSWORD_SECRET: {"external": True}},
+    }
+
+
+def render_stack(spec: LabSpec, images: StackImages) -> str:
+    """The stack file's YAML text; deterministic (same inputs, same bytes)."""
+    header = (f"# swarmlab stack {spec.stack.name} for lab {spec.name} (profile {spec.profile}): "
+              f"publish_mode={spec.stack.publish_mode}, endpoint_mode={spec.stack.endpoint_mode}.\n"
+              f"# Rendered by swarmlab.render.stack; do not edit. Needs the external secret "
+              f"'{DB_PASSWORD_SECRET}' and the directory\n"
+              f"# {spec.nfs.mount_point.rstrip('/')}/{spec.nfs.data_dir} (the NFS share) on every worker.\n")
+    body = yaml.dump(stack_dict(spec, images), Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+                     width=1000, allow_unicode=True)
+    return header + body
