@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from blocks.sakura import SakuraCloudCredentials
@@ -20,11 +19,11 @@ def teardown_lab(lab: str = "swarmlab", zone: str = "is1a", credentials: str | N
     first = [t.delete_server.submit(client, s) for s in found.servers]
     first += [t.delete_nfs.submit(client, n) for n in found.nfs]
     deleted = [f.result() for f in first]
-    for kind in ("disks", "registries", "notes"):
-        futures = [t.delete_simple.submit(client, kind, r) for r in getattr(found, kind)]
-        wait(futures)
-        deleted += [f.result() for f in futures]
-    deleted += [t.delete_simple(client, "switches", s) for s in found.switches]
+    rest = t.find_lab(client, lab) if first else found  # disks went with their servers
+    second = [t.delete_simple.submit(client, kind, r) for kind in ("disks", "registries", "notes")
+              for r in getattr(rest, kind)]
+    deleted += [f.result() for f in second]
+    deleted += [t.delete_simple(client, "switches", s) for s in rest.switches]
 
     left = t.find_lab(client, lab)
     if not left.empty:

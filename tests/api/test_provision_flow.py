@@ -64,8 +64,11 @@ def test_busy_storm_converges_without_duplicates_or_leftovers(cloud_env, prefect
     cloud_env.faults(busy_rate=0.3)
     spec = local("lab-b")
     provision(spec)
+    cloud_env.faults(busy_rate=0.0)
     assert listing(cloud_env, "lab-b") == EXPECTED
+    cloud_env.faults(busy_rate=0.3)
     teardown_lab("lab-b", spec.zone)
+    cloud_env.faults(busy_rate=0.0)
     assert listing(cloud_env, "lab-b") == Counter()
 
 
