@@ -105,7 +105,7 @@ class Sshd:
 
 def make_sshd(tmp: Path) -> Sshd:
     if not os.path.exists(SSHD) or os.geteuid() != 0:
-        pytest.skip("needs OpenSSH sshd (apt-get install -y openssh-server) and root")
+        pytest.fail("needs OpenSSH sshd (apt-get install -y openssh-server) and root; scripts/bootstrap.sh installs it")
     d = tmp / "sshd"
     d.mkdir()
     host_key = d / "ssh_host_ed25519_key"

@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-docker = pytest.importorskip("docker")
-paramiko = pytest.importorskip("paramiko")
-bcrypt = pytest.importorskip("bcrypt")
+import bcrypt
+import docker
+import paramiko
 
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
@@ -45,7 +45,7 @@ def _client():
         c.ping()
         return c
     except Exception as e:  # noqa: BLE001
-        pytest.skip(f"no Docker daemon: {e}")
+        pytest.fail(f"no Docker daemon: {e}; scripts/bootstrap.sh starts one")
 
 
 def _used_subnets(client) -> list[ipaddress.IPv4Network]:
@@ -63,7 +63,7 @@ def _free_subnet(client, candidates) -> ipaddress.IPv4Network:
         net = ipaddress.ip_network(cand)
         if not any(net.overlaps(u) for u in used):
             return net
-    pytest.skip(f"no free subnet among {candidates[0]}..{candidates[-1]}")
+    pytest.fail(f"no free subnet among {candidates[0]}..{candidates[-1]}")
 
 
 class VM:
