@@ -190,9 +190,6 @@ class Database:
                      self.settings.name)
         return result
 
-    def ensure_schema(self) -> None:
-        self.run(lambda cur: None)
-
     def ping(self) -> None:
         """`SELECT 1` (with the usual one retry); raises if the database does not answer."""
         def select_one(cur):

@@ -61,7 +61,7 @@ class _SchemaInit:
         delay = 0.25
         while not self.stop.is_set() and not self.db.schema_ready:
             try:
-                self.db.ensure_schema()
+                self.db.run(lambda cur: None, retry=False)
             except Exception as e:  # noqa: BLE001 - any failure: the database is not ready yet
                 log.warning("database not ready (%s); retrying in %.1fs", describe(e), delay)
                 self.stop.wait(delay)
