@@ -47,6 +47,11 @@ def _s(v) -> str:
     return str(v)
 
 
+def _exact(value, strs: list[str]) -> bool:
+    """Exact match; the SDK may path-escape values, so the unescaped form matches too."""
+    return _s(value) in strs or unquote(_s(value)) in strs
+
+
 def _compare(a, op: str, b) -> bool:
     try:
         a, b = float(a), float(b)
@@ -68,9 +73,9 @@ def matches(obj: dict, flt: dict) -> bool:
             ok = False
             for alt in cond:
                 if isinstance(alt, list):  # AND of exact values (tags)
-                    ok = all(_s(x) in strs for x in alt)
+                    ok = all(_exact(x, strs) for x in alt)
                 else:
-                    ok = _s(alt) in strs
+                    ok = _exact(alt, strs)
                 if ok:
                     break
             if not ok:
@@ -81,7 +86,7 @@ def matches(obj: dict, flt: dict) -> bool:
                 return False
         elif cond is None:
             raise bad("filter_null_comparison", f"{key}: null は比較できません。")
-        elif _s(cond) not in strs:
+        elif not _exact(cond, strs):
             return False
     return True
 

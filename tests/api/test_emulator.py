@@ -127,6 +127,8 @@ def test_find_filter_semantics(api):
     assert names({"Filter": {"Tags.Name": [["swarmlab", "lab-a"]]}}) == ["lab-web01", "other-db"]  # tag AND
     assert names({"Filter": {"Tags.Name": [["lab-a", "lab-b"]]}}) == []
     assert names({"Filter": {"Tags.Name": [["lab-a"]], "Name": "web"}}, raw=True) == ["lab-web01"]  # raw JSON
+    escaped = {"Filter": {"Name": ["Ubuntu%20Server%2020.04.6%20LTS%2064bit"]}}    # SDK-style escaped value
+    assert api.ok("GET", "archive", query=escaped, raw_query=True)["Total"] == 1
     page = api.ok("GET", "switch", query={"Count": 2, "From": 1, "Sort": ["-Name"]})
     assert (page["Total"], page["Count"]) == (3, 2)
     assert [s["Name"] for s in page["Switches"]] == ["lab-web02", "lab-web01"]
