@@ -11,6 +11,7 @@ for pair in python3:python3 docker:docker.io dockerd:docker.io debootstrap:deboo
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need+=("$pkg")
 done
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "bootstrap: missing ${need[*]}; install them (as root) and re-run" >&2; exit 1; fi
   echo "bootstrap: installing ${need[*]}"

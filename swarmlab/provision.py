@@ -123,3 +123,27 @@ def ensure_registry(client: SakuraClient, spec: LabSpec, *, tags: list[str], pas
         changed = True
     reg = client.registries.get(reg.id)
     return reg.id, reg.fqdn, changed
+
+
+def discover(client: SakuraClient, spec: LabSpec) -> "Inventory":
+    """The inventory of an existing lab, read-only; raises naming what is missing (run provision)."""
+    from swarmlab.inventory import Inventory
+
+    def need(kind: str, name: str):
+        found = _one(getattr(client, kind).find(name=name, tags=spec.tags), name)
+        if found is None:
+            raise LookupError(f"lab {spec.name}: {name} does not exist in {spec.zone}; run provision first")
+        return found
+
+    switch = need("switches", spec.resource_name("switch"))
+    servers = []
+    for s in spec.servers:
+        srv = need("servers", spec.server_name(s))
+        shared = next((n.ip_address for n in srv.interfaces if n.switch_id != switch.id and n.ip_address), None)
+        servers.append(ServerInfo(name=srv.name, role=s.role, id=srv.id, address=shared,
+                                  private_ip=str(s.private_ip), status=srv.status))
+    nfs = need("nfs", spec.resource_name("nfs"))
+    reg = need("registries", spec.resource_name("registry"))
+    return Inventory(lab=spec.name, zone=spec.zone, switch_id=switch.id, servers=servers, nfs_id=nfs.id,
+                     nfs_ip=str(spec.nfs.ip), registry_id=reg.id, registry_fqdn=reg.fqdn,
+                     registry_user=spec.registry.user, unchanged=[s.name for s in servers])

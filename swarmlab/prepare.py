@@ -1,0 +1,137 @@
+"""prepare_hosts: wait for the startup script, apt update/upgrade/install, reboot if required.
+
+facts (one SSH call) → plan (pure) → apply. Like Ansible's `apt: cache_valid_time`, a host whose
+package lists were refreshed by us within the last hour is not updated or upgraded again.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+
+from pydantic import BaseModel, ConfigDict
+
+from swarmlab.hosts import CommandFailed, Session
+
+STAMP = "/var/lib/swarmlab/apt-updated"
+NOTES = "/root/.sacloud-api/notes"
+APT = "DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confold"
+CACHE_VALID_S = 3600
+
+
+class HostFacts(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    now: int
+    apt_updated: int                 # epoch of our last update+upgrade, 0 if never
+    missing: list[str]
+    reboot_required: bool
+    notes_pending: list[str]         # startup scripts with a .log but no .done yet
+    boot: str                        # changes when the host reboots
+
+
+def facts_command(packages: list[str]) -> str:
+    pkgs = " ".join(shlex.quote(p) for p in packages)
+    return f"""set -u
+echo now=$(date +%s)
+echo apt_updated=$(cat {STAMP} 2>/dev/null || echo 0)
+for p in {pkgs}; do dpkg-query -W -f='${{Status}}\\n' "$p" 2>/dev/null | grep -q 'install ok installed' || echo missing=$p; done
+[ -f /var/run/reboot-required ] && echo reboot_required=1
+for log in {NOTES}/*.log; do [ -e "$log" ] && [ ! -e "${{log%.log}}.done" ] && echo notes_pending=$(basename "$log" .log); done
+echo boot=$(ps -o lstart= -p 1 | tr -s ' ' _)
+exit 0"""
+
+
+def parse_facts(output: str) -> HostFacts:
+    """Parse the key=value lines `facts_command` prints."""
+    values: dict = {"missing": [], "notes_pending": [], "reboot_required": False}
+    for line in output.splitlines():
+        key, _, value = line.strip().partition("=")
+        if key in ("missing", "notes_pending"):
+            values[key].append(value)
+        elif key == "reboot_required":
+            values[key] = True
+        elif key in ("now", "apt_updated"):
+            values[key] = int(value or 0)
+        elif key == "boot":
+            values[key] = value
+    return HostFacts(**values)
+
+
+def plan_host(facts: HostFacts, cache_valid_s: int = CACHE_VALID_S) -> list[str]:
+    """Actions for one host, in order: update, upgrade, install <pkgs>, autoremove, reboot."""
+    actions = []
+    if facts.now - facts.apt_updated > cache_valid_s:
+        actions += ["update", "upgrade"]
+    if facts.missing:
+        if "update" not in actions:
+            actions.append("update")
+        actions.append("install " + " ".join(facts.missing))
+    if "upgrade" in actions:
+        actions.append("autoremove")
+    if facts.reboot_required:
+        actions.append("reboot")
+    return actions
+
+
+def gather(session: Session, packages: list[str]) -> HostFacts:
+    return parse_facts(session.run(facts_command(packages), sudo=True, timeout_s=60).stdout)
+
+
+def wait_startup_scripts(session: Session, packages: list[str], timeout_s: float = 900) -> HostFacts:
+    """Wait until every startup script the cloud ran has finished (its .done file exists)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        facts = gather(session, packages)
+        if not facts.notes_pending:
+            return facts
+        if time.monotonic() > deadline:
+            log = session.run(f"tail -n 20 {NOTES}/{facts.notes_pending[0]}.log", sudo=True, check=False).stdout
+            raise CommandFailed(session.name, "startup script", -1,
+                                f"still not done after {timeout_s:.0f} s; its log ends with:\n{log}")
+        time.sleep(2)
+
+
+def apply_host(session: Session, actions: list[str], reboot_timeout_s: float = 600) -> list[str]:
+    """Run the planned actions; returns what changed (empty when nothing was planned)."""
+    for action in actions:
+        if action == "update":
+            session.run(f"{APT} update", sudo=True, timeout_s=900)
+        elif action == "upgrade":
+            session.run(f"{APT} upgrade && mkdir -p {STAMP.rsplit('/', 1)[0]} && date +%s > {STAMP}",
+                        sudo=True, timeout_s=1800)
+        elif action.startswith("install "):
+            session.run(f"{APT} install {action[8:]}", sudo=True, timeout_s=1800)
+        elif action == "autoremove":
+            session.run(f"{APT} autoremove", sudo=True, timeout_s=900)
+        elif action == "reboot":
+            reboot(session, reboot_timeout_s)
+    return [f"{session.name}: {a}" for a in actions]
+
+
+def reboot(session: Session, timeout_s: float) -> None:
+    """Reboot and wait until the host is back (a new PID 1) with Docker answering."""
+    before = gather(session, []).boot
+    session.run("systemctl reboot", sudo=True, check=False, timeout_s=30)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        time.sleep(2)
+        try:
+            if gather(session, []).boot != before:
+                break
+        except Exception:  # noqa: BLE001 — down while rebooting; the session reconnects on next call
+            continue
+    else:
+        raise CommandFailed(session.name, "systemctl reboot", -1, f"not back within {timeout_s:.0f} s")
+    wait_docker(session, timeout_s)
+
+
+def wait_docker(session: Session, timeout_s: float = 300) -> str:
+    """Docker's server version, once `docker info` answers."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        r = session.run("docker info --format '{{.ServerVersion}}'", sudo=True, check=False, timeout_s=60)
+        if r.ok and r.stdout.strip():
+            return r.stdout.strip()
+        if time.monotonic() > deadline:
+            raise CommandFailed(session.name, "docker info", r.exit_status, r.stderr)
+        time.sleep(1)

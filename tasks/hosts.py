@@ -1,0 +1,53 @@
+"""Host tasks over SSH: prepare one host, the NFS share, registry login."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from pydantic import SecretStr
+
+from swarmlab import nfs, prepare, registry
+from swarmlab.fleet import Fleet
+from swarmlab.hosts import HostUnreachable
+from swarmlab.spec import LabSpec
+
+# A host that is still booting is worth another try; a wrong key or a failing command is not.
+SSH_RETRY = dict(retries=2, retry_delay_seconds=[5, 20], cache_policy=NO_CACHE,
+                 retry_condition_fn=lambda task, run, state: _is(state, HostUnreachable))
+
+
+def _is(state, exc_type) -> bool:
+    try:
+        state.result()
+    except exc_type:
+        return True
+    except BaseException:
+        return False
+    return False
+
+
+@task(name="prepare-host", task_run_name="prepare-{name}", **SSH_RETRY)
+def prepare_host(fleet: Fleet, name: str, spec: LabSpec) -> list[str]:
+    """Startup script done → apt update/upgrade/install → reboot if required → Docker answers."""
+    session = fleet.session(name)
+    facts = prepare.wait_startup_scripts(session, spec.packages)
+    changed = prepare.apply_host(session, prepare.plan_host(facts))
+    prepare.wait_docker(session)
+    return changed
+
+
+@task(name="nfs-mount", task_run_name="nfs-mount-{name}", **SSH_RETRY)
+def nfs_mount(fleet: Fleet, name: str, spec: LabSpec) -> list[str]:
+    return [f"{name}: mounted {nfs.export(spec)} at {spec.nfs.mount_point}"] \
+        if nfs.mount_on_host(fleet.session(name), spec) else []
+
+
+@task(name="nfs-data-dir", **SSH_RETRY)
+def nfs_data_dir(fleet: Fleet, name: str, spec: LabSpec) -> list[str]:
+    return [f"{name}: created {spec.nfs.export}/{spec.nfs.data_dir}"] \
+        if nfs.ensure_data_dir(fleet.session(name), spec) else []
+
+
+@task(name="registry-login", task_run_name="registry-login-{name}", **SSH_RETRY)
+def registry_login(fleet: Fleet, name: str, fqdn: str, user: str, password: SecretStr) -> list[str]:
+    return [f"{name}: docker login {fqdn}"] if registry.ensure_login(fleet.session(name), fqdn, user, password) else []

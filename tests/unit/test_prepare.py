@@ -1,0 +1,33 @@
+from swarmlab.prepare import HostFacts, parse_facts, plan_host
+
+NOW = 1_800_000_000
+
+
+def facts(**kw) -> HostFacts:
+    base = dict(now=NOW, apt_updated=NOW - 60, missing=[], reboot_required=False, notes_pending=[], boot="x")
+    return HostFacts(**{**base, **kw})
+
+
+def test_parse_facts_output():
+    out = "now=1800000000\napt_updated=0\nmissing=vim\nmissing=nfs-common\nreboot_required=1\n" \
+          "notes_pending=113000000901\nboot=Thu_Nov_26_18:41:37_2026\n"
+    f = parse_facts(out)
+    assert f.missing == ["vim", "nfs-common"] and f.reboot_required and f.apt_updated == 0
+    assert f.notes_pending == ["113000000901"] and f.boot == "Thu_Nov_26_18:41:37_2026"
+
+
+def test_fresh_host_gets_everything_in_order():
+    assert plan_host(facts(apt_updated=0, missing=["vim"], reboot_required=True)) == [
+        "update", "upgrade", "install vim", "autoremove", "reboot"]
+
+
+def test_converged_host_plans_nothing():
+    assert plan_host(facts()) == []
+
+
+def test_recent_update_still_installs_a_missing_package():
+    assert plan_host(facts(missing=["vim"])) == ["update", "install vim"]
+
+
+def test_stale_lists_are_refreshed_and_upgraded():
+    assert plan_host(facts(apt_updated=NOW - 7200)) == ["update", "upgrade", "autoremove"]
