@@ -28,6 +28,8 @@ class Emulator:
     state: Path
     proc: subprocess.Popen
     log: Path
+    instance: str
+    backend: str
     token: str = TOKEN
     secret: str = SECRET
     zone: str = "is1a"
@@ -51,27 +53,37 @@ class Emulator:
         return {"SAKURACLOUD_API_ROOT": self.root, "SAKURACLOUD_ACCESS_TOKEN": self.token,
                 "SAKURACLOUD_ACCESS_TOKEN_SECRET": self.secret}
 
-    def stop(self) -> None:
+    def stop(self, purge: bool = False) -> None:
+        """Stop the process; with `purge`, also remove every Docker object of this instance."""
         self.proc.terminate()
         try:
             self.proc.wait(30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        if purge and self.backend == "docker":
+            from emulator.docker_backend import DockerBackend
+
+            DockerBackend(self.instance, self.state.parent / self.instance, "192.0.2.0/24").purge()
 
 
 def start(workdir: Path, backend: str = "memory", *extra: str, state: Path | None = None,
-          port: int | None = None, timeout_s: float = 120) -> Emulator:
-    """Start an emulator process on loopback and wait until it answers."""
+          port: int | None = None, instance: str | None = None, timeout_s: float = 120) -> Emulator:
+    """Start an emulator process on loopback and wait until it answers.
+
+    A fixed `instance` name lets the next start clean up after a crashed run of the same name.
+    """
     port = port or free_port()
+    instance = instance or f"emu-{port}"
     state = state or workdir / f"emulator-{port}.sqlite"
     log = workdir / f"emulator-{port}.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "--backend", backend, "--port", str(port), "--state", str(state), *extra],
+        [sys.executable, "-m", "emulator", "--backend", backend, "--port", str(port), "--state", str(state),
+         "--instance", instance, *extra],
         cwd=ROOT, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
         env={**os.environ, "SAKURA_EMULATOR_TOKEN": TOKEN, "SAKURA_EMULATOR_SECRET": SECRET},
     )
-    emu = Emulator(port=port, state=state, proc=proc, log=log)
+    emu = Emulator(port=port, state=state, proc=proc, log=log, instance=instance, backend=backend)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:

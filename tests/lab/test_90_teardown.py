@@ -1,0 +1,29 @@
+"""Issue 3: teardown_lab leaves no container, network or volume of the lab (asserted by label)."""
+
+from __future__ import annotations
+
+import docker
+import pytest
+
+from emulator.docker_backend import L_INSTANCE, L_KIND
+
+pytestmark = pytest.mark.lab
+
+
+def test_teardown_leaves_no_docker_object_of_the_lab(lab):
+    from flows.teardown import teardown_lab
+
+    engine = docker.from_env()
+    label = f"{L_INSTANCE}={lab.emu.instance}"
+
+    def lab_objects():
+        kinds = {"container": engine.containers.list(all=True, filters={"label": label}),
+                 "network": engine.networks.list(filters={"label": label}),
+                 "volume": engine.volumes.list(filters={"label": label})}
+        return {(k, o.name) for k, objs in kinds.items() for o in objs
+                if (o.attrs.get("Labels") or o.attrs.get("Config", {}).get("Labels") or {}).get(L_KIND)
+                not in ("shared", "hub")}
+
+    assert lab_objects(), "the lab should have docker objects before teardown"
+    teardown_lab(lab.spec.name, lab.spec.zone)
+    assert lab_objects() == set()
