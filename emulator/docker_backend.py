@@ -15,6 +15,12 @@ World model (everything carries the labels below; only objects with this instanc
 - registry         container `<instance>-registry-<id>` of lab/registry:2.8 on the shared network with the
                    alias <fqdn>, TLS on 443 with a cert from this instance's CA (state_dir/ca/ca.crt),
                    htpasswd auth, data in volume `<instance>-<id>-registry`.
+- Docker Hub       container `<instance>-hub` (kind `hub`) of lab/registry:2.8 on the shared network with the
+  stand-in         aliases registry-1.docker.io, index.docker.io, docker.io, auth.docker.io; TLS (CA-signed, those
+                   SANs), no auth, data in volume `<instance>-hub`, config under state_dir/hub. Ensured by start():
+                   VMs' `docker pull debian:bookworm` / `FROM debian:bookworm` get lab/base:bookworm, pushed as
+                   library/debian:bookworm when the hub container's `sakura-emulator.hub-seed` label is not the
+                   current lab/base image ID. Only purge() removes it.
 
 All methods are idempotent and may be called from several threads at once (one lock per resource id,
 one for network creation).
@@ -46,12 +52,37 @@ log = logging.getLogger("emulator.docker_backend")
 
 VM_IMAGE = "lab/vm:bookworm"
 REGISTRY_IMAGE = "lab/registry:2.8"
+BASE_IMAGE = "lab/base:bookworm"
 
 L_INSTANCE = "sakura-emulator.instance"
 L_RESOURCE = "sakura-emulator.resource"
 L_KIND = "sakura-emulator.kind"
 L_TAGS = "sakura-emulator.tags"
 SHARED_RESOURCE = "shared"
+HUB_RESOURCE = "hub"
+L_HUB_SEED = "sakura-emulator.hub-seed"     # on the hub container: the lab/base image ID it serves as debian
+HUB_NAMES = ("registry-1.docker.io", "index.docker.io", "docker.io", "auth.docker.io")
+HUB_REPO, HUB_TAG = "library/debian", "bookworm"
+_HUB_STORAGE = """version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: /var/lib/docker-registry
+"""
+# the hub itself: TLS, anonymous pull and push (what dockerd expects of Docker Hub's /v2/: 200 without auth)
+HUB_CONFIG = _HUB_STORAGE + """http:
+  addr: :443
+  tls:
+    certificate: /etc/lab-registry/registry.crt
+    key: /etc/lab-registry/registry.key
+"""
+# the temporary seeding registry on the same volume: plain HTTP on 127.0.0.1 (insecure by default for dockerd)
+HUB_SEED_CONFIG = _HUB_STORAGE + """http:
+  addr: :5000
+"""
 
 REBOOT_EXIT_CODE = 129     # systemd as PID 1 exits 129 on `reboot`, 130 on `poweroff` and on docker stop
 STOP_TIMEOUT = 10           # seconds between SIGRTMIN+3 (systemd poweroff) and SIGKILL
@@ -90,7 +121,7 @@ class DockerBackend:
 
     def __init__(self, instance: str, state_dir: Path, shared_subnet: str, *,
                  client: docker.DockerClient | None = None,
-                 vm_image: str = VM_IMAGE, registry_image: str = REGISTRY_IMAGE,
+                 vm_image: str = VM_IMAGE, registry_image: str = REGISTRY_IMAGE, base_image: str = BASE_IMAGE,
                  on_server_down: Callable[[str], None] | None = None) -> None:
         """`on_server_down(server_id)` (optional) is called from a watcher thread when a VM stops by itself
         (`poweroff`/`shutdown -h` inside it); a `reboot` inside a VM is handled here (the container is
@@ -109,6 +140,7 @@ class DockerBackend:
         self.client = client or docker.from_env(timeout=120, max_pool_size=64)
         self.vm_image = vm_image
         self.registry_image = registry_image
+        self.base_image = base_image
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._net_lock = threading.Lock()
@@ -146,6 +178,14 @@ class DockerBackend:
     def registry_dir(self, registry_id: str) -> Path:
         return self.state_dir / "registries" / registry_id
 
+    @property
+    def hub_dir(self) -> Path:
+        return self.state_dir / "hub"
+
+    @property
+    def hub_container_name(self) -> str:
+        return f"{self.instance}-hub"
+
     def _labels(self, resource: str, kind: str, tags: list[str] | None = None) -> dict[str, str]:
         return {L_INSTANCE: self.instance, L_RESOURCE: resource, L_KIND: kind, L_TAGS: ",".join(tags or [])}
 
@@ -171,14 +211,14 @@ class DockerBackend:
         self._ensure_ca()
         (self.nfs_root / "by-ip").mkdir(parents=True, exist_ok=True)
         stale = [c for c in self.client.containers.list(all=True, filters=self._filters())
-                 if c.labels.get(L_RESOURCE) not in live]
+                 if c.labels.get(L_RESOURCE) not in live and c.labels.get(L_KIND) != "hub"]
         with ThreadPoolExecutor(max_workers=8) as ex:
             list(ex.map(lambda c: self._remove_container(c), stale))
         for n in self.client.networks.list(filters=self._filters()):
             if n.attrs["Labels"].get(L_KIND) != "shared" and n.attrs["Labels"].get(L_RESOURCE) not in live:
                 self._remove_network(n)
         for v in self.client.volumes.list(filters=self._filters()):
-            if v.attrs["Labels"].get(L_RESOURCE) not in live:
+            if v.attrs["Labels"].get(L_RESOURCE) not in live and v.attrs["Labels"].get(L_KIND) != "hub":
                 self._remove_volume(v.name)
         for sub in ("servers", "registries", "switches"):
             d = self.state_dir / sub
@@ -191,6 +231,7 @@ class DockerBackend:
                 if p.name != "by-ip" and p.is_dir() and p.name not in live:
                     self._rmtree(p)
             self._prune_by_ip()
+        self._ensure_hub()
         self._start_watcher()
 
     def stop(self) -> None:
@@ -214,7 +255,7 @@ class DockerBackend:
             self._remove_network(n)
         for v in self.client.volumes.list(filters=self._filters()):
             self._remove_volume(v.name)
-        for sub in ("servers", "registries", "switches", "nfs", "ca"):
+        for sub in ("servers", "registries", "switches", "nfs", "ca", "hub"):
             d = self.state_dir / sub
             if d.exists():
                 self._rmtree(d)
@@ -576,13 +617,15 @@ class DockerBackend:
                                                    serialization.NoEncryption()), 0o600)
             _write(d / "ca.crt", cert.public_bytes(serialization.Encoding.PEM))
 
-    def _issue_cert(self, fqdn: str, out_dir: Path) -> None:
-        """registry.crt/registry.key for fqdn, signed by this instance's CA (kept if already right)."""
+    def _issue_cert(self, names: str | tuple[str, ...], out_dir: Path) -> bool:
+        """registry.crt/registry.key for names (SANs; the first is the CN), signed by this instance's CA.
+        Kept if already right; returns True when (re)issued."""
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+        names = [names] if isinstance(names, str) else list(names)
         self._ensure_ca()
         crt_p, key_p = out_dir / "registry.crt", out_dir / "registry.key"
         ca_pem = (self.state_dir / "ca" / "ca.crt").read_bytes()
@@ -591,19 +634,19 @@ class DockerBackend:
             old = x509.load_pem_x509_certificate(crt_p.read_bytes())
             try:
                 sans = old.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-                if sans.get_values_for_type(x509.DNSName) == [fqdn] and old.issuer == ca_cert.subject:
-                    return
+                if sans.get_values_for_type(x509.DNSName) == names and old.issuer == ca_cert.subject:
+                    return False
             except x509.ExtensionNotFound:
                 pass
         ca_key = serialization.load_pem_private_key((self.state_dir / "ca" / "ca.key").read_bytes(), None)
         key = ec.generate_private_key(ec.SECP256R1())
         now = dt.datetime.now(dt.timezone.utc)
         cert = (x509.CertificateBuilder()
-                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, fqdn)]))
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
                 .issuer_name(ca_cert.subject).public_key(key.public_key())
                 .serial_number(x509.random_serial_number())
                 .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=825))
-                .add_extension(x509.SubjectAlternativeName([x509.DNSName(fqdn)]), critical=False)
+                .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
                 .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
                 .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
                 .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),
@@ -612,6 +655,7 @@ class DockerBackend:
         _write(key_p, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                         serialization.NoEncryption()), 0o600)
         _write(crt_p, cert.public_bytes(serialization.Encoding.PEM) + ca_pem)
+        return True
 
     def _registry_container(self, registry_id: str):
         cs = self.client.containers.list(all=True, filters=self._filters(registry_id, "registry"))
@@ -688,3 +732,123 @@ class DockerBackend:
             for v in self.client.volumes.list(filters=self._filters(registry_id)):
                 self._remove_volume(v.name)
             shutil.rmtree(self.registry_dir(registry_id), ignore_errors=True)
+
+    # ------------------------------------------------------------------ Docker Hub stand-in
+    def _hub_container(self):
+        cs = self.client.containers.list(all=True, filters=self._filters(HUB_RESOURCE, "hub"))
+        return cs[0] if cs else None
+
+    def hub_address(self) -> str | None:
+        """The Docker Hub stand-in's IP on the shared network (VMs reach it as registry-1.docker.io etc.)."""
+        c = self._hub_container()
+        if c is None:
+            return None
+        return (c.attrs["NetworkSettings"]["Networks"].get(self.shared_network_name) or {}).get("IPAddress") or None
+
+    def _ensure_hub(self) -> None:
+        """Run the Docker Hub stand-in, seeded with library/debian:bookworm = lab/base:bookworm.
+        Warm (container labelled with the current lab/base ID, config unchanged): a few inspects, no writes."""
+        with self._lock(HUB_RESOURCE):
+            d = self.hub_dir
+            changed = self._issue_cert(HUB_NAMES, d)
+            changed |= _write(d / "config.yml", HUB_CONFIG)
+            _write(d / "seed.yml", HUB_SEED_CONFIG)
+            try:
+                base_id = self.client.images.get(self.base_image).id
+            except NotFound:
+                raise DockerBackendError(f"image {self.base_image} is missing (the Docker Hub stand-in serves it "
+                                         f"as debian:bookworm); build it with `python -m emulator.images`") from None
+            c = self._hub_container()
+            if c is not None and c.labels.get(L_HUB_SEED) == base_id and not changed:
+                if c.status != "running":
+                    c.start()
+                    self._wait_running(c)
+                    self._wait_tcp(self.hub_address, 443, "the Docker Hub stand-in")
+                return
+            t0 = time.monotonic()
+            if c is not None:
+                self._remove_container(c)
+            volume = f"{self.instance}-hub"
+            self._ensure_volume(volume, HUB_RESOURCE, "hub", [])
+            self._seed_hub(volume, d)
+            shared = self._ensure_shared_network()
+            api = self.client.api
+            hc = api.create_host_config(
+                mounts=[Mount("/var/lib/docker-registry", volume, type="volume"),
+                        Mount("/etc/lab-registry", str(d), type="bind", read_only=True)],
+                network_mode=shared.name, restart_policy={"Name": "unless-stopped"})
+            netcfg = api.create_networking_config({shared.name: EndpointConfig(api._version, aliases=list(HUB_NAMES))})
+            labels = {**self._labels(HUB_RESOURCE, "hub"), L_HUB_SEED: base_id}
+            try:
+                cid = api.create_container(self.registry_image, name=self.hub_container_name, hostname="hub",
+                                           command=["/usr/bin/docker-registry", "serve", "/etc/lab-registry/config.yml"],
+                                           host_config=hc, networking_config=netcfg, labels=labels, detach=True)["Id"]
+            except APIError as e:
+                raise DockerBackendError(f"cannot create the Docker Hub stand-in: {e.explanation}") from None
+            c = self.client.containers.get(cid)
+            c.start()
+            self._wait_running(c)
+            self._wait_tcp(self.hub_address, 443, "the Docker Hub stand-in")
+            log.info("Docker Hub stand-in %s seeded with %s as debian:%s in %.1f s",
+                     c.name, self.base_image, HUB_TAG, time.monotonic() - t0)
+
+    def _seed_hub(self, volume: str, d: Path) -> None:
+        """Push lab/base as library/debian:bookworm into the hub volume through a temporary plain-HTTP registry
+        published on 127.0.0.1 (the host dockerd treats 127.0.0.0/8 registries as insecure: no daemon config)."""
+        import urllib.request
+
+        for old in self.client.containers.list(all=True, filters=self._filters(HUB_RESOURCE, "hub-seed")):
+            self._remove_container(old)
+        api = self.client.api
+        hc = api.create_host_config(
+            mounts=[Mount("/var/lib/docker-registry", volume, type="volume"),
+                    Mount("/etc/lab-registry", str(d), type="bind", read_only=True)],
+            port_bindings={5000: ("127.0.0.1", None)})
+        cid = api.create_container(self.registry_image, name=f"{self.instance}-hub-seed", ports=[5000],
+                                   command=["/usr/bin/docker-registry", "serve", "/etc/lab-registry/seed.yml"],
+                                   host_config=hc, labels=self._labels(HUB_RESOURCE, "hub-seed"), detach=True)["Id"]
+        repo = None
+        try:
+            api.start(cid)
+            port = int(api.port(cid, 5000)[0]["HostPort"])
+            deadline = time.monotonic() + REGISTRY_READY_TIMEOUT
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise DockerBackendError(f"the hub seeding registry does not answer on 127.0.0.1:{port}")
+                time.sleep(0.1)
+            repo = f"127.0.0.1:{port}/{HUB_REPO}"
+            self.client.images.get(self.base_image).tag(repo, HUB_TAG)
+            for chunk in self.client.images.push(repo, tag=HUB_TAG, stream=True, decode=True):
+                if "error" in chunk or "errorDetail" in chunk:
+                    msg = chunk.get("error") or (chunk.get("errorDetail") or {}).get("message")
+                    raise DockerBackendError(f"pushing {self.base_image} to the hub as {HUB_REPO}:{HUB_TAG}: {msg}")
+        finally:
+            if repo is not None:
+                try:
+                    self.client.images.remove(f"{repo}:{HUB_TAG}", noprune=True)
+                except NotFound:
+                    pass
+            try:
+                self.client.api.remove_container(cid, force=True, v=True)
+            except NotFound:
+                pass
+
+    def _wait_tcp(self, address: Callable[[], str | None], port: int, what: str) -> None:
+        deadline = time.monotonic() + REGISTRY_READY_TIMEOUT
+        while True:
+            ip = address()
+            if ip:
+                try:
+                    with socket.create_connection((ip, port), timeout=0.5):
+                        return
+                except OSError:
+                    pass
+            if time.monotonic() > deadline:
+                raise DockerBackendError(f"{what} does not answer on {ip}:{port} after {REGISTRY_READY_TIMEOUT} s")
+            time.sleep(0.1)

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey 
 
 from emulator import images  # noqa: E402
 from emulator.backend import Note, PrivateNIC, RegistryUser, ServerRuntime  # noqa: E402
-from emulator.docker_backend import L_INSTANCE, DockerBackend  # noqa: E402
+from emulator.docker_backend import L_INSTANCE, L_KIND, DockerBackend  # noqa: E402
 
 pytestmark = pytest.mark.lab
 
@@ -142,7 +142,9 @@ def lab(tmp_path_factory):
         "nfs_ip": str(hosts[49]), "fqdn": f"{instance}.sakuracr.jp", "runtimes": {}, "vms": {},
     }
     try:
-        backend.start(set())
+        t_start = time.monotonic()
+        backend.start(set())                 # cold: seeds the Docker Hub stand-in with lab/base as debian
+        lab["start_s"] = time.monotonic() - t_start
         backend.switch_created(SWITCH, "t-switch", ["swarmlab", instance])
         backend.nfs_created(NFS, SWITCH, lab["nfs_ip"], ["swarmlab", instance])
         t_reg = time.monotonic()
@@ -168,7 +170,8 @@ def lab(tmp_path_factory):
         with ThreadPoolExecutor(len(SERVERS)) as ex:
             lab["boot"] = dict(zip(SERVERS, ex.map(boot, SERVERS)))
         lab["up_s"] = time.monotonic() - t_up
-        print(f"\nimages: {summary} ({build_s:.1f} s); registry up in {lab['registry_s']:.1f} s; "
+        print(f"\nimages: {summary} ({build_s:.1f} s); cold start() with hub seed {lab['start_s']:.1f} s; "
+              f"registry up in {lab['registry_s']:.1f} s; "
               f"{len(SERVERS)} servers: power_on→SSH+docker info {lab['up_s']:.1f} s "
               f"(per server: power_on call, ready) {lab['boot']}")
         yield lab
@@ -248,6 +251,29 @@ def test_registry_login_and_push(lab):
     vm.ok(f"docker rmi {fqdn}/t/empty:1 >/dev/null && docker pull -q {fqdn}/t/empty:1")
 
 
+def test_docker_hub_stand_in(lab):
+    """`docker pull debian:bookworm` and `FROM debian:bookworm` work in a VM as with internet access:
+    registry-1.docker.io resolves to the emulator's hub (TLS via the lab CA, anonymous), serving lab/base."""
+    a, b = _vm(lab, 0), _vm(lab, 1)
+    base_id = lab["client"].images.get(images.BASE_TAG).id
+    assert a.ok("curl -sS -o /dev/null -w '%{http_code}' https://registry-1.docker.io/v2/") == "200"
+    t = time.monotonic()
+    a.ok("timeout 120 docker pull -q debian:bookworm")
+    pull_s = time.monotonic() - t
+    assert a.ok("docker image inspect -f '{{.Id}}' debian:bookworm").strip() == base_id
+    # a fresh VM builds FROM debian:bookworm (the builder pulls it) and runs the result
+    b.ok("rm -rf ~/hubtest && mkdir ~/hubtest && cat > ~/hubtest/Dockerfile",
+         stdin='FROM debian:bookworm\nRUN echo built-on-hub > /proof\nCMD ["cat", "/proof"]\n')
+    t = time.monotonic()
+    b.ok("timeout 180 docker build -q -t hubtest:1 ~/hubtest")
+    build_s = time.monotonic() - t
+    assert b.ok("timeout 60 docker run --rm hubtest:1").strip() == "built-on-hub"
+    assert b.ok("docker image inspect -f '{{.Id}}' debian:bookworm").strip() == base_id
+    print(f"\nin-VM docker pull debian:bookworm {pull_s:.1f} s; docker build FROM debian:bookworm {build_s:.1f} s")
+    for vm in (a, b):
+        vm.ok("docker rmi -f hubtest:1 debian:bookworm >/dev/null 2>&1; rm -rf ~/hubtest; true")
+
+
 def test_power_cycle_keeps_state(lab):
     backend, client = lab["backend"], lab["client"]
     sid = list(SERVERS)[1]
@@ -299,9 +325,13 @@ def test_start_removes_what_is_not_live(lab):
     backend, client = lab["backend"], lab["client"]
     live = {SWITCH, NFS, REGISTRY, *SERVERS}
     before = {c.name for c in client.containers.list(all=True, filters={"label": f"{L_INSTANCE}={lab['instance']}"})}
+    t = time.monotonic()
     backend.start(live)
+    warm_s = time.monotonic() - t
     after = {c.name for c in client.containers.list(all=True, filters={"label": f"{L_INSTANCE}={lab['instance']}"})}
-    assert before == after and len(after) == len(SERVERS) + 1
+    assert before == after and len(after) == len(SERVERS) + 2           # servers, registry, hub
+    print(f"\nwarm start(): {warm_s * 1000:.0f} ms")
+    assert warm_s < 1.0
 
 
 def test_delete_everything(lab):
@@ -320,7 +350,8 @@ def test_delete_everything(lab):
         backend.server_deleted(sid)
     backend.nfs_deleted(NFS)
     flt = {"label": [f"{L_INSTANCE}={inst}"]}
-    assert not client.containers.list(all=True, filters=flt)
-    assert not client.volumes.list(filters=flt)
+    # only the Docker Hub stand-in (and its volume) outlives resource deletes; purge() removes it
+    assert [c.name for c in client.containers.list(all=True, filters=flt)] == [f"{inst}-hub"]
+    assert [v.attrs["Labels"][L_KIND] for v in client.volumes.list(filters=flt)] == ["hub"]
     assert [n.name for n in client.networks.list(filters=flt)] == [f"{inst}-shared"]
     assert not backend.nfs_export_dir(NFS).exists()
