@@ -13,7 +13,6 @@ from .core import now_iso, public
 from .errors import ApiError, bad, conflict, not_found
 
 log = logging.getLogger("emulator")
-PLAIN = ("Name", "Description", "Tags", "Icon")
 
 
 def _obj(body: dict, key: str) -> dict:

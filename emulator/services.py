@@ -19,7 +19,6 @@ from .core import md5
 from .errors import ApiError, bad, conflict, not_found
 
 log = logging.getLogger("emulator")
-PLAIN = ("Name", "Description", "Tags", "Icon")
 PERMISSIONS = ("all", "readwrite", "readonly")
 
 
