@@ -29,7 +29,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--fail-disks", type=int, default=0, help="the next N disks created end `failed`")
     p.add_argument("--still-creating-s", type=float, default=0.0,
                    help="power calls within this many seconds of a server/NFS create answer 409 still_creating")
-    p.add_argument("--shared-subnet", default="172.31.250.0/24", help="the shared segment (NIC0) subnet")
+    p.add_argument("--shared-subnet", default="198.18.0.0/24", help="the shared segment (NIC0) subnet")
     return p.parse_args(argv)
 
 

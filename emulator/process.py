@@ -89,9 +89,14 @@ def start(workdir: Path, backend: str = "memory", *extra: str, state: Path | Non
         if proc.poll() is not None:
             raise RuntimeError(f"emulator exited with {proc.returncode}: {log.read_text()[-2000:]}")
         try:
-            requests.get(f"http://127.0.0.1:{port}/_emulator/health", timeout=1).raise_for_status()
-            return emu
+            health = requests.get(f"http://127.0.0.1:{port}/_emulator/health", timeout=1)
+            health.raise_for_status()
         except requests.RequestException:
             time.sleep(0.1)
+            continue
+        if health.json().get("instance") != instance:
+            proc.kill()
+            raise RuntimeError(f"port {port} is answered by another emulator ({health.json().get('instance')})")
+        return emu
     proc.kill()
     raise RuntimeError(f"emulator did not answer on port {port} within {timeout_s:.0f} s; see {log}")
