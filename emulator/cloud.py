@@ -28,7 +28,7 @@ UPDATABLE = {
 
 
 class Cloud(Core, ComputeMixin, ServicesMixin):
-    def __init__(self, store: Store, backend: Backend, faults: Faults, shared_subnet: str = "172.31.250.0/24"):
+    def __init__(self, store: Store, backend: Backend, faults: Faults, shared_subnet: str = "198.18.0.0/24"):
         self.shared_net = ipaddress.IPv4Network(shared_subnet)
         super().__init__(store, backend, faults)
 

@@ -140,12 +140,12 @@ def test_server_create_nics_and_interface_update(api):
     sw = api.switch()
     srv = api.server(switches=[{"Scope": "shared"}, {"ID": sw["ID"]}])
     nic0, nic1 = srv["Interfaces"]
-    assert nic0["IPAddress"] == "172.31.250.10" and nic0["Switch"]["Scope"] == "shared"
+    assert nic0["IPAddress"] == "198.18.0.10" and nic0["Switch"]["Scope"] == "shared"
     assert nic1["Switch"] == {"ID": sw["ID"], "Name": "sw1", "Scope": "user", "UserSubnet": None}
     assert nic1["UserIPAddress"] is None and nic0["MACAddress"] != nic1["MACAddress"]
     assert srv["ServerPlan"]["CPU"] == 1 and srv["ServiceClass"] == "cloud/plan/core/1/memory/1"
     assert status(srv) == "down" and srv["Availability"] == "available"
-    assert api.server("web2")["Interfaces"][0]["IPAddress"] == "172.31.250.11"
+    assert api.server("web2")["Interfaces"][0]["IPAddress"] == "198.18.0.11"
     api.ok("PUT", f"interface/{nic1['ID']}", {"Interface": {"UserIPAddress": "192.168.1.20"}})
     assert api.ok("GET", f"server/{srv['ID']}")["Server"]["Interfaces"][1]["UserIPAddress"] == "192.168.1.20"
     api.error("POST", "server", {"Server": {"Name": "x", "ServerPlan": {"CPU": 1, "MemoryMB": 1024},

@@ -94,7 +94,7 @@ def test_runtime_assembled_from_disk_edit_and_nics(tmp_path):
     cloud.server_power("is1a", srv["ID"], True)
     wait(lambda: any(c[0] == "power_on" for c in backend.calls))
     rt = next(c[1] for c in backend.calls if c[0] == "power_on")
-    assert (rt.id, rt.name, rt.hostname, rt.shared_ip) == (srv["ID"], "mgr1", "mgr1", "172.31.250.10")
+    assert (rt.id, rt.name, rt.hostname, rt.shared_ip) == (srv["ID"], "mgr1", "mgr1", "198.18.0.10")
     assert rt.ssh_public_keys == ["ssh-ed25519 AAAA k1", "ssh-rsa BBBB k2"]
     assert [(n.id, n.content) for n in rt.notes] == [(note["ID"], "echo manager @@@OTHER@@@")]
     assert [(n.switch_id, n.ip, n.mask_len) for n in rt.private_nics] == [(sw["ID"], "192.168.1.20", 24)]
