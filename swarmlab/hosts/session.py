@@ -274,6 +274,20 @@ class Session:
                                  address=f"{self.host.address}:{self.host.port}") from None
         return out.decode(errors="replace"), err.decode(errors="replace"), status
 
+    def open_exec(self, cmd: str, *, sudo: bool = False) -> paramiko.Channel:
+        """A new channel running `cmd`, for the caller to stream (e.g. `docker system dial-stdio`).
+        The session lock is held only while the channel opens; the caller closes the channel."""
+        command = sudo_wrap(cmd, self.host.user) if sudo else cmd
+        with self._lock:
+            chan = self._open_channel()
+        try:
+            chan.exec_command(command)
+        except (EOFError, OSError, paramiko.SSHException) as e:
+            chan.close()
+            raise ConnectionLost(self.host.name, cmd, _describe(e),
+                                 address=f"{self.host.address}:{self.host.port}") from None
+        return chan
+
     # -- files -------------------------------------------------------------------------------
     def put(self, content: bytes | str, remote_path: str, mode: int = 0o644, sudo: bool = False, *,
             owner: str | None = None) -> None:
