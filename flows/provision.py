@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from blocks.sakura import SakuraCloudCredentials
 from blocks.ssh import SSHKeyPair
+from swarmlab.cost import markdown_estimate
 from swarmlab.inventory import Inventory
+from swarmlab.provision import named
 from swarmlab.secrets import derive
 from swarmlab.spec import LabSpec, local
+from tasks import cost
 from tasks import provision as t
 
 
@@ -23,15 +26,28 @@ def provision(spec: LabSpec = local(), credentials: str | None = None, ssh_key: 
     key = SSHKeyPair.resolve(ssh_key, spec.name)
     public_key = spec.ssh_public_key or key.public_key
 
-    switch_id, tags, switch_created = t.ensure_switch(client, spec)
+    estimate = cost.budget_gate(client, spec)  # only when something is to be created; OverBudget stops here
+    if estimate is not None:
+        create_markdown_artifact(key=f"{spec.name}-estimate", markdown=markdown_estimate(estimate),
+                                 description=f"Lab {spec.name}: estimate before building")
+        log.info("estimate %s: %g yen for %g h (budget %d yen)", spec.name, estimate.total, estimate.hours,
+                 spec.budget_yen)
+    have = t.snapshot(client, spec)
+    switch_id, tags, switch_created = t.ensure_switch(
+        client, spec, named(have.switches, spec.resource_name("switch"), "switch"))
     archive = t.find_archive.submit(client, spec)
-    note = t.ensure_note.submit(client, spec, tags)
-    nfs = t.ensure_nfs.submit(client, spec, switch_id, tags)
-    registry = t.ensure_registry.submit(client, spec, tags, derive(creds.access_token_secret, spec.name, "registry"))
+    note = t.ensure_note.submit(client, spec, tags, named(have.notes, spec.resource_name("startup"), "note"))
+    nfs = t.ensure_nfs.submit(client, spec, switch_id, tags, named(have.nfs, spec.resource_name("nfs"), "NFS"))
+    registry = t.ensure_registry.submit(client, spec, tags, derive(creds.access_token_secret, spec.name, "registry"),
+                                        named(have.registries, spec.resource_name("registry"), "registry"))
     archive_id = archive.result()
     note_id, note_created = note.result()
-    servers = [t.ensure_server.submit(client, spec, s, switch_id, tags, archive_id, note_id, public_key)
-               for s in spec.servers]
+    servers = []
+    for s in spec.servers:
+        name = spec.server_name(s)
+        servers.append(t.ensure_server.submit(client, spec, s, switch_id, tags, archive_id, note_id, public_key,
+                                              named(have.servers, name, "server"),
+                                              named(have.disks, f"{name}-disk", "disk")))
 
     created, unchanged = [], []
     (created if switch_created else unchanged).append(spec.resource_name("switch"))

@@ -12,9 +12,10 @@ from tasks import teardown as t
 
 @flow(name="teardown-lab", task_runner=ThreadPoolTaskRunner(max_workers=12))
 def teardown_lab(lab: str = "swarmlab", zone: str = "is1a", credentials: str | None = None) -> list[str]:
-    """Servers (with disks) ∥ NFS → leftover disks → registry, notes → switch; then list again: must be empty."""
+    """Mark the switch; servers (with disks) ∥ NFS → leftover disks → registry, notes → switch; then list again: must be empty."""
     log = get_run_logger()
     client = SakuraCloudCredentials.resolve(credentials).client(zone)
+    t.mark_teardown(client, lab)  # provision refuses to adopt the lab from now on
     found = t.find_lab(client, lab)
     first = [t.delete_server.submit(client, s) for s in found.servers]
     first += [t.delete_nfs.submit(client, n) for n in found.nfs]

@@ -5,27 +5,16 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta, timezone
 
-from swarmlab.sakura import SakuraClient
+from swarmlab.sakura import NotFound, SakuraClient
 from swarmlab.sakura.disks import DiskEdit
 from swarmlab.inventory import ServerInfo
 from swarmlab.render.startup import render_startup_script
-from swarmlab.spec import LAB_TAG, LabSpec, ServerSpec
+from swarmlab.lifecycle import (EXPIRES_PREFIX, LabTearingDown, budget_tag, check_adoptable,  # noqa: F401
+                                expiry_tag, parse_budget, parse_expiry, parse_teardown)
+from swarmlab.spec import LabSpec, ServerSpec
 
 log = logging.getLogger("swarmlab.provision")
-EXPIRES_PREFIX = f"{LAB_TAG}-expires="
 BOOT_TIMEOUT_S = 900.0
-
-
-def expiry_tag(at: datetime) -> str:
-    return EXPIRES_PREFIX + at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
-
-
-def parse_expiry(tags: list[str]) -> datetime | None:
-    """The expiry a resource carries, if any."""
-    for t in tags:
-        if t.startswith(EXPIRES_PREFIX):
-            return datetime.strptime(t[len(EXPIRES_PREFIX):], "%Y-%m-%dT%H:%MZ").replace(tzinfo=timezone.utc)
-    return None
 
 
 def _one(found: list, what: str):
@@ -36,35 +25,62 @@ def _one(found: list, what: str):
     return found[0] if found else None
 
 
-def ensure_switch(client: SakuraClient, spec: LabSpec, now: datetime | None = None) -> tuple[str, list[str], bool]:
-    """The lab's switch: (id, tags every new resource gets, created?). Its expiry tag is the lab's."""
+def named(resources: list, name: str, what: str):
+    """The one resource called `name` among `resources` (a lab snapshot), or None."""
+    return _one([r for r in resources if r.name == name], f"{what} {name}")
+
+
+def ensure_switch(client: SakuraClient, spec: LabSpec, existing=None,
+                  now: datetime | None = None) -> tuple[str, list[str], bool]:
+    """The lab's switch: (id, tags every new resource gets, created?). Its expiry and budget tags are the lab's.
+
+    Refuses (LabExpired / LabTearingDown, never retried) to adopt a lab whose expiry has passed or whose
+    teardown has started: a retry must not rebuild what the cost guard is deleting.
+    """
+    now = now or datetime.now(timezone.utc)
     name = spec.resource_name("switch")
-    sw = _one(client.switches.find(name=name, tags=spec.tags), f"switch {name}")
+    sw = existing
     if sw:
-        expiry = parse_expiry(sw.tags)
-        tags = spec.tags + ([expiry_tag(expiry)] if expiry else [])
+        check_adoptable(spec.name, sw.tags, now)
+        expiry, budget = parse_expiry(sw.tags), parse_budget(sw.tags)
+        tags = spec.tags + ([expiry_tag(expiry)] if expiry else []) + ([budget_tag(budget)] if budget is not None
+                                                                         else [])
         return sw.id, tags, False
-    at = (now or datetime.now(timezone.utc)) + timedelta(hours=spec.ttl_hours)
-    tags = spec.tags + [expiry_tag(at)]
+    tags = spec.tags + [expiry_tag(now + timedelta(hours=spec.ttl_hours)), budget_tag(spec.budget_yen)]
     return client.switches.create(name=name, tags=tags, description=f"swarmlab lab {spec.name}").id, tags, True
 
 
-def ensure_note(client: SakuraClient, spec: LabSpec, tags: list[str]) -> tuple[str, bool]:
+def assert_not_torn_down(client: SakuraClient, spec: LabSpec, switch_id: str) -> None:
+    """Before creating anything: the lab's switch still exists and carries no teardown marker."""
+    try:
+        sw = client.switches.get(switch_id)
+    except NotFound:
+        raise LabTearingDown(spec.name, None) from None
+    since = parse_teardown(sw.tags)
+    if since is not None:
+        raise LabTearingDown(spec.name, since)
+
+
+def ensure_note(client: SakuraClient, spec: LabSpec, tags: list[str], existing=None) -> tuple[str, bool]:
     """The startup-script note the servers' disk edit refers to."""
-    name = spec.resource_name("startup")
-    note = _one(client.notes.find(name=name, tags=spec.tags), f"note {name}")
-    if note:
-        return note.id, False
-    return client.notes.create(name=name, tags=tags, content=render_startup_script(spec)).id, True
+    if existing:
+        return existing.id, False
+    return client.notes.create(name=spec.resource_name("startup"), tags=tags,
+                               content=render_startup_script(spec)).id, True
 
 
 def ensure_server(client: SakuraClient, spec: LabSpec, server: ServerSpec, *, switch_id: str, tags: list[str],
-                  archive_id: str, note_id: str, public_key: str) -> tuple[ServerInfo, bool]:
-    """Server with a shared NIC and a switch NIC, a disk edited for it, powered on. Resumes any half-done state."""
+                  archive_id: str, note_id: str, public_key: str, existing=None,
+                  existing_disk=None) -> tuple[ServerInfo, bool]:
+    """Server with a shared NIC and a switch NIC, a disk edited for it, powered on. Resumes any half-done state.
+
+    `existing` / `existing_disk` come from the run's snapshot of the lab; a finished server costs no request.
+    """
     name = spec.server_name(server)
     changed = False
-    srv = _one(client.servers.find(name=name, tags=spec.tags), f"server {name}")
+    srv = existing
     if not srv:
+        assert_not_torn_down(client, spec, switch_id)
         srv = client.servers.create(name=name, tags=tags, cpu=spec.plan.cpu, memory_gb=spec.plan.memory_gb,
                                     switch_ids=[switch_id], description=f"swarmlab {server.role.value}")
         changed = True
@@ -76,16 +92,18 @@ def ensure_server(client: SakuraClient, spec: LabSpec, server: ServerSpec, *, sw
         client.interfaces.set_user_ip(nic.id, str(server.private_ip))
         changed = True
     disk_name = f"{name}-disk"
-    disk = _one(client.disks.find(name=disk_name, tags=spec.tags), f"disk {disk_name}")
+    disk = existing_disk
     if not disk:
+        assert_not_torn_down(client, spec, switch_id)
         edit = DiskEdit(host_name=name, ssh_public_keys=[public_key],
                         notes=[(note_id, {"PRIVATE_IP": str(server.private_ip),
                                           "MASK_LEN": str(spec.subnet.prefixlen)})])
         disk = client.disks.create(name=disk_name, tags=tags, archive_id=archive_id, server_id=srv.id,
                                    size_gb=spec.plan.disk_gb, plan=spec.plan.disk_plan, config=edit)
         changed = True
-    client.disks.wait_available(disk.id, timeout_s=BOOT_TIMEOUT_S)
-    srv = client.servers.get(srv.id)
+    if disk.availability != "available":
+        client.disks.wait_available(disk.id, timeout_s=BOOT_TIMEOUT_S)
+        srv = client.servers.get(srv.id)
     if srv.status != "up":
         client.servers.power_on(srv.id)
         srv = client.servers.wait_up(srv.id, timeout_s=BOOT_TIMEOUT_S)
@@ -96,24 +114,28 @@ def ensure_server(client: SakuraClient, spec: LabSpec, server: ServerSpec, *, sw
     return info, changed
 
 
-def ensure_nfs(client: SakuraClient, spec: LabSpec, *, switch_id: str, tags: list[str]) -> tuple[str, bool]:
+def ensure_nfs(client: SakuraClient, spec: LabSpec, *, switch_id: str, tags: list[str],
+               existing=None) -> tuple[str, bool]:
     """The NFS appliance on the lab switch at the spec's address, up."""
     name = spec.resource_name("nfs")
-    nfs = _one(client.nfs.find(name=name, tags=spec.tags), f"NFS {name}")
+    nfs = existing
     changed = False
     if not nfs:
+        assert_not_torn_down(client, spec, switch_id)
         plan_id = client.nfs.plan_id(spec.nfs.plan, spec.nfs.size_gb)
         nfs = client.nfs.create(name=name, tags=tags, switch_id=switch_id, ip=str(spec.nfs.ip),
                                 mask_len=spec.subnet.prefixlen, default_route=str(spec.gateway_ip), plan_id=plan_id)
         changed = True
-    client.nfs.wait_up(nfs.id, timeout_s=BOOT_TIMEOUT_S)
+    if changed or nfs.status != "up":
+        client.nfs.wait_up(nfs.id, timeout_s=BOOT_TIMEOUT_S)
     return nfs.id, changed
 
 
-def ensure_registry(client: SakuraClient, spec: LabSpec, *, tags: list[str], password) -> tuple[str, str, bool]:
+def ensure_registry(client: SakuraClient, spec: LabSpec, *, tags: list[str], password,
+                    existing=None) -> tuple[str, str, bool]:
     """The container registry and its user: (id, fqdn, created anything?)."""
     name = spec.resource_name("registry")
-    reg = _one(client.registries.find(name=name, tags=spec.tags), f"registry {name}")
+    reg = existing
     changed = False
     if not reg:
         reg = client.registries.create(name=name, tags=tags, registry_name=spec.registry.name)
@@ -121,7 +143,8 @@ def ensure_registry(client: SakuraClient, spec: LabSpec, *, tags: list[str], pas
     if spec.registry.user not in {u.username for u in client.registries.users(reg.id)}:
         client.registries.add_user(reg.id, spec.registry.user, password, permission="all")
         changed = True
-    reg = client.registries.get(reg.id)
+    if not reg.fqdn:
+        reg = client.registries.get(reg.id)
     return reg.id, reg.fqdn, changed
 
 
@@ -147,3 +170,13 @@ def discover(client: SakuraClient, spec: LabSpec) -> "Inventory":
     return Inventory(lab=spec.name, zone=spec.zone, switch_id=switch.id, servers=servers, nfs_id=nfs.id,
                      nfs_ip=str(spec.nfs.ip), registry_id=reg.id, registry_fqdn=reg.fqdn,
                      registry_user=spec.registry.user, unchanged=[s.name for s in servers])
+
+
+def missing(found, spec: LabSpec) -> list[str]:
+    """What provision would still create for `spec`, given the lab's resources (teardown.LabResources)."""
+    want = [("switches", spec.resource_name("switch")), ("notes", spec.resource_name("startup")),
+            ("nfs", spec.resource_name("nfs")), ("registries", spec.resource_name("registry"))]
+    want += [("servers", spec.server_name(s)) for s in spec.servers]
+    want += [("disks", f"{spec.server_name(s)}-disk") for s in spec.servers]
+    have = {(kind, r.name) for kind, _ in want for r in getattr(found, kind)}
+    return [name for kind, name in want if (kind, name) not in have]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 
 from pydantic import BaseModel, ConfigDict
 
@@ -69,3 +70,18 @@ def delete_nfs(client: SakuraClient, nfs) -> str:
 def delete_simple(client: SakuraClient, kind: str, resource) -> str:
     getattr(client, kind).delete(resource.id)
     return f"{kind} {resource.name}"
+
+
+def mark_teardown(client: SakuraClient, lab: str, now: datetime | None = None) -> list[str]:
+    """Tag the lab's switch `swarmlab-teardown=<now>` (kept if already there) so provision stops adopting it.
+
+    The switch is deleted last, so the marker stays visible until nothing else of the lab is left.
+    """
+    from swarmlab.lifecycle import parse_teardown, teardown_tag
+
+    marked = []
+    for sw in client.switches.find(name=f"{lab}-switch", tags=lab_tags(lab)):
+        if owned(sw, lab) and parse_teardown(sw.tags) is None:
+            client.switches.set_tags(sw.id, [*sw.tags, teardown_tag(now or datetime.now(timezone.utc))])
+            marked.append(sw.name)
+    return marked

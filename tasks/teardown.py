@@ -27,3 +27,8 @@ def delete_nfs(client: SakuraClient, nfs) -> str:
 @task(name="delete", task_run_name="delete-{resource.name}", **TRANSIENT_RETRY)
 def delete_simple(client: SakuraClient, kind: str, resource) -> str:
     return lib.delete_simple(client, kind, resource)
+
+
+@task(name="mark-teardown", **TRANSIENT_RETRY)
+def mark_teardown(client: SakuraClient, lab: str) -> list[str]:
+    return lib.mark_teardown(client, lab)

@@ -102,6 +102,10 @@ class Resource(Generic[M]):
     def get(self, id: str) -> M:
         return self._one(self._call("GET", f"{self.path}/{id}"))
 
+    def set_tags(self, id: str, tags: list[str]) -> M:
+        """Replace the resource's tags (`PUT /{path}/{id}` with only `Tags`)."""
+        return self._one(self._call("PUT", f"{self.path}/{id}", body={self.singular: {"Tags": list(tags)}}))
+
     def delete(self, id: str) -> bool:
         """Delete; returns False if it was already gone (404), so teardown can be re-run."""
         try:

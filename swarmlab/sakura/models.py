@@ -114,6 +114,7 @@ class _Named(Wire):
     description: Str = Field("", alias="Description")
     tags: Tags = Field(default_factory=list, alias="Tags")
     created_at: Time = Field(None, alias="CreatedAt")
+    service_class: Str = Field("", alias="ServiceClass")
 
 
 class Switch(_Named):
