@@ -1,0 +1,69 @@
+"""cost_guard: for every lab in the zones, accrued cost and expiry → teardown when expired or over budget."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+
+from blocks.sakura import SakuraCloudCredentials
+from flows.teardown import teardown_lab
+from swarmlab.cost import ledger, projected
+from swarmlab.cost import guard as g
+from tasks import cost as t
+
+
+class GuardFailed(RuntimeError):
+    """Some teardowns the guard started did not finish; the next guard run continues them."""
+
+
+@flow(name="cost-guard")
+def cost_guard(zones: list[str] = ["is1a"], interval_minutes: int = 10, default_budget_yen: int = 1000,  # noqa: B006
+               dry_run: bool = False, credentials: str | None = None) -> list[g.Decision]:
+    """List every lab (resources tagged `swarmlab`, grouped by `swarmlab-lab=<lab>`), compute what it has cost,
+    project it to the next run, and tear down (teardown_lab) each lab that is expired or would cross its budget.
+
+    A lab with `swarmlab-protect-until=<future UTC>` on its switch is never torn down; a lab whose teardown
+    has started (`swarmlab-teardown=` on its switch) is finished. `dry_run` reports without deleting.
+    """
+    log = get_run_logger()
+    creds = SakuraCloudCredentials.resolve(credentials)
+    interval = timedelta(minutes=interval_minutes)
+    decisions: list[g.Decision] = []
+    outcomes: dict[tuple[str, str], str] = {}
+    failed: list[str] = []
+    started = datetime.now(timezone.utc)
+    for zone in zones:
+        client = creds.client(zone)
+        labs = t.scan(client)
+        if not labs:
+            continue
+        prices = t.load_prices(client)
+        now = datetime.now(timezone.utc)
+        for lab, resources in labs.items():
+            view = g.view(lab, zone, resources)
+            d = g.decide(view, ledger(lab, resources, prices, now), projected(lab, resources, prices, now, interval),
+                         now, default_budget_yen)
+            decisions.append(d)
+            log.info("%s/%s: %s (%s); accrued %g yen", zone, lab, d.action, d.reason, d.accrued_yen)
+            if d.action != "teardown" or dry_run:
+                continue
+            # re-check just before deleting (Swabbie): a protect tag added meanwhile wins
+            fresh = g.view(lab, zone, t.lab_resources(client, lab))
+            if fresh.protected_until is not None and fresh.protected_until > datetime.now(timezone.utc):
+                outcomes[(lab, zone)] = "kept (protected meanwhile)"
+                continue
+            try:
+                deleted = teardown_lab(lab, zone, credentials)
+                outcomes[(lab, zone)] = f"torn down ({len(deleted)} deleted)"
+            except Exception as e:  # noqa: BLE001 - one lab's failure must not spare the others
+                outcomes[(lab, zone)] = "teardown failed: the next run continues"
+                failed.append(f"{zone}/{lab}: {type(e).__name__}: {e}")
+    create_markdown_artifact(key="cost-guard", markdown=g.report(decisions, now=started, interval=interval,
+                                                                 dry_run=dry_run, outcomes=outcomes),
+                             description=f"cost guard over {', '.join(zones)}")
+    if failed:
+        raise GuardFailed("teardown did not finish for " + "; ".join(failed) + "; the next cost_guard run "
+                          "continues it (or run teardown_lab by hand)")
+    return decisions
