@@ -1,0 +1,64 @@
+"""The walkthrough lab's 2-hour estimate, and how long a lab outlives its expiry under the cost guard."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from benchmarks import warm_prefect
+from emulator import process
+from swarmlab import lifecycle as lc
+from swarmlab.cost import PriceTable, estimate, load_prices
+from swarmlab.spec import LAB_TAG, local, seed
+from swarmlab.teardown import KINDS
+
+GUARD_EVERY_S = 5.0
+EXPIRES_IN_S = 5.0
+BOUND_S = 600.0
+
+
+def yen(v: float) -> float | int:
+    return int(v) if float(v).is_integer() else v
+
+
+def tagged(client) -> int:
+    return sum(len(getattr(client, kind).find(tags=[LAB_TAG])) for kind in KINDS)
+
+
+def run(tmp: str) -> dict:
+    walkthrough = estimate(seed("bench-cost"), 2, PriceTable.bundled()).total
+    emu = process.start(Path(tmp), "memory")
+    os.environ.update(emu.env())
+    from blocks.sakura import SakuraCloudCredentials
+    from flows.cost_guard import cost_guard
+    from flows.provision import provision
+
+    try:
+        warm_prefect()
+        client = SakuraCloudCredentials.from_env().client("is1a")
+        emulator_prices = estimate(seed("bench-cost"), 2, load_prices(client)).total
+        spec = local("bench-cost")
+        provision(spec)
+        sw = client.switches.find(name=spec.resource_name("switch"), tags=spec.tags)[0]
+        expires = datetime.now(timezone.utc) + timedelta(seconds=EXPIRES_IN_S)
+        client.switches.set_tags(sw.id, [t for t in sw.tags if not t.startswith(lc.EXPIRES_PREFIX)]
+                                 + [lc.expiry_tag(expires, seconds=True)])
+        runs, left = 0, tagged(client)
+        deadline = time.monotonic() + BOUND_S
+        while left and time.monotonic() < deadline:
+            tick = time.monotonic()
+            cost_guard(zones=["is1a"], interval_minutes=1)
+            runs += 1
+            left = tagged(client)
+            if left:
+                time.sleep(max(0.0, GUARD_EVERY_S - (time.monotonic() - tick)))
+        cleaned = (datetime.now(timezone.utc) - expires).total_seconds()
+    finally:
+        emu.stop()
+    return {"benchmark": "cost", "seed_2h_estimate_yen": yen(walkthrough),
+            "seed_2h_estimate_yen_emulator_prices": yen(emulator_prices),
+            "expiry_to_clean_s": round(cleaned, 2) if not left else None, "left_tagged": left,
+            "guard_every_s": GUARD_EVERY_S, "guard_runs": runs,
+            "emulator": "memory backend, default delays"}
