@@ -19,9 +19,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix=f"swarmlab-bench-{sys.argv[1]}-") as tmp:
         os.environ.setdefault("PREFECT_HOME", os.path.join(tmp, "prefect"))
         os.environ.setdefault("SWARMLAB_STATE_DIR", os.path.join(tmp, "state"))
+        from prefect.testing.utilities import prefect_test_harness
+
         module = importlib.import_module(f"benchmarks.{sys.argv[1]}")
-        result = module.run(tmp)
-    print(json.dumps(result))
+        with prefect_test_harness(server_startup_timeout=90):  # stopped before the JSON line is printed
+            result = module.run(tmp)
+    sys.stderr.flush()
+    print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

@@ -24,13 +24,16 @@ class SakuraCloudCredentials(Block):
     zone: str = Field("is1a", description="default zone, e.g. is1a, tk1b")
     api_root: str = Field(REAL_API_ROOT, description="API root up to /cloud/zone; the emulator's is "
                                                      "http://127.0.0.1:PORT/cloud/zone")
+    rate_per_s: float = Field(10.0, gt=0, le=100, description="request pacing; SAKURA Cloud allows about 10/s")
 
     def client(self, zone: str | None = None) -> SakuraClient:
-        return SakuraClient(self.access_token, self.access_token_secret, zone or self.zone, api_root=self.api_root)
+        return SakuraClient(self.access_token, self.access_token_secret, zone or self.zone, api_root=self.api_root,
+                            rate_per_s=self.rate_per_s)
 
     @classmethod
     def from_env(cls) -> "SakuraCloudCredentials":
-        """From SAKURACLOUD_ACCESS_TOKEN / _SECRET (the SDKs' names), SAKURACLOUD_ZONE, SAKURACLOUD_API_ROOT."""
+        """From SAKURACLOUD_ACCESS_TOKEN / _SECRET (the SDKs' names), SAKURACLOUD_ZONE, SAKURACLOUD_API_ROOT,
+        SAKURACLOUD_RATE_LIMIT."""
         missing = [v for v in ("SAKURACLOUD_ACCESS_TOKEN", "SAKURACLOUD_ACCESS_TOKEN_SECRET") if not os.environ.get(v)]
         if missing:
             raise ValueError(f"credentials: no block name given and {', '.join(missing)} not set; "
@@ -38,7 +41,8 @@ class SakuraCloudCredentials(Block):
         return cls(access_token=os.environ["SAKURACLOUD_ACCESS_TOKEN"],
                    access_token_secret=SecretStr(os.environ["SAKURACLOUD_ACCESS_TOKEN_SECRET"]),
                    zone=os.environ.get("SAKURACLOUD_ZONE", "is1a"),
-                   api_root=os.environ.get("SAKURACLOUD_API_ROOT", REAL_API_ROOT))
+                   api_root=os.environ.get("SAKURACLOUD_API_ROOT", REAL_API_ROOT),
+                   rate_per_s=float(os.environ.get("SAKURACLOUD_RATE_LIMIT", 10)))
 
     @classmethod
     def resolve(cls, name: str | None) -> "SakuraCloudCredentials":

@@ -9,12 +9,19 @@ from swarmlab import provision as lib
 from swarmlab.inventory import ServerInfo
 from swarmlab.sakura import SakuraClient
 from swarmlab.spec import LabSpec, ServerSpec
+from swarmlab.teardown import LabResources, find_lab
 from tasks.retry import TRANSIENT_RETRY
 
 
+@task(name="snapshot", **TRANSIENT_RETRY)
+def snapshot(client: SakuraClient, spec: LabSpec) -> LabResources:
+    """Everything the lab already has, in one listing per resource kind."""
+    return find_lab(client, spec.name)
+
+
 @task(name="switch", **TRANSIENT_RETRY)
-def ensure_switch(client: SakuraClient, spec: LabSpec) -> tuple[str, list[str], bool]:
-    return lib.ensure_switch(client, spec)
+def ensure_switch(client: SakuraClient, spec: LabSpec, existing=None) -> tuple[str, list[str], bool]:
+    return lib.ensure_switch(client, spec, existing)
 
 
 @task(name="archive", **TRANSIENT_RETRY)
@@ -23,22 +30,24 @@ def find_archive(client: SakuraClient, spec: LabSpec) -> str:
 
 
 @task(name="startup-note", **TRANSIENT_RETRY)
-def ensure_note(client: SakuraClient, spec: LabSpec, tags: list[str]) -> tuple[str, bool]:
-    return lib.ensure_note(client, spec, tags)
+def ensure_note(client: SakuraClient, spec: LabSpec, tags: list[str], existing=None) -> tuple[str, bool]:
+    return lib.ensure_note(client, spec, tags, existing)
 
 
 @task(name="server", task_run_name="server-{server.role.value}{server.index:02d}", **TRANSIENT_RETRY)
 def ensure_server(client: SakuraClient, spec: LabSpec, server: ServerSpec, switch_id: str, tags: list[str],
-                  archive_id: str, note_id: str, public_key: str) -> tuple[ServerInfo, bool]:
+                  archive_id: str, note_id: str, public_key: str, existing=None,
+                  existing_disk=None) -> tuple[ServerInfo, bool]:
     return lib.ensure_server(client, spec, server, switch_id=switch_id, tags=tags, archive_id=archive_id,
-                             note_id=note_id, public_key=public_key)
+                             note_id=note_id, public_key=public_key, existing=existing, existing_disk=existing_disk)
 
 
 @task(name="nfs", **TRANSIENT_RETRY)
-def ensure_nfs(client: SakuraClient, spec: LabSpec, switch_id: str, tags: list[str]) -> tuple[str, bool]:
-    return lib.ensure_nfs(client, spec, switch_id=switch_id, tags=tags)
+def ensure_nfs(client: SakuraClient, spec: LabSpec, switch_id: str, tags: list[str], existing=None) -> tuple[str, bool]:
+    return lib.ensure_nfs(client, spec, switch_id=switch_id, tags=tags, existing=existing)
 
 
 @task(name="registry", **TRANSIENT_RETRY)
-def ensure_registry(client: SakuraClient, spec: LabSpec, tags: list[str], password: SecretStr) -> tuple[str, str, bool]:
-    return lib.ensure_registry(client, spec, tags=tags, password=password)
+def ensure_registry(client: SakuraClient, spec: LabSpec, tags: list[str], password: SecretStr,
+                    existing=None) -> tuple[str, str, bool]:
+    return lib.ensure_registry(client, spec, tags=tags, password=password, existing=existing)
