@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
+
+from swarmlab.hosts import SSHKey
 
 
 class SSHKeyPair(Block):
@@ -23,12 +23,8 @@ class SSHKeyPair(Block):
 
     @classmethod
     def generate(cls) -> "SSHKeyPair":
-        key = Ed25519PrivateKey.generate()
-        private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-                                    serialization.NoEncryption()).decode()
-        public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                               serialization.PublicFormat.OpenSSH).decode()
-        return cls(private_key=SecretStr(private), public_key=f"{public} swarmlab")
+        pair = SSHKey.generate()
+        return cls(private_key=pair.private_key, public_key=pair.public_key)
 
     @classmethod
     def from_file(cls, lab: str) -> "SSHKeyPair":
