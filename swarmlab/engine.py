@@ -13,7 +13,7 @@ import contextlib
 import logging
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import docker
 import paramiko
@@ -147,3 +147,23 @@ def local_engine(*, timeout_s: float = API_TIMEOUT_S) -> Iterator[docker.DockerC
         yield client
     finally:
         client.close()
+
+
+@contextlib.contextmanager
+def engine_connector(session: Session | None, *, engine: str = "ssh",
+                     timeout_s: float = API_TIMEOUT_S) -> Iterator[Callable[[], docker.DockerClient]]:
+    """A factory of DockerClients (one per thread) for the build engine.
+
+    engine="ssh": `session`'s host engine through one `DialStdioTunnel` (give it a session of its own:
+    a Session serialises its commands, and other tasks may be using the fleet's). engine="local":
+    the controller's engine (`docker.from_env()`), for a controller that reaches the registry itself.
+    """
+    if engine == "local":
+        yield lambda: docker.from_env(timeout=timeout_s)
+        return
+    if engine != "ssh":
+        raise ValueError(f"engine must be 'ssh' (a manager's engine through SSH) or 'local', not {engine!r}")
+    if session is None:
+        raise ValueError("engine='ssh' needs a session to the build host")
+    with DialStdioTunnel(session) as tunnel:
+        yield lambda: docker.DockerClient(base_url=tunnel.base_url, version="auto", timeout=timeout_s)

@@ -1,0 +1,126 @@
+"""build_lab: provision → bootstrap ∥ publish ∥ edge → deploy_stack → verify through HAProxy → report.
+
+The bootstrap steps are bootstrap_swarm's own tasks, called here so that other work overlaps them:
+
+    provision ─┬─ prepare ×6 ─┬─ nfs mounts, data dir ───────────┐
+               │              ├─ swarm plan → apply → logins ────┼─ deploy_stack ─ verify edge ─ report
+               │              └─ (builder prepared) publish ─────┘        │
+               └─ configure_edge (apt haproxy, haproxy -c, reload) ───────┘
+
+publish builds on a manager (the last one: the first runs `swarm init`) as soon as that host is
+prepared, so image builds and pushes run while the other hosts finish apt and the swarm forms.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import BaseModel
+
+from blocks.sakura import SakuraCloudCredentials
+from flows.bootstrap import open_fleet
+from flows.provision import provision
+from swarmlab import edge
+from swarmlab.inventory import Inventory
+from swarmlab.render.stack import StackImages
+from swarmlab.secrets import derive
+from swarmlab.spec import LabSpec, Role, local
+from tasks import hosts as h
+from tasks import release as r
+from tasks import swarm as sw
+
+
+class BuildResult(BaseModel):
+    lab: str
+    web_url: str
+    docs_url: str
+    images: dict[str, str]
+    changes: list[str]
+    seconds: float
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+
+def report(spec: LabSpec, inventory: Inventory, result: BuildResult, nodes: list, status) -> None:
+    create_table_artifact(
+        key=f"{spec.name}-inventory",
+        table=[{"name": s.name, "role": s.role.value, "address": s.address, "private_ip": s.private_ip,
+                "status": s.status} for s in inventory.servers],
+        description=f"Lab {spec.name}: servers (NFS {inventory.nfs_ip}, registry {inventory.registry_fqdn})")
+    create_markdown_artifact(
+        key=f"{spec.name}-urls",
+        markdown=(f"# Lab {spec.name}\n\n- web (nginx through HAProxy): <{result.web_url}>\n"
+                  f"- API docs (FastAPI through HAProxy): <{result.docs_url}>\n\n"
+                  + ("Changes:\n" + "\n".join(f"- {c}" for c in result.changes) if result.changes
+                     else "No changes: the lab was already built.") + "\n"),
+        description=f"Lab {spec.name}: where it answers")
+    create_table_artifact(
+        key=f"{spec.name}-swarm-nodes",
+        table=[{"hostname": n.hostname, "status": n.status, "availability": n.availability,
+                "manager status": n.manager_status, "engine": n.engine_version} for n in nodes],
+        description=f"docker node ls on {spec.name}")
+    create_table_artifact(key=f"{spec.name}-services", table=status.rows(),
+                          description=f"stack {spec.stack.name} on {spec.name}")
+
+
+@flow(name="build-lab", task_runner=ThreadPoolTaskRunner(max_workers=16))
+def build_lab(spec: LabSpec = local(), credentials: str | None = None, ssh_key: str | None = None,
+              engine: str = "ssh") -> BuildResult:
+    """Everything from nothing to HAProxy answering; a re-run on a built lab changes nothing."""
+    t0 = time.monotonic()
+    log = get_run_logger()
+    creds = SakuraCloudCredentials.resolve(credentials)
+    inventory = provision(spec, credentials, ssh_key)
+    changes = [f"created {n}" for n in inventory.created]
+    fleet = open_fleet(inventory, spec, ssh_key)
+    try:
+        managers, workers = fleet.names(Role.manager), fleet.names(Role.worker)
+        lb = fleet.names(Role.haproxy)[0]
+        builder = managers[-1]
+        registry_pw = derive(creds.access_token_secret, spec.name, "registry")
+
+        edge_f = r.configure_edge.submit(fleet, lb, spec)
+        prepared = {n: h.prepare_host.submit(fleet, n, spec) for n in managers + workers}
+        published = r.publish_images.submit(fleet, builder, inventory, registry_pw, engine=engine,
+                                            wait_for=[prepared[builder]])
+
+        mounts = [h.nfs_mount.submit(fleet, n, spec, wait_for=[prepared[n]]) for n in workers]
+        data_dir = h.nfs_data_dir.submit(fleet, workers[0], spec, wait_for=[prepared[workers[0]]])
+        for n, f in prepared.items():
+            changes += f.result()
+        plan = sw.plan(fleet, spec)
+        for line in plan.describe():
+            log.info("swarm plan: %s", line)
+        changes += sw.apply(fleet, plan)
+        logins = [h.registry_login.submit(fleet, n, inventory.registry_fqdn, inventory.registry_user, registry_pw)
+                  for n in managers]
+        for f in [data_dir, *mounts, *logins]:
+            changes += f.result()
+
+        pub = published.result()
+        changes += [f"pushed {ref}" for ref in pub.pushed]
+        images = StackImages(web=pub.images["web"], app=pub.images["app"], postgres=pub.images["postgres"])
+        deployed = r.deploy_stack(fleet, managers[0], spec, images, derive(creds.access_token_secret, spec.name, "db"))
+        if deployed.secret_created:
+            changes.append(f"{managers[0]}: created secret db_password")
+        if deployed.deployed:
+            changes.append(f"deployed stack {spec.stack.name} ({deployed.stack_hash[:12]})")
+        changes += edge_f.result()
+
+        address = inventory.server(lb).address
+        r.verify_edge(address)
+        web_url, _, docs_url = edge.urls(address)
+        nodes = sw.node_table(fleet, spec)
+        result = BuildResult(lab=spec.name, web_url=web_url, docs_url=docs_url, images=pub.images, changes=changes,
+                             seconds=round(time.monotonic() - t0, 2))
+        report(spec, inventory, result, nodes, deployed.status)
+        log.info("build %s in %.1f s: %s; %s", spec.name, result.seconds,
+                 f"{len(changes)} changes" if changes else "no changes", web_url)
+        return result
+    finally:
+        fleet.close()

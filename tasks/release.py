@@ -1,0 +1,71 @@
+"""Release and edge tasks: publish the images, deploy the stack, service operations, HAProxy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from prefect import get_run_logger, task
+from pydantic import SecretStr
+
+from swarmlab import deploy as dep
+from swarmlab import edge, services
+from swarmlab.engine import engine_connector
+from swarmlab.fleet import Fleet
+from swarmlab.hosts import wait_reachable
+from swarmlab.inventory import Inventory
+from swarmlab.publish import PublishResult, image_builds, publish
+from swarmlab.render.stack import StackImages
+from swarmlab.spec import LabSpec
+from tasks.hosts import SSH_RETRY
+
+
+def _log():
+    logger = get_run_logger()
+    return lambda m: logger.info("%s", m)
+
+
+@task(name="publish-images", task_run_name="publish-images-on-{builder}", **SSH_RETRY)
+def publish_images(fleet: Fleet, builder: str, inventory: Inventory, password: SecretStr,
+                   variants: Sequence[tuple[str, str]] = (), engine: str = "ssh",
+                   base: str | None = None) -> PublishResult:
+    """Build + push app, web, postgres (and `variants`) unless the registry has their tags."""
+    builds = image_builds(inventory.registry_fqdn, variants=variants, base=base)
+    session = None
+    if engine == "ssh":  # a connection of its own: the fleet's session to the builder may be busy
+        h = fleet.hosts[builder]
+        session = wait_reachable(h, fleet.key, fleet.known_hosts, timeout_s=fleet.timeout_s)
+    try:
+        with engine_connector(session, engine=engine) as connect:
+            return publish(connect, builds, inventory.registry_user, password, log=_log())
+    finally:
+        if session is not None:
+            session.close()
+
+
+@task(name="deploy-stack", task_run_name="deploy-stack-from-{manager}", **SSH_RETRY)
+def deploy_stack(fleet: Fleet, manager: str, spec: LabSpec, images: StackImages, db_password: SecretStr,
+                 timeout_s: float = dep.DEPLOY_TIMEOUT_S) -> dep.DeployResult:
+    return dep.deploy_stack(fleet.session(manager), spec, images, db_password, timeout_s=timeout_s, log=_log())
+
+
+@task(name="configure-edge", task_run_name="configure-edge-{name}", **SSH_RETRY)
+def configure_edge(fleet: Fleet, name: str, spec: LabSpec) -> list[str]:
+    return edge.configure(fleet.session(name), spec)
+
+
+@task(name="verify-edge", task_run_name="verify-edge-{address}", cache_policy=SSH_RETRY["cache_policy"])
+def verify_edge(address: str, timeout_s: float = edge.VERIFY_TIMEOUT_S) -> None:
+    edge.verify(address, timeout_s=timeout_s)
+
+
+@task(name="stack-status", cache_policy=SSH_RETRY["cache_policy"])
+def stack_status(fleet: Fleet, manager: str, spec: LabSpec) -> dep.StackStatus:
+    return dep.observe(fleet.session(manager), spec)
+
+
+@task(name="service-ops", task_run_name="service-ops-{name}", cache_policy=SSH_RETRY["cache_policy"])
+def service_ops(fleet: Fleet, manager: str, spec: LabSpec, name: str, image: str, image2: str, port: int,
+                timeout_s: float = services.STEP_TIMEOUT_S) -> list[services.StepResult]:
+    ips = {spec.server_name(w): str(w.private_ip) for w in spec.workers}
+    return services.exercise(fleet.session(manager), name, image, image2, port=services.Port(published=port, target=80),
+                             node_ips=ips, timeout_s=timeout_s, log=_log())
