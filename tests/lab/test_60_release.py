@@ -1,0 +1,164 @@
+"""Release and edge on a real local lab: build_lab from nothing, HAProxy answers, data survives the db moving,
+a re-run changes nothing, and the service operations of the walkthrough verify each step.
+
+This module brings up its own emulator and lab (names and subnets of its own) and tears them down.
+
+    .venv/bin/python -m pytest tests/lab/test_60_release.py -q -x -s
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass
+
+import pytest
+import requests
+
+from emulator import process
+from swarmlab.inventory import Inventory
+from swarmlab.spec import LabSpec, Role, local
+
+pytestmark = pytest.mark.lab
+
+LAB, SUBNET, SHARED = "reltest", "192.168.61.0/24", "198.18.61.0/24"
+
+
+@dataclass
+class Built:
+    emu: process.Emulator
+    spec: LabSpec
+    inventory: Inventory
+    result: object
+    first_s: float
+
+    def fleet(self):
+        from flows.bootstrap import open_fleet
+        return open_fleet(self.inventory, self.spec, None)
+
+    @property
+    def address(self) -> str:
+        return next(s.address for s in self.inventory.servers if s.role == Role.haproxy)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, prefect_api):
+    tmp = tmp_path_factory.mktemp("release")
+    emu = process.start(tmp, "docker", "--shared-subnet", SHARED, "--delay-scale", "0.2", instance=f"{LAB}-emu")
+    saved = dict(os.environ)
+    os.environ.update(emu.env(), SWARMLAB_STATE_DIR=str(tmp / "state"))
+    from flows.build import build_lab
+    from flows.provision import provision
+    from flows.teardown import teardown_lab
+
+    spec = local(LAB, SUBNET)
+    try:
+        t0 = time.monotonic()
+        result = build_lab(spec)
+        first = time.monotonic() - t0
+        print(f"\nbuild_lab from nothing: {first:.1f} s")
+        yield Built(emu, spec, provision(spec), result, first)
+    finally:
+        try:
+            teardown_lab(spec.name, spec.zone)
+        finally:
+            emu.stop(purge=True)
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+def wait_until(what: str, fn, timeout_s: float = 120, interval_s: float = 1.0):
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            value = fn()
+            if value:
+                return value
+        except (requests.RequestException, ValueError) as e:
+            last = e
+        time.sleep(interval_s)
+    pytest.fail(f"timed out after {timeout_s} s waiting for {what} (last error: {last})")
+
+
+def test_haproxy_answers_nginx_on_80_and_the_app_with_its_db_on_8000(built):
+    r = built.result
+    assert r.web_url == f"http://{built.address}/" and r.docs_url == f"http://{built.address}:8000/docs"
+    assert any(c.startswith("deployed stack") for c in r.changes)
+    assert all(":v-" in ref and not ref.endswith(":latest") for ref in r.images.values())
+    web = requests.get(r.web_url, timeout=5)
+    assert web.status_code == 200 and web.headers["Server"].startswith("nginx")
+    assert r.images["web"].rsplit(":", 1)[1] in web.text  # the page shows the image's VERSION (= its tag)
+    health = requests.get(f"http://{built.address}:8000/healthz", timeout=5)
+    assert health.status_code == 200, health.text  # the app's /healthz queries PostgreSQL
+    assert requests.get(r.docs_url, timeout=5).status_code == 200
+    api = requests.get(f"http://{built.address}/api/version", timeout=5)  # nginx → app over the overlay
+    assert api.status_code == 200 and api.json()["version"] == r.images["app"].rsplit(":", 1)[1]
+
+
+def test_rerun_changes_nothing_and_is_fast(built):
+    from flows.build import build_lab
+
+    t0 = time.monotonic()
+    again = build_lab(built.spec)
+    took = time.monotonic() - t0
+    print(f"\nbuild_lab re-run: {took:.1f} s (first {built.first_s:.1f} s)")
+    assert again.changes == []
+    assert again.images == built.result.images
+    assert took <= 0.15 * built.first_s, f"re-run took {took:.1f} s, more than 15 % of {built.first_s:.1f} s"
+
+
+def _db_node(session, stack: str) -> str | None:
+    out = session.run(f"docker service ps --filter desired-state=running --format '{{{{json .}}}}' {stack}_db",
+                      sudo=True).stdout
+    running = [json.loads(line) for line in out.splitlines() if line.strip()]
+    running = [t for t in running if t["CurrentState"].startswith("Running")]
+    return running[0]["Node"] if running else None
+
+
+def test_a_note_survives_the_database_moving_to_another_worker(built):
+    base = f"http://{built.address}:8000"
+    text = f"survives-{uuid.uuid4().hex[:8]}"
+    created = requests.post(f"{base}/notes", json={"text": text}, timeout=10)
+    assert created.status_code == 201, created.text
+    fleet = built.fleet()
+    manager = fleet.session(fleet.names(Role.manager)[0])
+    stack = built.spec.stack.name
+    try:
+        before = wait_until("the db task running", lambda: _db_node(manager, stack), timeout_s=60)
+        manager.run(f"docker node update --availability drain {before}", sudo=True)
+        try:
+            after = wait_until("the db task running on another worker",
+                               lambda: (n := _db_node(manager, stack)) and n != before and n, timeout_s=120)
+            assert after != before
+            wait_until("the app answering with its db through HAProxy",
+                       lambda: requests.get(f"{base}/healthz", timeout=3).status_code == 200, timeout_s=120)
+            notes = wait_until("the note read back", lambda: [
+                n for n in requests.get(f"{base}/notes", timeout=5).json() if n["text"] == text], timeout_s=60)
+            assert notes[0]["id"] == created.json()["id"]
+        finally:
+            manager.run(f"docker node update --availability active {before}", sudo=True)
+    finally:
+        fleet.close()
+
+
+def test_service_ops_verifies_every_step(built):
+    from flows.services import service_ops
+
+    steps = service_ops(built.inventory, built.spec)
+    assert [s.step for s in steps] == ["create", "publish", "scale 3", "scale 1", "update", "rollback", "remove"]
+    by = {s.step: s for s in steps}
+    assert by["create"].replicas == 2 and len(by["create"].nodes) == 2
+    assert by["scale 3"].replicas == 3 and len(by["scale 3"].nodes) == 3
+    assert by["scale 1"].replicas == 1 and len(by["scale 1"].nodes) == 1
+    assert by["update"].image.endswith("-v2") and by["update"].image != by["create"].image
+    assert by["rollback"].image == by["create"].image == built.result.images["web"]
+    fleet = built.fleet()
+    try:
+        out = fleet.session(fleet.names(Role.manager)[0]).run("docker service ls --format '{{.Name}}'",
+                                                              sudo=True).stdout
+    finally:
+        fleet.close()
+    assert "nginxs" not in out.split()
