@@ -40,6 +40,7 @@ class BuildResult(BaseModel):
     images: dict[str, str]
     changes: list[str]
     seconds: float
+    timings: dict[str, float] = {}   # seconds since the flow started when each stage was done; *_s: durations
 
     @property
     def changed(self) -> bool:
@@ -73,10 +74,16 @@ def build_lab(spec: LabSpec = local(), credentials: str | None = None, ssh_key: 
               engine: str = "ssh") -> BuildResult:
     """Everything from nothing to HAProxy answering; a re-run on a built lab changes nothing."""
     t0 = time.monotonic()
+    timings: dict[str, float] = {}
+
+    def mark(stage: str) -> None:
+        timings[stage] = round(time.monotonic() - t0, 2)
+
     log = get_run_logger()
     creds = SakuraCloudCredentials.resolve(credentials)
     inventory = provision(spec, credentials, ssh_key)
     changes = [f"created {n}" for n in inventory.created]
+    mark("provisioned")
     fleet = open_fleet(inventory, spec, ssh_key)
     try:
         managers, workers = fleet.names(Role.manager), fleet.names(Role.worker)
@@ -93,6 +100,7 @@ def build_lab(spec: LabSpec = local(), credentials: str | None = None, ssh_key: 
         data_dir = h.nfs_data_dir.submit(fleet, workers[0], spec, wait_for=[prepared[workers[0]]])
         for n, f in prepared.items():
             changes += f.result()
+        mark("prepared")
         plan = sw.plan(fleet, spec)
         for line in plan.describe():
             log.info("swarm plan: %s", line)
@@ -101,8 +109,11 @@ def build_lab(spec: LabSpec = local(), credentials: str | None = None, ssh_key: 
                   for n in managers]
         for f in [data_dir, *mounts, *logins]:
             changes += f.result()
+        mark("swarm_formed")
 
         pub = published.result()
+        mark("published")
+        timings["publish_s"] = pub.seconds
         changes += [f"pushed {ref}" for ref in pub.pushed]
         images = StackImages(web=pub.images["web"], app=pub.images["app"], postgres=pub.images["postgres"])
         deployed = r.deploy_stack(fleet, managers[0], spec, images, derive(creds.access_token_secret, spec.name, "db"))
@@ -110,14 +121,17 @@ def build_lab(spec: LabSpec = local(), credentials: str | None = None, ssh_key: 
             changes.append(f"{managers[0]}: created secret db_password")
         if deployed.deployed:
             changes.append(f"deployed stack {spec.stack.name} ({deployed.stack_hash[:12]})")
+        mark("deployed")
+        timings["deploy_s"] = deployed.seconds
         changes += edge_f.result()
 
         address = inventory.server(lb).address
         r.verify_edge(address)
+        mark("edge_verified")
         web_url, _, docs_url = edge.urls(address)
         nodes = sw.node_table(fleet, spec)
         result = BuildResult(lab=spec.name, web_url=web_url, docs_url=docs_url, images=pub.images, changes=changes,
-                             seconds=round(time.monotonic() - t0, 2))
+                             seconds=round(time.monotonic() - t0, 2), timings=timings)
         report(spec, inventory, result, nodes, deployed.status)
         log.info("build %s in %.1f s: %s; %s", spec.name, result.seconds,
                  f"{len(changes)} changes" if changes else "no changes", web_url)

@@ -83,6 +83,7 @@ class DeployResult(BaseModel):
     deployed: bool
     secret_created: bool
     status: StackStatus
+    seconds: float = 0.0
 
     @property
     def changed(self) -> bool:
@@ -224,6 +225,7 @@ def wait_ready(session: Session, spec: LabSpec, images: StackImages, *, timeout_
 def deploy_stack(session: Session, spec: LabSpec, images: StackImages, db_password: SecretStr, *,
                  timeout_s: float = DEPLOY_TIMEOUT_S, log: Callable[[str], None] = lambda _m: None) -> DeployResult:
     """Secret, upload, deploy (unless the deployed stack carries the same hash), wait until it serves."""
+    t0 = time.monotonic()
     created = ensure_db_secret(session, db_password)
     text, digest = stack_file(spec, images)
     before = observe(session, spec)
@@ -240,4 +242,4 @@ def deploy_stack(session: Session, spec: LabSpec, images: StackImages, db_passwo
         log(f"stack {spec.stack.name} already at {digest[:12]}")
     status = wait_ready(session, spec, images, timeout_s=timeout_s, log=log)
     return DeployResult(stack=spec.stack.name, stack_hash=digest, deployed=deployed, secret_created=created,
-                        status=status)
+                        status=status, seconds=round(time.monotonic() - t0, 2))

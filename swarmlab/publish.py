@@ -21,6 +21,7 @@ import io
 import re
 import stat
 import tarfile
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -101,6 +102,7 @@ class PublishResult(BaseModel):
     images: dict[str, str]
     pushed: list[str] = []
     present: list[str] = []
+    seconds: float = 0.0
 
     @property
     def changed(self) -> bool:
@@ -258,6 +260,7 @@ def publish(connect: Callable[[], docker.DockerClient], builds: dict[str, ImageB
 
     `connect()` returns a fresh DockerClient for the build engine (e.g. `swarmlab.engine.remote_engine`'s).
     """
+    t0 = time.monotonic()
     auth = {"username": user, "password": password.get_secret_value()}
     secrets = [password]
     registry = next(iter(builds.values())).repository.split("/")[0] if builds else ""
@@ -293,4 +296,5 @@ def publish(connect: Callable[[], docker.DockerClient], builds: dict[str, ImageB
         done = {k: f.result() for k, f in futures.items()}
     return PublishResult(images={k: b.ref for k, b in builds.items()},
                          pushed=[builds[k].ref for k, v in done.items() if v],
-                         present=[builds[k].ref for k, v in done.items() if not v])
+                         present=[builds[k].ref for k, v in done.items() if not v],
+                         seconds=round(time.monotonic() - t0, 2))
