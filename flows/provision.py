@@ -26,13 +26,13 @@ def provision(spec: LabSpec = local(), credentials: str | None = None, ssh_key: 
     key = SSHKeyPair.resolve(ssh_key, spec.name)
     public_key = spec.ssh_public_key or key.public_key
 
-    estimate = cost.budget_gate(client, spec)  # only when something is to be created; OverBudget stops here
+    have = t.snapshot(client, spec)
+    estimate = cost.budget_gate(client, spec, have)  # only when something is to be created; OverBudget stops here
     if estimate is not None:
         create_markdown_artifact(key=f"{spec.name}-estimate", markdown=markdown_estimate(estimate),
                                  description=f"Lab {spec.name}: estimate before building")
         log.info("estimate %s: %g yen for %g h (budget %d yen)", spec.name, estimate.total, estimate.hours,
                  spec.budget_yen)
-    have = t.snapshot(client, spec)
     switch_id, tags, switch_created = t.ensure_switch(
         client, spec, named(have.switches, spec.resource_name("switch"), "switch"))
     archive = t.find_archive.submit(client, spec)

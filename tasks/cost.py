@@ -29,8 +29,8 @@ def lab_resources(client: SakuraClient, lab: str) -> LabResources:
 
 
 @task(name="budget-gate", **TRANSIENT_RETRY)
-def budget_gate(client: SakuraClient, spec: LabSpec) -> lib.Estimate | None:
-    """None when the lab is complete (nothing to create); else the estimate, or OverBudget (not retried)."""
-    if not missing(find_lab(client, spec.name), spec):
+def budget_gate(client: SakuraClient, spec: LabSpec, have: LabResources) -> lib.Estimate | None:
+    """None when the lab (`have`: its snapshot) is complete; else the estimate, or OverBudget (not retried)."""
+    if not missing(have, spec):
         return None
     return lib.check_budget(spec, spec.ttl_hours, lib.load_prices(client))

@@ -160,8 +160,8 @@ def ledger(lab: str, resources: Mapping[str, list] | BaseModel, prices: PriceTab
     """Accrued cost of every resource in `resources` (LabResources, or {"servers": [...], ...}) at `now`."""
     if isinstance(resources, BaseModel):
         resources = {k: getattr(resources, k) for k in KIND_OF}
-    lines = [line_for(KIND_OF[field], r, prices, now) for field, items in resources.items() if field in KIND_OF
-             for r in items]
+    lines = [line_for(KIND_OF[field], r, prices, now) for field, items in resources.items()
+             if field in KIND_OF and field != "notes" for r in items]  # notes (startup scripts) are free
     return Ledger(lab=lab, at=now, lines=lines, price_source=prices.source)
 
 

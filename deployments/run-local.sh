@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The deployments end to end on one machine: a local Prefect server (SQLite, its own PREFECT_HOME),
+# the `swarmlab` process work pool, the blocks, a SakuraCloudCredentials block `swarmlab` pointing at
+# the emulator (docker backend) this script starts, `prefect deploy --all`, a worker, and one run of
+# build-and-destroy/nightly watched to its end. Exits with the run's result; stops everything it started.
+#
+#   deployments/run-local.sh          # exit 0 when the run Completed
+#   deployments/run-local.sh --fail   # the emulator fails the first disk created: the run fails, exit != 0
+#
+# Knobs (environment): SWARMLAB_LAB (lab name, default local), SWARMLAB_SUBNET (lab switch, default
+# 192.168.1.0/24), SWARMLAB_SHARED_SUBNET (emulator shared segment, default 198.18.0.0/24),
+# SWARMLAB_INSTANCE (emulator instance, default swarmlab-local), SWARMLAB_RUN_LOCAL_DIR (state, default
+# .state/run-local), SWARMLAB_WATCH_TIMEOUT (s, default 3600), SWARMLAB_DELAY_SCALE (default 0.2).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+fail=0
+for arg in "$@"; do
+  case $arg in
+    --fail) fail=1 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "run-local: unknown argument $arg (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+source scripts/bootstrap.sh
+root=$PWD
+py=$root/.venv/bin/python
+prefect=$root/.venv/bin/prefect
+lab=${SWARMLAB_LAB:-local}
+subnet=${SWARMLAB_SUBNET:-192.168.1.0/24}
+shared=${SWARMLAB_SHARED_SUBNET:-198.18.0.0/24}
+instance=${SWARMLAB_INSTANCE:-swarmlab-local}
+state=${SWARMLAB_RUN_LOCAL_DIR:-$root/.state/run-local}
+timeout=${SWARMLAB_WATCH_TIMEOUT:-3600}
+
+mkdir -p "$state"
+state=$(cd "$state" && pwd)
+export SWARMLAB_HOME=$root SWARMLAB_STATE_DIR=$state PREFECT_HOME=$state/prefect
+export DO_NOT_TRACK=1 PREFECT_SERVER_ANALYTICS_ENABLED=false PREFECT_CLI_PROMPT=false
+export PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED=true PREFECT_SERVER_LOGS_STREAM_PUBLISHING_ENABLED=true
+unset PREFECT_API_URL
+
+free_port() { "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_http() {  # url seconds what
+  local probe="import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)"
+  for _ in $(seq 1 $(($2 * 5))); do "$py" -c "$probe" "$1" 2>/dev/null && return 0; sleep 0.2; done
+  echo "run-local: $3 did not answer on $1 within $2 s; see $state/*.log" >&2; return 1
+}
+purge() {
+  "$py" -c 'import sys; from pathlib import Path; from emulator.docker_backend import DockerBackend
+DockerBackend(sys.argv[1], Path(sys.argv[2]), sys.argv[3]).purge()' "$instance" "$state/$instance" "$shared"
+}
+
+emu_pid= server_pid= worker_pid=
+stop() {  # pid [group]: TERM, then KILL after 20 s (a process worker may not stop on TERM alone)
+  local target=$1
+  [ "${2:-}" = group ] && target=-$1
+  kill -TERM -- "$target" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.2; done
+  kill -KILL -- "$target" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+stop_all() {
+  local rc=$?
+  trap - EXIT INT TERM
+  [ -z "$worker_pid" ] || stop "$worker_pid" group   # the worker and the flow runs it started
+  [ -z "$server_pid" ] || stop "$server_pid"
+  [ -z "$emu_pid" ] || stop "$emu_pid"
+  [ -z "$emu_pid" ] || purge >>"$state/emulator.log" 2>&1 || echo "run-local: purging emulator objects failed" >&2
+  exit "$rc"
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+echo "run-local: preflight and lab images"
+"$py" -m emulator.preflight
+"$py" -m emulator.images
+
+# a clean slate: Prefect database and emulator state from an earlier run go
+purge >/dev/null 2>&1 || true
+rm -rf "$PREFECT_HOME" "$state/emulator.sqlite" "$state/ssh" "$state/known_hosts"
+
+emu_port=$(free_port)
+faults=()
+[ "$fail" = 1 ] && faults=(--fail-disks 1)
+"$py" -m emulator --backend docker --port "$emu_port" --state "$state/emulator.sqlite" --instance "$instance" \
+  --shared-subnet "$shared" --delay-scale "${SWARMLAB_DELAY_SCALE:-0.2}" "${faults[@]}" >"$state/emulator.log" 2>&1 &
+emu_pid=$!
+wait_http "http://127.0.0.1:$emu_port/_emulator/health" 120 emulator
+
+port=$(free_port)
+"$prefect" server start --host 127.0.0.1 --port "$port" --analytics-off >"$state/server.log" 2>&1 &
+server_pid=$!
+export PREFECT_API_URL="http://127.0.0.1:$port/api"
+wait_http "$PREFECT_API_URL/health" 120 "Prefect server"
+echo "run-local: Prefect server $PREFECT_API_URL (UI http://127.0.0.1:$port), emulator 127.0.0.1:$emu_port"
+
+"$prefect" work-pool create swarmlab --type process --overwrite >/dev/null
+PYTHONPATH=. "$prefect" block register -m blocks >/dev/null
+SWARMLAB_EMU_ROOT="http://127.0.0.1:$emu_port/cloud/zone" "$py" - <<'EOF'
+import os
+from blocks.sakura import SakuraCloudCredentials
+SakuraCloudCredentials(access_token=os.environ.get("SAKURA_EMULATOR_TOKEN", "emulator-token"),
+                       access_token_secret=os.environ.get("SAKURA_EMULATOR_SECRET", "emulator-secret"),
+                       zone="is1a", api_root=os.environ["SWARMLAB_EMU_ROOT"]).save("swarmlab", overwrite=True)
+EOF
+
+# every deployment whose flow exists (flows still being written are skipped, and said so)
+mapfile -t names < <("$py" - <<'EOF'
+import os, sys, yaml
+deps = yaml.safe_load(open("prefect.yaml"))["deployments"]
+ok = [d for d in deps if os.path.exists(d["entrypoint"].split(":")[0])]
+for d in deps:
+    if d not in ok:
+        print(f"run-local: not deploying {d['name']} ({d['entrypoint']} does not exist yet)", file=sys.stderr)
+print("--all" if len(ok) == len(deps) else "\n".join(f"{d['entrypoint'].split(':')[1]}/{d['name']}" for d in ok))
+EOF
+)
+if [ "${names[0]}" = --all ]; then
+  "$prefect" deploy --all --no-prompt
+else
+  args=(); for n in "${names[@]}"; do args+=(--name "$n"); done
+  "$prefect" deploy "${args[@]}" --no-prompt
+fi
+
+setsid "$prefect" worker start --pool swarmlab --type process --name "run-local-$$" >"$state/worker.log" 2>&1 &
+worker_pid=$!
+
+spec=$("$py" -c 'import sys; from swarmlab.spec import local; print(local(sys.argv[1], sys.argv[2]).model_dump_json())' \
+  "$lab" "$subnet")
+echo "run-local: build-and-destroy/nightly for lab $lab$([ "$fail" = 1 ] && echo ' (the first disk will fail)')"
+rc=0
+"$prefect" deployment run build-and-destroy/nightly --param spec="$spec" --watch --watch-timeout "$timeout" || rc=$?
+"$py" -c 'import sys; from prefect.artifacts import Artifact; a = Artifact.get(sys.argv[1]); print(a.data if a else "")' \
+  "$lab-run-cost" 2>/dev/null || true
+echo "run-local: build-and-destroy finished with exit code $rc"
+exit "$rc"

@@ -1,0 +1,49 @@
+"""deployments/run-local.sh end to end: a local Prefect server, the work pool, blocks, `prefect deploy`,
+a worker and build-and-destroy/nightly against the emulator's docker backend; its exit code is the run's."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import docker
+import pytest
+
+from emulator.docker_backend import L_INSTANCE
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.lab
+
+SCRIPT = ROOT / "deployments" / "run-local.sh"
+INSTANCE = "swarmlab-deploy-test"  # own instance and subnets: other labs may run on this machine
+
+
+def run_local(tmp_path, *args: str, timeout: int) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SAKURACLOUD_"))}
+    env.update(SWARMLAB_LAB="deploytest", SWARMLAB_SUBNET="192.168.72.0/24", SWARMLAB_SHARED_SUBNET="198.18.72.0/24",
+               SWARMLAB_INSTANCE=INSTANCE, SWARMLAB_RUN_LOCAL_DIR=str(tmp_path / "run-local"),
+               SWARMLAB_WATCH_TIMEOUT=str(timeout - 300))
+    return subprocess.run(["bash", str(SCRIPT), *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def leftovers() -> list[str]:
+    engine = docker.from_env()
+    label = f"{L_INSTANCE}={INSTANCE}"
+    return ([c.name for c in engine.containers.list(all=True, filters={"label": label})]
+            + [n.name for n in engine.networks.list(filters={"label": label})])
+
+
+def test_a_failing_step_fails_the_script(tmp_path):
+    out = run_local(tmp_path, "--fail", timeout=1200)
+    assert out.returncode != 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "Failed" in out.stdout + out.stderr
+    assert "# Cost of `deploytest` (is1a): failed" in out.stdout, "the run's cost artifact is printed"
+    assert leftovers() == [], "the script stops and purges everything it started"
+
+
+def test_build_and_destroy_deployment_completes(tmp_path):
+    out = run_local(tmp_path, timeout=3000)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+    assert "# Cost of `deploytest` (is1a): completed" in out.stdout
+    assert leftovers() == []
