@@ -2,6 +2,12 @@
 
 Environment: APP_VERSION (the image tag, baked in at build time), DB_HOST, DB_PORT, DB_NAME, DB_USER,
 DB_PASSWORD or DB_PASSWORD_FILE (a Docker secret under /run/secrets/), DB_CONNECT_TIMEOUT.
+
+/livez says whether this process serves (no database involved): HAProxy and Docker's health check use
+it, so a database that moves does not take every app task out of rotation or get them restarted.
+/healthz says whether the database answers too. Both answer 503 while the process drains before it
+stops (`python3 -m app` sets DRAINING on SIGTERM and keeps serving for DRAIN_SECONDS), so HAProxy takes
+it out of rotation before it closes its socket.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ log = logging.getLogger("app")
 VERSION = os.environ.get("APP_VERSION", "dev")
 HOSTNAME = socket.gethostname()
 STARTUP_RETRY_MAX_S = 5.0
+DRAINING = threading.Event()  # set on SIGTERM by app.__main__: health checks fail, requests are still served
 
 
 class NoteIn(BaseModel):
@@ -109,9 +116,23 @@ def _unavailable(e: Exception) -> HTTPException:
     return HTTPException(status_code=503, detail=f"database unavailable: {describe(e)}")
 
 
+def _draining() -> JSONResponse:
+    return JSONResponse(status_code=503, content={"status": "draining", "hostname": HOSTNAME})
+
+
+@app.get("/livez")
+def livez():
+    """200 while this process serves requests (the database is not asked); 503 while it drains."""
+    if DRAINING.is_set():
+        return _draining()
+    return {"status": "ok", "hostname": HOSTNAME}
+
+
 @app.get("/healthz")
 def healthz():
-    """200 only if the database answers `SELECT 1`; 503 with the reason otherwise."""
+    """200 only if the database answers `SELECT 1` (and the process is not draining); 503 with the reason."""
+    if DRAINING.is_set():
+        return _draining()
     try:
         db.ping()
     except Exception as e:  # noqa: BLE001 - every failure is a reason to be unhealthy

@@ -1,9 +1,10 @@
 """haproxy.cfg for the lab's HAProxy server: :80 → web, :8000 → app, over every worker.
 
 Every worker is a backend server. With ingress publishing any worker answers (routing mesh); with host
-publishing only workers running a task do, and the health check (`GET /healthz`, expect 200, every
-second, down after 2 failures, up after 2 successes) takes the others out. The app's /healthz fails
-while PostgreSQL is unreachable, so the app backend reports the database's state too.
+publishing only workers running a task do, and the health check (expect 200, every second, down after
+2 failures, up after 2 successes) takes the others out: web `GET /healthz`, app `GET /livez` (not
+/healthz, which asks PostgreSQL: a database moving to another worker would take every app server out
+of rotation at once). Both answer 503 while a task drains before it stops.
 The stats page listens on the HAProxy server's private address only.
 """
 
@@ -13,14 +14,16 @@ from swarmlab.render.stack import APP_PORT, WEB_PORT
 from swarmlab.spec import LabSpec
 
 STATS_PORT = 8404
-CHECK = "check inter 1s fall 2 rise 2"
+CHECK_INTER_S, CHECK_FALL, CHECK_RISE = 1, 2, 2
+CHECK = f"check inter {CHECK_INTER_S}s fall {CHECK_FALL} rise {CHECK_RISE}"
+CHECK_PATHS = {"be_web": "/healthz", "be_app": "/livez"}
 
 
 def _backend(spec: LabSpec, name: str, port: int) -> list[str]:
     lines = [
         f"backend {name}",
         "    balance roundrobin",
-        "    option httpchk GET /healthz",
+        f"    option httpchk GET {CHECK_PATHS[name]}",
         "    http-check expect status 200",
     ]
     lines += [f"    server {spec.server_name(w)} {w.private_ip}:{port} {CHECK}" for w in spec.workers]

@@ -8,6 +8,12 @@ Publishing follows the spec: `ingress` publishes through the routing mesh (needs
 the port on the worker running the task, so at most one task per node (`max_replicas_per_node: 1`)
 and updates stop a task before starting its replacement (a start-first replacement could not bind
 the port, nor be placed elsewhere when every worker already runs one).
+
+Stopping a web or app task never fails a user's request: the images drain on SIGTERM (their health
+endpoints answer 503 for DRAIN_SECONDS while requests are still served, so HAProxy's check takes the
+task out of rotation first), then stop gracefully, within `stop_grace_period`. The app's health check
+(Docker's and HAProxy's) is /livez, which does not ask the database: a database moving to another
+worker neither restarts the app tasks nor takes them all out of rotation.
 """
 
 from __future__ import annotations
@@ -30,11 +36,16 @@ PGDATA_MOUNT = "/var/lib/postgresql/data"  # the postgres image keeps PGDATA in 
 
 # Health checks, as exec-form commands (the images have no curl; web has no python).
 APP_HEALTHCHECK = ["CMD", "python3", "-c",
-                   "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+                   "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/livez', timeout=4)"]
 WEB_HEALTHCHECK = ["CMD", "bash", "-c",
                    "exec 3<>/dev/tcp/127.0.0.1/80 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 "
                    "&& head -n1 <&3 | grep -q ' 200 '"]
 DB_HEALTHCHECK = ["CMD", "pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"]
+
+#: seconds a stopping web/app task keeps serving with failing health checks: longer than HAProxy needs
+#: to take it out of rotation (fall 2 × inter 1s, plus up to one interval until the next check)
+DRAIN_SECONDS = 5
+STOP_GRACE_PERIOD = "20s"  # > DRAIN_SECONDS + a graceful shutdown
 
 # A docker image reference: [registry[:port]/]path[:tag][@digest]
 _NAME_RE = re.compile(r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -160,12 +171,13 @@ def stack_dict(spec: LabSpec, images: StackImages) -> dict:
             "image": images.app,
             "hostname": "{{.Node.Hostname}}-app{{.Task.Slot}}",
             "environment": {"DB_HOST": "db", "DB_PORT": "5432", "DB_NAME": DB_NAME, "DB_USER": DB_USER,
-                            "DB_PASSWORD_FILE": secret_path},
+                            "DB_PASSWORD_FILE": secret_path, "DRAIN_SECONDS": str(DRAIN_SECONDS)},
             "secrets": [secret],
             "ports": [_port(APP_PORT, st.publish_mode)],
             "networks": [NETWORK],
             "healthcheck": {"test": _Flow(APP_HEALTHCHECK), "interval": "5s", "timeout": "5s", "retries": 3,
                             "start_period": "20s"},
+            "stop_grace_period": STOP_GRACE_PERIOD,
             "deploy": {
                 "mode": "replicated",
                 "replicas": st.app_replicas,
@@ -178,10 +190,12 @@ def stack_dict(spec: LabSpec, images: StackImages) -> dict:
         "web": {
             "image": images.web,
             "hostname": "{{.Node.Hostname}}-web{{.Task.Slot}}",
+            "environment": {"DRAIN_SECONDS": str(DRAIN_SECONDS)},
             "ports": [_port(WEB_PORT, st.publish_mode)],
             "networks": [NETWORK],
             "healthcheck": {"test": _Flow(WEB_HEALTHCHECK), "interval": "5s", "timeout": "3s", "retries": 3,
                             "start_period": "5s"},
+            "stop_grace_period": STOP_GRACE_PERIOD,
             "deploy": {
                 "mode": "replicated",
                 "replicas": st.web_replicas,

@@ -178,3 +178,30 @@ def test_tables_recreated_when_the_database_is_replaced(app_server, pg_cluster, 
         r = c.get("/notes")
         assert r.status_code == 200 and r.json() == []
         assert c.get("/visits").json()["count"] == 1
+
+
+def test_livez_does_not_ask_the_database(app_server, pg_cluster):
+    with app_server.client() as c:
+        assert c.get("/livez").json() == {"status": "ok", "hostname": socket.gethostname()}
+        pg_cluster.stop()
+        try:
+            assert c.get("/healthz").status_code == 503
+            assert c.get("/livez").status_code == 200
+        finally:
+            pg_cluster.start()
+
+
+def test_sigterm_drains_health_fails_requests_served_then_a_clean_exit(pg_cluster, database, tmp_path):
+    app = start_app(tmp_path, app_env(pg_cluster, database, DRAIN_SECONDS="2"))
+    try:
+        with app.client() as c:
+            assert c.get("/livez").status_code == 200
+            t0 = time.monotonic()
+            app.proc.terminate()
+            time.sleep(0.3)
+            assert c.get("/livez").status_code == 503 and c.get("/healthz").status_code == 503
+            assert c.get("/version").status_code == 200  # still serving while HAProxy takes it out
+            assert app.proc.wait(timeout=15) == 0
+            assert time.monotonic() - t0 >= 1.9
+    finally:
+        stop_app(app)

@@ -67,9 +67,9 @@ def test_structure():
         assert line in defaults
     assert _section(text, "frontend fe_web") == ["bind *:80", "default_backend be_web"]
     assert _section(text, "frontend fe_app") == ["bind *:8000", "default_backend be_app"]
-    for backend, port in (("be_web", 80), ("be_app", 8000)):
+    for backend, port, path in (("be_web", 80, "/healthz"), ("be_app", 8000, "/livez")):
         body = _section(text, f"backend {backend}")
-        assert body[:3] == ["balance roundrobin", "option httpchk GET /healthz", "http-check expect status 200"]
+        assert body[:3] == ["balance roundrobin", f"option httpchk GET {path}", "http-check expect status 200"]
         servers = [line for line in body if line.startswith("server ")]
         assert servers == [f"server {spec.server_name(w)} {w.private_ip}:{port} check inter 1s fall 2 rise 2"
                            for w in spec.workers]

@@ -141,7 +141,7 @@ def test_db_is_private_and_uses_the_secret(tmp_path):
     assert db["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/db_password"
     assert "POSTGRES_TRUST" not in db["environment"] and "POSTGRES_PASSWORD" not in db["environment"]
     assert app["environment"] == {"DB_HOST": "db", "DB_PORT": "5432", "DB_NAME": "app", "DB_USER": "app",
-                                  "DB_PASSWORD_FILE": "/run/secrets/db_password"}
+                                  "DB_PASSWORD_FILE": "/run/secrets/db_password", "DRAIN_SECONDS": "5"}
     for svc in (db, app):
         assert svc["secrets"] == [{"source": "db_password", "target": "db_password"}]
     assert "secrets" not in loaded["services"]["web"]
@@ -158,7 +158,21 @@ def test_app_healthcheck_uses_python_urllib(tmp_path):
     loaded = docker_stack_config(render_stack(local(), IMAGES), tmp_path)
     hc = loaded["services"]["app"]["healthcheck"]
     assert hc["test"] == APP_HEALTHCHECK
-    assert "urllib.request" in hc["test"][-1] and "/healthz" in hc["test"][-1]
+    # liveness, not /healthz: a database moving to another worker must not get every app task restarted
+    assert "urllib.request" in hc["test"][-1] and "/livez" in hc["test"][-1]
+
+
+def test_web_and_app_drain_longer_than_haproxy_needs_and_stop_within_the_grace_period(tmp_path):
+    from swarmlab.render.haproxy import CHECK_FALL, CHECK_INTER_S
+    from swarmlab.render.stack import DRAIN_SECONDS
+
+    loaded = docker_stack_config(render_stack(local(), IMAGES), tmp_path)
+    assert DRAIN_SECONDS > CHECK_FALL * CHECK_INTER_S + CHECK_INTER_S
+    for name in ("web", "app"):
+        svc = loaded["services"][name]
+        assert svc["environment"]["DRAIN_SECONDS"] == str(DRAIN_SECONDS)
+        grace = svc["stop_grace_period"]
+        assert grace.endswith("s") and float(grace[:-1]) > DRAIN_SECONDS + 5
     for name in ("db", "app", "web"):
         assert loaded["services"][name]["healthcheck"]["interval"] == "5s"
 
