@@ -71,8 +71,13 @@ def report(spec: LabSpec, inventory: Inventory, result: BuildResult, nodes: list
 
 @flow(name="build-lab", task_runner=ThreadPoolTaskRunner(max_workers=16))
 def build_lab(spec: LabSpec = local(), credentials: str | None = None, ssh_key: str | None = None,
-              engine: str = "ssh") -> BuildResult:
-    """Everything from nothing to HAProxy answering; a re-run on a built lab changes nothing."""
+              engine: str = "ssh", base: str | None = None) -> BuildResult:
+    """Everything from nothing to HAProxy answering; a re-run on a built lab changes nothing.
+
+    engine: where images are built: "ssh" (a manager's engine), "local" (this machine's engine, which
+    reaches the registry), "local-tunnel" (this machine's engine and build cache, pushing through an SSH
+    forward from a manager). base: the images' BASE build arg (default: their Dockerfiles' debian:bookworm).
+    """
     t0 = time.monotonic()
     timings: dict[str, float] = {}
 
@@ -93,8 +98,8 @@ def build_lab(spec: LabSpec = local(), credentials: str | None = None, ssh_key: 
 
         edge_f = r.configure_edge.submit(fleet, lb, spec)
         prepared = {n: h.prepare_host.submit(fleet, n, spec) for n in managers + workers}
-        published = r.publish_images.submit(fleet, builder, inventory, registry_pw, engine=engine,
-                                            wait_for=[prepared[builder]])
+        # not waiting for the builder's prepare: builds overlap apt (a dockerd restart is retried)
+        published = r.publish_images.submit(fleet, builder, inventory, registry_pw, engine=engine, base=base)
 
         mounts = [h.nfs_mount.submit(fleet, n, spec, wait_for=[prepared[n]]) for n in workers]
         data_dir = h.nfs_data_dir.submit(fleet, workers[0], spec, wait_for=[prepared[workers[0]]])

@@ -37,6 +37,7 @@ class DialStdioTunnel:
         self.session = session
         self.sudo = sudo
         self.command = command
+        self.describe = f"docker tunnel to {session.name}"
         self._listener: socket.socket | None = None
         self._closed = threading.Event()
         self._conns: set[tuple[socket.socket, paramiko.Channel]] = set()
@@ -70,9 +71,9 @@ class DialStdioTunnel:
 
     def _serve(self, sock: socket.socket) -> None:
         try:
-            chan = self.session.open_exec(self.command, sudo=self.sudo)
+            chan = self._channel()
         except HostError as e:
-            log.warning("docker tunnel to %s: %s", self.session.name, e)
+            log.warning("%s: %s", self.describe, e)
             sock.close()
             return
         with self._lock:
@@ -95,6 +96,9 @@ class DialStdioTunnel:
             sock.close()
             with self._lock:
                 self._conns.discard((sock, chan))
+
+    def _channel(self) -> paramiko.Channel:
+        return self.session.open_exec(self.command, sudo=self.sudo)
 
     @staticmethod
     def _sock_to_chan(sock: socket.socket, chan: paramiko.Channel) -> None:
@@ -126,6 +130,24 @@ class DialStdioTunnel:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class ForwardTunnel(DialStdioTunnel):
+    """127.0.0.1:<port> → `host:port` as seen from `session`'s server (SSH direct-tcpip), e.g. a registry
+    that only the lab can reach. The local engine treats 127.0.0.0/8 registries as insecure (TLS without
+    verification): the hop to the server is SSH, and the server reaches the registry by its own name."""
+
+    def __init__(self, session: Session, host: str, port: int):
+        super().__init__(session)
+        self.target = (host, port)
+        self.describe = f"forward via {session.name} to {host}:{port}"
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _channel(self) -> paramiko.Channel:
+        return self.session.open_forward(*self.target)
 
 
 @contextlib.contextmanager

@@ -214,10 +214,11 @@ def build_log_tail(build_log) -> str:
 # -- side effects --------------------------------------------------------------------------------
 
 def registry_has(client: docker.DockerClient, build: ImageBuild, auth: dict[str, str],
-                 secrets: Sequence[str | SecretStr] = ()) -> bool:
-    """Does the registry hold `build.ref`? (the engine asks the registry: GET /distribution/<ref>/json)"""
+                 secrets: Sequence[str | SecretStr] = (), repository: str | None = None) -> bool:
+    """Does the registry hold `build.ref`? (the engine asks the registry: GET /distribution/<ref>/json).
+    `repository` names the same registry repository by another address (a tunnel)."""
     try:
-        client.api.inspect_distribution(build.ref, auth_config=auth)
+        client.api.inspect_distribution(f"{repository or build.repository}:{build.tag}", auth_config=auth)
         return True
     except NotFound:
         return False
@@ -241,41 +242,54 @@ def build_image(client: docker.DockerClient, build: ImageBuild) -> None:
 
 
 def push_image(client: docker.DockerClient, build: ImageBuild, auth: dict[str, str],
-               secrets: Sequence[str | SecretStr] = ()) -> None:
-    """Push, reading the whole stream: docker-py reports push errors inside it, never by raising."""
+               secrets: Sequence[str | SecretStr] = (), repository: str | None = None) -> None:
+    """Push, reading the whole stream: docker-py reports push errors inside it, never by raising.
+    With `repository` (the same registry by another address), push under that name, then untag it."""
     registry = build.repository.split("/")[0]
+    repo = repository or build.repository
     try:
-        for line in client.api.push(build.repository, tag=build.tag, stream=True, decode=True, auth_config=auth):
-            err = push_error(line)
-            if err:
-                raise PushFailed(build.ref, registry, redact(err, secrets))
+        if repo != build.repository:
+            client.api.tag(build.ref, repo, build.tag)
+        try:
+            for line in client.api.push(repo, tag=build.tag, stream=True, decode=True, auth_config=auth):
+                err = push_error(line)
+                if err:
+                    raise PushFailed(build.ref, registry, redact(err, secrets))
+        finally:
+            if repo != build.repository:
+                client.api.remove_image(f"{repo}:{build.tag}", noprune=True)
     except APIError as e:
         raise PushFailed(build.ref, registry, redact(str(e.explanation or e), secrets)) from None
 
 
 def publish(connect: Callable[[], docker.DockerClient], builds: dict[str, ImageBuild], user: str,
-            password: SecretStr, *, max_parallel: int = 3,
+            password: SecretStr, *, max_parallel: int = 3, push_via: str | None = None,
             log: Callable[[str], None] = lambda _m: None) -> PublishResult:
     """Build and push every image the registry does not hold yet, in parallel (one client per thread).
 
-    `connect()` returns a fresh DockerClient for the build engine (e.g. `swarmlab.engine.remote_engine`'s).
+    `connect()` returns a fresh DockerClient for the build engine (e.g. `swarmlab.engine.engine_connector`'s).
+    `push_via` ("127.0.0.1:PORT", a `ForwardTunnel` to the registry) is how that engine reaches the registry
+    when it cannot by its name; images keep their `<fqdn>/<name>:<tag>` names everywhere else.
     """
     t0 = time.monotonic()
     auth = {"username": user, "password": password.get_secret_value()}
     secrets = [password]
-    registry = next(iter(builds.values())).repository.split("/")[0] if builds else ""
+    registry = push_via or (next(iter(builds.values())).repository.split("/")[0] if builds else "")
+
+    def via(b: ImageBuild) -> str | None:
+        return f"{push_via}/{b.name}" if push_via else None
 
     def one(key: str) -> bool:
         b = builds[key]
         client = connect()
         try:
-            if registry_has(client, b, auth, secrets):
+            if registry_has(client, b, auth, secrets, via(b)):
                 log(f"{b.ref}: already in the registry")
                 return False
             log(f"{b.ref}: building")
             build_image(client, b)
             log(f"{b.ref}: pushing")
-            push_image(client, b, auth, secrets)
+            push_image(client, b, auth, secrets, via(b))
             log(f"{b.ref}: pushed")
             return True
         finally:

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import requests
 from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 from pydantic import SecretStr
 
 from swarmlab import deploy as dep
 from swarmlab import edge, services
-from swarmlab.engine import engine_connector
+from swarmlab.engine import ForwardTunnel, engine_connector
 from swarmlab.fleet import Fleet
-from swarmlab.hosts import wait_reachable
+from swarmlab.hosts import HostUnreachable, wait_reachable
 from swarmlab.inventory import Inventory
 from swarmlab.publish import PublishResult, image_builds, publish
 from swarmlab.render.stack import StackImages
 from swarmlab.spec import LabSpec
-from tasks.hosts import SSH_RETRY
+from tasks.hosts import SSH_RETRY, _is
+
+#: publish may start while apt runs on the builder (build_lab overlaps them): an upgrade that restarts
+#: dockerd, or a reboot, drops the engine connection mid-build. Worth another try; a failed build is not.
+ENGINE_DROPPED = (HostUnreachable, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
+PUBLISH_RETRY = dict(retries=2, retry_delay_seconds=[5, 20], cache_policy=NO_CACHE,
+                     retry_condition_fn=lambda task, run, state: _is(state, ENGINE_DROPPED))
 
 
 def _log():
@@ -24,17 +32,27 @@ def _log():
     return lambda m: logger.info("%s", m)
 
 
-@task(name="publish-images", task_run_name="publish-images-on-{builder}", **SSH_RETRY)
+@task(name="publish-images", task_run_name="publish-images-on-{builder}", **PUBLISH_RETRY)
 def publish_images(fleet: Fleet, builder: str, inventory: Inventory, password: SecretStr,
                    variants: Sequence[tuple[str, str]] = (), engine: str = "ssh",
                    base: str | None = None) -> PublishResult:
-    """Build + push app, web, postgres (and `variants`) unless the registry has their tags."""
+    """Build + push app, web, postgres (and `variants`) unless the registry has their tags.
+
+    engine "ssh": build on `builder`'s engine (SSH dial-stdio). "local": the controller's engine, which
+    reaches the registry by name. "local-tunnel": the controller's engine (its build cache), pushing
+    through an SSH forward from `builder` to the registry (for a registry only the lab can reach).
+    """
     builds = image_builds(inventory.registry_fqdn, variants=variants, base=base)
     session = None
-    if engine == "ssh":  # a connection of its own: the fleet's session to the builder may be busy
+    if engine in ("ssh", "local-tunnel"):  # a connection of its own: the fleet's session may be busy
         h = fleet.hosts[builder]
         session = wait_reachable(h, fleet.key, fleet.known_hosts, timeout_s=fleet.timeout_s)
     try:
+        if engine == "local-tunnel":
+            with ForwardTunnel(session, inventory.registry_fqdn, 443) as fwd, \
+                    engine_connector(None, engine="local") as connect:
+                return publish(connect, builds, inventory.registry_user, password, push_via=fwd.address,
+                               log=_log())
         with engine_connector(session, engine=engine) as connect:
             return publish(connect, builds, inventory.registry_user, password, log=_log())
     finally:

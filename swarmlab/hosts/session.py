@@ -288,6 +288,21 @@ class Session:
                                  address=f"{self.host.address}:{self.host.port}") from None
         return chan
 
+    def open_forward(self, host: str, port: int) -> paramiko.Channel:
+        """A `direct-tcpip` channel: a TCP connection from this server to `host:port` (resolved there)."""
+        for attempt in (1, 2):
+            with self._lock:
+                try:
+                    self.connect()
+                    return self._client.get_transport().open_channel(
+                        "direct-tcpip", (host, port), ("127.0.0.1", 0), timeout=self.channel_timeout_s)
+                except (EOFError, OSError, paramiko.SSHException) as e:
+                    if isinstance(e, paramiko.ChannelException) or attempt == 2:
+                        raise HostUnreachable(self.host.name, f"could not forward to {host}:{port}: {_describe(e)}",
+                                              address=f"{self.host.address}:{self.host.port}") from None
+                    self.close()
+        raise AssertionError("unreachable")
+
     # -- files -------------------------------------------------------------------------------
     def put(self, content: bytes | str, remote_path: str, mode: int = 0o644, sudo: bool = False, *,
             owner: str | None = None) -> None:
