@@ -1,5 +1,7 @@
 """Run a flow from the command line:
-`python -m flows provision|teardown|demo|build-and-destroy|cost-guard [--profile local] [--name N]`.
+`python -m flows provision|exercise|teardown|demo|build-and-destroy|cost-guard [--profile local] [--name N]`.
+
+`exercise` runs the failure drills on a built lab and prints the report (JSON).
 
 `demo` is build-and-destroy: build → exercise → teardown (always), with the run's cost as an artifact.
 """
@@ -14,7 +16,7 @@ from swarmlab.spec import PROFILES
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m flows")
-    p.add_argument("flow", choices=["provision", "teardown", "demo", "build-and-destroy", "cost-guard"])
+    p.add_argument("flow", choices=["provision", "exercise", "teardown", "demo", "build-and-destroy", "cost-guard"])
     p.add_argument("--profile", choices=sorted(PROFILES), default="local")
     p.add_argument("--name", default="swarmlab", help="lab name")
     p.add_argument("--subnet", default="192.168.1.0/24", help="the lab switch's subnet")
@@ -38,6 +40,13 @@ def main() -> None:
 
         inv = provision(spec, credentials=a.credentials, ssh_key=a.ssh_key)
         print(json.dumps(inv.model_dump(mode="json"), indent=2))
+    elif a.flow == "exercise":
+        from flows.exercise import exercise_lab
+
+        report = exercise_lab(spec, credentials=a.credentials, ssh_key=a.ssh_key, fail_on_verdict=False)
+        print(json.dumps(report.model_dump(mode="json"), indent=2))
+        if not report.passed:
+            raise SystemExit(1)
     elif a.flow == "cost-guard":
         from flows.cost_guard import cost_guard
 

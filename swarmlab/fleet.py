@@ -49,6 +49,14 @@ class Fleet:
         """Sessions to `names`, connected in parallel."""
         return run_parallel({n: n for n in names}, self.session)
 
+    def drop(self, name: str) -> None:
+        """Close and forget `name`'s session (its host is going away): the next use opens a new one."""
+        with self._host_locks[name]:
+            with self._lock:
+                s = self._sessions.pop(name, None)
+            if s is not None:
+                s.close()
+
     def close(self) -> None:
         with self._lock:
             for s in self._sessions.values():

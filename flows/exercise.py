@@ -1,0 +1,93 @@
+"""exercise_lab: the failure drills of the walkthrough (steps 8-11, 14, 15) on a built lab, while a probe
+counts what users would have seen through HAProxy.
+
+    discover (read-only) → publish the app's v2 variant → probe on ─┐
+      preflight (lab converged) → scale → rolling update → rollback → worker down
+      → one manager down → two managers down → all managers down → recovery
+    finally: heal (power on whatever is down, wait until converged) → probe off → markdown artifact
+
+The lab must exist (build_lab); this flow builds nothing. Faults are forced power-offs through the
+SAKURA API, so the same flow drills the real cloud or the local emulator.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+
+from blocks.sakura import SakuraCloudCredentials
+from flows.bootstrap import open_fleet
+from swarmlab.deploy import service_names
+from swarmlab.drills import steps
+from swarmlab.drills.probe import Probe
+from swarmlab.drills.verdict import DrillResult, DrillsFailed, ExerciseReport, markdown
+from swarmlab.provision import discover
+from swarmlab.render.stack import APP_PORT
+from swarmlab.secrets import derive
+from swarmlab.services import observe_service
+from swarmlab.spec import LabSpec, Role, local
+from swarmlab.swarm.service_facts import strip_digest
+from tasks import drills as d
+from tasks import release as r
+
+PROBE_TIMEOUT_S = 3.0
+
+
+@flow(name="exercise-lab")
+def exercise_lab(spec: LabSpec = local(), credentials: str | None = None, ssh_key: str | None = None,
+                 rate_per_s: float = 20.0, fail_on_verdict: bool = True) -> ExerciseReport:
+    """Run every drill in order and always leave the lab healed. Raises `DrillsFailed` (after the
+    artifact is published) when a verdict is fail, unless `fail_on_verdict` is off."""
+    log = get_run_logger()
+    t0 = time.monotonic()
+    creds = SakuraCloudCredentials.resolve(credentials)
+    client = creds.client(spec.zone)
+    inventory = discover(client, spec)
+    fleet = open_fleet(inventory, spec, ssh_key)
+    address = inventory.by_role(Role.haproxy)[0].address
+    urls = [f"http://{address}/", f"http://{address}:{APP_PORT}/version"]
+    probe = Probe(urls, {s.address for s in inventory.servers if s.address}, rate_per_s=rate_per_s,
+                  timeout_s=PROBE_TIMEOUT_S)
+    lab = steps.DrillLab(spec, inventory, fleet, client, probe, log=lambda m: log.info("%s", m))
+    results: list[DrillResult] = []
+    report = ExerciseReport(lab=spec.name, urls=urls, rate_per_s=rate_per_s, drills=results)
+    error: BaseException | None = None
+    try:
+        d.heal.with_options(name="preflight")(lab)
+        managers = fleet.names(Role.manager)
+        current = strip_digest(observe_service(fleet.session(managers[0]), service_names(spec)["app"]).inspect.image)
+        pub = r.publish_images(fleet, managers[-1], inventory, derive(creds.access_token_secret, spec.name, "registry"),
+                               variants=[("app", "v2")])
+        v2 = pub.images["app-v2"]
+        log.info("rolling update: %s → %s", current, v2)
+        probe.start()
+        results.append(d.scale(lab))
+        results.append(d.rolling_update(lab, v2))
+        results.append(d.rollback(lab, current))
+        results.append(d.worker_down(lab))
+        results.append(d.one_manager_down(lab))
+        results.append(d.two_managers_down(lab))
+        results.append(d.all_managers_down(lab))
+        results.append(d.recovery(lab))
+    except BaseException as e:  # noqa: BLE001 - heal first, then re-raise
+        error = e
+        report.error = f"{type(e).__name__}: {e}"[:500]
+    finally:
+        try:
+            report.healed = d.heal(lab)
+        finally:
+            probe.stop()
+            fleet.close()
+            report.drills = results
+            report.total = probe.summary()
+            report.seconds = round(time.monotonic() - t0, 1)
+            create_markdown_artifact(key=f"{spec.name}-drills", markdown=markdown(report),
+                                     description=f"Failure drills on lab {spec.name}: what users saw")
+    if error is not None:
+        raise error
+    log.info("drills on %s: %s", spec.name, ", ".join(f"{x.name} {x.verdict}" for x in results))
+    if fail_on_verdict and not report.passed:
+        raise DrillsFailed(report)
+    return report

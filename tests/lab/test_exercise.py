@@ -1,0 +1,111 @@
+"""exercise_lab on a real local lab: every drill, with a probe through HAProxy counting what users saw.
+
+This module brings up its own emulator and lab (names and subnets of its own), builds it with build_lab,
+runs the drills once, and tears everything down. Timings go to `python -m benchmarks drills`, not here.
+
+    .venv/bin/python -m pytest tests/lab/test_exercise.py -q -x -s
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from emulator import process
+from swarmlab.spec import local
+
+pytestmark = pytest.mark.lab
+
+LAB, SUBNET, SHARED = "drilltest", "192.168.71.0/24", "198.18.71.0/24"
+
+
+@pytest.fixture(scope="module")
+def exercised(tmp_path_factory, prefect_api):
+    tmp = tmp_path_factory.mktemp("exercise")
+    emu = process.start(tmp, "docker", "--shared-subnet", SHARED, "--delay-scale", "0.2", instance=f"{LAB}-emu")
+    saved = dict(os.environ)
+    os.environ.update(emu.env(), SWARMLAB_STATE_DIR=str(tmp / "state"))
+    from flows.build import build_lab
+    from flows.exercise import exercise_lab
+    from flows.teardown import teardown_lab
+
+    spec = local(LAB, SUBNET)
+    try:
+        build_lab(spec)
+        report = exercise_lab(spec, fail_on_verdict=False)
+        print("\n" + "\n".join(f"{d.name}: {d.verdict} ({d.why}) detect={d.detect_s} recover={d.recover_s} "
+                               f"ok={d.ok} failed={d.failed}" for d in report.drills))
+        yield spec, report
+    finally:
+        try:
+            teardown_lab(spec.name, spec.zone)
+        finally:
+            emu.stop(purge=True)
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+def test_every_drill_ran_in_order_and_passed(exercised):
+    _, report = exercised
+    assert report.error == ""
+    assert [d.name for d in report.drills] == ["scale", "rolling update", "rollback", "worker down",
+                                               "one manager down", "two managers down", "all managers down",
+                                               "recovery"]
+    assert [(d.name, d.why) for d in report.drills if not d.passed] == []
+
+
+def test_no_failed_request_during_scaling_rolling_update_and_rollback(exercised):
+    _, report = exercised
+    for name in ("scale", "rolling update", "rollback"):
+        d = report.drill(name)
+        assert d.ok > 0 and d.failed == 0, (name, d.first_failures)
+    update, back = report.drill("rolling update"), report.drill("rollback")
+    assert update.details["image"].endswith("-v2") and not back.details["image"].endswith("-v2")
+
+
+def test_no_failed_request_while_two_then_all_managers_are_down(exercised):
+    _, report = exercised
+    assert report.drill("one manager down").failed == 0
+    two = report.drill("two managers down")
+    assert two.ok > 0 and two.failed == 0, two.first_failures
+    assert "does not have a leader" in two.details["message"]
+    assert two.details["answers"].endswith("definitive")
+    every = report.drill("all managers down")
+    assert every.ok > 0 and every.failed == 0, every.first_failures
+
+
+def test_worker_down_keeps_postgres_data_and_reports_failures_within_the_health_check_bound(exercised):
+    _, report = exercised
+    d = report.drill("worker down")
+    assert d.details["data_intact"] is True
+    assert d.details["db_to"] != d.details["db_from"]
+    assert d.failure_bound == 40  # fall 2 × inter 1s × 20 requests/s
+    assert d.failed <= d.failure_bound, d.first_failures
+    assert d.ok > 0 and d.detect_s is not None and d.recover_s is not None
+
+
+def test_every_node_ready_and_the_stack_converged_at_the_end(exercised):
+    spec, report = exercised
+    from blocks.sakura import SakuraCloudCredentials
+    from flows.bootstrap import open_fleet
+    from swarmlab import deploy
+    from swarmlab.drills.verdict import nodes_not_ready, stack_unconverged
+    from swarmlab.provision import discover
+    from swarmlab.swarm import node_table
+
+    rec = report.drill("recovery")
+    assert rec.passed and rec.details["quorum_s"] <= rec.details["all_ready_s"]
+    assert report.total is not None and report.total.sent > 0
+    client = SakuraCloudCredentials.from_env().client(spec.zone)
+    inventory = discover(client, spec)
+    assert {s.name: client.servers.get(s.id).status for s in inventory.servers} == \
+        {s.name: "up" for s in inventory.servers}
+    fleet = open_fleet(inventory, spec, None)
+    try:
+        session = fleet.session(spec.server_name(spec.managers[0]))
+        expected = {spec.server_name(s) for s in spec.managers + spec.workers}
+        assert nodes_not_ready(node_table(session), expected) == []
+        assert stack_unconverged(deploy.observe(session, spec)) == {}
+    finally:
+        fleet.close()
