@@ -15,7 +15,7 @@ from benchmarks import labenv, warm_prefect
 from emulator import images, process
 from swarmlab.spec import local
 
-LAB, SUBNET, SHARED, INSTANCE = "benchdrill", "192.168.72.0/24", "198.18.72.0/24", "swarmlab-bench-drill"
+LAB, SUBNET, SHARED, INSTANCE = "benchdrill", "192.168.74.0/24", "198.18.74.0/24", "swarmlab-bench-drill"
 
 
 def run(tmp: str) -> dict:

@@ -109,3 +109,24 @@ def test_every_node_ready_and_the_stack_converged_at_the_end(exercised):
         assert stack_unconverged(deploy.observe(session, spec)) == {}
     finally:
         fleet.close()
+
+
+def test_a_drill_that_fails_midway_still_leaves_the_lab_healed(exercised, monkeypatch):
+    spec, _ = exercised
+    from blocks.sakura import SakuraCloudCredentials
+    from flows.exercise import exercise_lab
+    from swarmlab.drills import steps
+    from swarmlab.provision import discover
+
+    def broken(lab):
+        lab.power_off(spec.server_name(spec.workers[1]))
+        lab.power_off(spec.server_name(spec.managers[0]))
+        raise RuntimeError("a drill broke halfway")
+
+    monkeypatch.setattr(steps, "scale", broken)
+    with pytest.raises(RuntimeError, match="a drill broke halfway"):
+        exercise_lab(spec)
+    client = SakuraCloudCredentials.from_env().client(spec.zone)
+    inventory = discover(client, spec)
+    assert {s.name: client.servers.get(s.id).status for s in inventory.servers} == \
+        {s.name: "up" for s in inventory.servers}
