@@ -97,7 +97,7 @@ def judge(result: DrillResult, summary: ProbeSummary, *, conditions: dict[str, b
         f"{summary.failed} failed of {summary.sent}" + (f" (bound {bound})" if bound else ""))
     return result.model_copy(update=dict(
         verdict=FAIL if broken else PASS, ok=summary.ok, failed=summary.failed,
-        failure_bound=bound if bound else result.failure_bound, p99_ms=summary.p99_ms, why=why,
+        failure_bound=bound if bound is not None else result.failure_bound, p99_ms=summary.p99_ms, why=why,
         first_failures=summary.first_failures))
 
 

@@ -48,7 +48,7 @@ def test_failure_bound_is_fall_times_inter_times_rate_from_the_rendered_check():
 
 def test_judge_zero_failures_passes_and_one_failure_fails():
     ok = judge(DrillResult(name="rolling update"), summarize(samples(100, 0)), conditions={"3 on v2": True})
-    assert ok.passed and (ok.ok, ok.failed) == (100, 0) and ok.why == "0 failed of 100"
+    assert ok.passed and (ok.ok, ok.failed, ok.failure_bound) == (100, 0, 0) and ok.why == "0 failed of 100"
     bad = judge(DrillResult(name="rolling update"), summarize(samples(100, 1)), conditions={"3 on v2": True})
     assert not bad.passed and "1 failed requests > 0 allowed" in bad.why
     assert bad.first_failures and "ReadTimeout" in bad.first_failures[0]
