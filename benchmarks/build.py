@@ -1,21 +1,15 @@
 """build_lab from nothing to HAProxy answering (lab images warm, registry fresh), its no-op re-run, teardown.
 
-Own names and subnets (lab `benchbuild`, instance `swarmlab-bench-build`), so it runs beside the other
+Own names and subnets (lab `benchbuild`, instance `swarmlab-bench-benchbuild`), so it runs beside the other
 benchmarks; the emulator is purged at the end, so nothing of it is left.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import docker
+from benchmarks import labenv
 
-from benchmarks import labenv, warm_prefect
-from emulator import images, process
-from swarmlab.spec import local
-
-LAB, SUBNET, SHARED, INSTANCE = "benchbuild", "192.168.62.0/24", "198.18.62.0/24", "swarmlab-bench-build"
 # Where the images are built: "ssh" (default, as build_lab: on a manager, from scratch in its fresh engine)
 # or "local-tunnel" (this machine's engine and its warm build cache, pushed through an SSH forward from a
 # manager, as the sequential script built on the host): SWARMLAB_BENCH_ENGINE=local-tunnel.
@@ -24,30 +18,22 @@ BASE = "lab/base:bookworm" if ENGINE.startswith("local") else None  # the host h
 
 
 def run(tmp: str) -> dict:
-    images.build_all(docker.from_env(timeout=900))  # warm: lab/base, lab/vm, lab/registry exist
-    emu = process.start(Path(tmp), "docker", "--shared-subnet", SHARED, "--delay-scale", labenv.DELAY_SCALE,
-                        instance=INSTANCE, state=Path(tmp) / "emulator.sqlite")
-    os.environ.update(emu.env())
-    try:
-        warm_prefect()
+    with labenv.lab(tmp, "benchbuild", 62) as spec:  # warm: lab/base, lab/vm, lab/registry exist
         from flows.build import build_lab
         from flows.teardown import teardown_lab
 
-        spec = local(LAB, SUBNET)
         try:
             if BASE:  # warm: the stack's images are in this engine's build cache, as the lab images are
                 from swarmlab.engine import local_engine
                 from swarmlab.publish import build_image, image_builds
                 with local_engine() as client:
-                    for b in image_builds(f"{LAB}.sakuracr.jp", base=BASE).values():
+                    for b in image_builds(f"{spec.name}.sakuracr.jp", base=BASE).values():
                         build_image(client, b)
             first, build_s = labenv.timed(build_lab, spec, engine=ENGINE, base=BASE)
             again, noop_s = labenv.timed(build_lab, spec, engine=ENGINE, base=BASE)
         finally:
             _, teardown_s = labenv.timed(teardown_lab, spec.name, spec.zone)
-    finally:
-        emu.stop(purge=True)
     return {"benchmark": "build", "build_s": build_s, "noop_s": noop_s, "noop_ratio": round(noop_s / build_s, 3),
             "teardown_s": teardown_s, "changes_first": len(first.changes), "changes_noop": again.changes,
             "stages": first.timings, "web_url": first.web_url, "engine": ENGINE,
-            "emulator": f"docker backend, delay scale {labenv.DELAY_SCALE}"}
+            "emulator": labenv.emulator_note()}

@@ -1,42 +1,25 @@
 """exercise_lab on a lab of its own: every drill's time to detect, time to recover, ok/failed requests.
 
-Own names and subnets (lab `benchdrill`, instance `swarmlab-bench-drill`); the lab is built with
+Own names and subnets (lab `benchdrill`, instance `swarmlab-bench-benchdrill`); the lab is built with
 build_lab first (not timed here: see `benchmarks build`), torn down and the emulator purged at the end.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import docker
-
-from benchmarks import labenv, warm_prefect
-from emulator import images, process
-from swarmlab.spec import local
-
-LAB, SUBNET, SHARED, INSTANCE = "benchdrill", "192.168.74.0/24", "198.18.74.0/24", "swarmlab-bench-drill"
+from benchmarks import labenv
 
 
 def run(tmp: str) -> dict:
-    images.build_all(docker.from_env(timeout=900))
-    emu = process.start(Path(tmp), "docker", "--shared-subnet", SHARED, "--delay-scale", labenv.DELAY_SCALE,
-                        instance=INSTANCE, state=Path(tmp) / "emulator.sqlite")
-    os.environ.update(emu.env())
-    try:
-        warm_prefect()
+    with labenv.lab(tmp, "benchdrill", 74) as spec:
         from flows.build import build_lab
         from flows.exercise import exercise_lab
         from flows.teardown import teardown_lab
 
-        spec = local(LAB, SUBNET)
         try:
             _, build_s = labenv.timed(build_lab, spec)
             report, exercise_s = labenv.timed(exercise_lab, spec, fail_on_verdict=False)
         finally:
             _, teardown_s = labenv.timed(teardown_lab, spec.name, spec.zone)
-    finally:
-        emu.stop(purge=True)
     return {"benchmark": "drills", "passed": report.passed, "error": report.error,
             "drills": [{"name": d.name, "detect_s": d.detect_s, "recover_s": d.recover_s, "ok": d.ok,
                         "failed": d.failed, "failure_bound": d.failure_bound, "verdict": d.verdict,
@@ -45,4 +28,4 @@ def run(tmp: str) -> dict:
                        for d in report.drills],
             "rate_per_s": report.rate_per_s, "total": report.total.model_dump() if report.total else None,
             "healed": report.healed, "exercise_s": exercise_s, "build_s": build_s, "teardown_s": teardown_s,
-            "emulator": f"docker backend, delay scale {labenv.DELAY_SCALE}"}
+            "emulator": labenv.emulator_note()}

@@ -1,27 +1,40 @@
-"""A lab on the emulator's docker backend for benchmarks: fixed names so a crashed run is cleaned next time."""
+"""A lab on the emulator's docker backend for a benchmark: names and subnets of its own, so benchmarks can
+run beside each other and the tests; the emulator instance is purged at the end, so nothing is left."""
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from emulator import process
-from swarmlab.spec import local
+import docker
 
-LAB, SUBNET, SHARED, INSTANCE = "bench", "192.168.1.0/24", "198.18.9.0/24", "swarmlab-bench"
+from benchmarks import warm_prefect
+from emulator import images, process
+from swarmlab.spec import LabSpec, local
+
 DELAY_SCALE = "0.2"
 
 
-def start(tmp: str) -> process.Emulator:
-    emu = process.start(Path(tmp), "docker", "--shared-subnet", SHARED, "--delay-scale", DELAY_SCALE,
-                        instance=INSTANCE, state=Path(tmp) / "emulator.sqlite")
+@contextmanager
+def lab(tmp: str, name: str, n: int) -> Iterator[LabSpec]:
+    """An emulator (instance `swarmlab-bench-<name>`, subnets 192.168.<n>.0/24 and 198.18.<n>.0/24) with the
+    lab images built; yields the lab's spec. The benchmark provisions and tears down the lab itself."""
+    images.build_all(docker.from_env(timeout=900))
+    emu = process.start(Path(tmp), "docker", "--shared-subnet", f"198.18.{n}.0/24", "--delay-scale", DELAY_SCALE,
+                        instance=f"swarmlab-bench-{name}", state=Path(tmp) / "emulator.sqlite")
     os.environ.update(emu.env())
-    return emu
+    try:
+        warm_prefect()
+        yield local(name, f"192.168.{n}.0/24")
+    finally:
+        emu.stop(purge=True)
 
 
-def spec():
-    return local(LAB, SUBNET)
+def emulator_note() -> str:
+    return f"docker backend, delay scale {DELAY_SCALE}"
 
 
 def timed(fn, *args, **kwargs):
