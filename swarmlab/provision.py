@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from swarmlab.sakura import NotFound, SakuraClient
 from swarmlab.sakura.disks import DiskEdit
-from swarmlab.inventory import ServerInfo
+from swarmlab.inventory import Inventory, ServerInfo
 from swarmlab.render.startup import render_startup_script
 from swarmlab.lifecycle import (EXPIRES_PREFIX, LabTearingDown, budget_tag, check_adoptable,  # noqa: F401
                                 expiry_tag, parse_budget, parse_expiry, parse_teardown)
@@ -148,10 +148,8 @@ def ensure_registry(client: SakuraClient, spec: LabSpec, *, tags: list[str], pas
     return reg.id, reg.fqdn, changed
 
 
-def discover(client: SakuraClient, spec: LabSpec) -> "Inventory":
+def discover(client: SakuraClient, spec: LabSpec) -> Inventory:
     """The inventory of an existing lab, read-only; raises naming what is missing (run provision)."""
-    from swarmlab.inventory import Inventory
-
     def need(kind: str, name: str):
         found = _one(getattr(client, kind).find(name=name, tags=spec.tags), name)
         if found is None:

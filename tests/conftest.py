@@ -11,7 +11,7 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 import pytest
 
 from emulator import process
-from emulator.process import Emulator, free_port  # noqa: F401  (re-exported for tests)
+from emulator.process import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN, SECRET = process.TOKEN, process.SECRET

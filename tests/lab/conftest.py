@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -29,22 +32,29 @@ class Lab:
         return open_fleet(self.inventory, self.spec, None)
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory, prefect_api):
-    tmp = tmp_path_factory.mktemp("lab")
-    emu = process.start(tmp, "docker", "--shared-subnet", SHARED, "--delay-scale", "0.2", instance="swarmlab-test")
+@contextmanager
+def running_lab(tmp: Path, name: str, subnet: str, shared: str) -> Iterator[tuple[process.Emulator, LabSpec]]:
+    """An emulator (docker backend, instance `<name>-emu`) with the flows' env pointed at it; yields it with
+    the lab's spec; at the end the lab is torn down, the instance purged and the env restored."""
+    emu = process.start(tmp, "docker", "--shared-subnet", shared, "--delay-scale", "0.2", instance=f"{name}-emu")
     saved = dict(os.environ)
     os.environ.update(emu.env(), SWARMLAB_STATE_DIR=str(tmp / "state"))
-    from flows.provision import provision
-    from flows.teardown import teardown_lab
-
-    spec = local(LAB, SUBNET)
+    spec = local(name, subnet)
     try:
-        yield Lab(emu, spec, provision(spec))
+        yield emu, spec
     finally:
         try:
+            from flows.teardown import teardown_lab
             teardown_lab(spec.name, spec.zone)
         finally:
             emu.stop(purge=True)
             os.environ.clear()
             os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory, prefect_api):
+    from flows.provision import provision
+
+    with running_lab(tmp_path_factory.mktemp("lab"), LAB, SUBNET, SHARED) as (emu, spec):
+        yield Lab(emu, spec, provision(spec))

@@ -9,7 +9,6 @@ This module brings up its own emulator and lab (names and subnets of its own) an
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,7 +18,8 @@ import requests
 
 from emulator import process
 from swarmlab.inventory import Inventory
-from swarmlab.spec import LabSpec, Role, local
+from swarmlab.spec import LabSpec, Role
+from tests.lab.conftest import running_lab
 
 pytestmark = pytest.mark.lab
 
@@ -45,28 +45,15 @@ class Built:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, prefect_api):
-    tmp = tmp_path_factory.mktemp("release")
-    emu = process.start(tmp, "docker", "--shared-subnet", SHARED, "--delay-scale", "0.2", instance=f"{LAB}-emu")
-    saved = dict(os.environ)
-    os.environ.update(emu.env(), SWARMLAB_STATE_DIR=str(tmp / "state"))
     from flows.build import build_lab
     from flows.provision import provision
-    from flows.teardown import teardown_lab
 
-    spec = local(LAB, SUBNET)
-    try:
+    with running_lab(tmp_path_factory.mktemp("release"), LAB, SUBNET, SHARED) as (emu, spec):
         t0 = time.monotonic()
         result = build_lab(spec)
         first = time.monotonic() - t0
         print(f"\nbuild_lab from nothing: {first:.1f} s")
         yield Built(emu, spec, provision(spec), result, first)
-    finally:
-        try:
-            teardown_lab(spec.name, spec.zone)
-        finally:
-            emu.stop(purge=True)
-            os.environ.clear()
-            os.environ.update(saved)
 
 
 def wait_until(what: str, fn, timeout_s: float = 120, interval_s: float = 1.0):

@@ -8,12 +8,9 @@ runs the drills once, and tears everything down. Timings go to `python -m benchm
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from emulator import process
-from swarmlab.spec import local
+from tests.lab.conftest import running_lab
 
 pytestmark = pytest.mark.lab
 
@@ -22,28 +19,15 @@ LAB, SUBNET, SHARED = "drilltest", "192.168.71.0/24", "198.18.71.0/24"
 
 @pytest.fixture(scope="module")
 def exercised(tmp_path_factory, prefect_api):
-    tmp = tmp_path_factory.mktemp("exercise")
-    emu = process.start(tmp, "docker", "--shared-subnet", SHARED, "--delay-scale", "0.2", instance=f"{LAB}-emu")
-    saved = dict(os.environ)
-    os.environ.update(emu.env(), SWARMLAB_STATE_DIR=str(tmp / "state"))
     from flows.build import build_lab
     from flows.exercise import exercise_lab
-    from flows.teardown import teardown_lab
 
-    spec = local(LAB, SUBNET)
-    try:
+    with running_lab(tmp_path_factory.mktemp("exercise"), LAB, SUBNET, SHARED) as (_, spec):
         build_lab(spec)
         report = exercise_lab(spec, fail_on_verdict=False)
         print("\n" + "\n".join(f"{d.name}: {d.verdict} ({d.why}) detect={d.detect_s} recover={d.recover_s} "
-                               f"ok={d.ok} failed={d.failed}" for d in report.drills))
+                                f"ok={d.ok} failed={d.failed}" for d in report.drills))
         yield spec, report
-    finally:
-        try:
-            teardown_lab(spec.name, spec.zone)
-        finally:
-            emu.stop(purge=True)
-            os.environ.clear()
-            os.environ.update(saved)
 
 
 def test_every_drill_ran_in_order_and_passed(exercised):

@@ -1,4 +1,3 @@
-import warnings
 from ipaddress import IPv4Address
 
 import pytest
