@@ -6,6 +6,7 @@
 #
 #   deployments/run-local.sh          # exit 0 when the run Completed
 #   deployments/run-local.sh --fail   # the emulator fails the first disk created: the run fails, exit != 0
+#   deployments/run-local.sh --no-drills   # build and destroy without exercise_lab (drills=false)
 #
 # Knobs (environment): SWARMLAB_LAB (lab name, default local), SWARMLAB_SUBNET (lab switch, default
 # 192.168.1.0/24), SWARMLAB_SHARED_SUBNET (emulator shared segment, default 198.18.0.0/24),
@@ -14,11 +15,12 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-fail=0
+fail=0 drills=true
 for arg in "$@"; do
   case $arg in
     --fail) fail=1 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --no-drills) drills=false ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "run-local: unknown argument $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -52,7 +54,7 @@ purge() {
 DockerBackend(sys.argv[1], Path(sys.argv[2]), sys.argv[3]).purge()' "$instance" "$state/$instance" "$shared"
 }
 
-emu_pid= server_pid= worker_pid=
+emu_pid= server_pid= worker_pid= watch_pid=
 stop() {  # pid [group]: TERM, then KILL after 20 s (a process worker may not stop on TERM alone)
   local target=$1
   [ "${2:-}" = group ] && target=-$1
@@ -64,7 +66,11 @@ stop() {  # pid [group]: TERM, then KILL after 20 s (a process worker may not st
 stop_all() {
   local rc=$?
   trap - EXIT INT TERM
-  [ -z "$worker_pid" ] || stop "$worker_pid" group   # the worker and the flow runs it started
+  [ -z "$watch_pid" ] || stop "$watch_pid"
+  if [ -n "$worker_pid" ]; then  # the flow runs the worker started (each in its own session), then the worker
+    for pid in $(pgrep -P "$worker_pid" || true); do stop "$pid"; done
+    stop "$worker_pid" group
+  fi
   [ -z "$server_pid" ] || stop "$server_pid"
   [ -z "$emu_pid" ] || stop "$emu_pid"
   [ -z "$emu_pid" ] || purge >>"$state/emulator.log" 2>&1 || echo "run-local: purging emulator objects failed" >&2
@@ -106,23 +112,7 @@ SakuraCloudCredentials(access_token=os.environ.get("SAKURA_EMULATOR_TOKEN", "emu
                        zone="is1a", api_root=os.environ["SWARMLAB_EMU_ROOT"]).save("swarmlab", overwrite=True)
 EOF
 
-# every deployment whose flow exists (flows still being written are skipped, and said so)
-mapfile -t names < <("$py" - <<'EOF'
-import os, sys, yaml
-deps = yaml.safe_load(open("prefect.yaml"))["deployments"]
-ok = [d for d in deps if os.path.exists(d["entrypoint"].split(":")[0])]
-for d in deps:
-    if d not in ok:
-        print(f"run-local: not deploying {d['name']} ({d['entrypoint']} does not exist yet)", file=sys.stderr)
-print("--all" if len(ok) == len(deps) else "\n".join(f"{d['entrypoint'].split(':')[1]}/{d['name']}" for d in ok))
-EOF
-)
-if [ "${names[0]}" = --all ]; then
-  "$prefect" deploy --all --no-prompt
-else
-  args=(); for n in "${names[@]}"; do args+=(--name "$n"); done
-  "$prefect" deploy "${args[@]}" --no-prompt
-fi
+"$prefect" deploy --all --no-prompt
 
 setsid "$prefect" worker start --pool swarmlab --type process --name "run-local-$$" >"$state/worker.log" 2>&1 &
 worker_pid=$!
@@ -130,8 +120,11 @@ worker_pid=$!
 spec=$("$py" -c 'import sys; from swarmlab.spec import local; print(local(sys.argv[1], sys.argv[2]).model_dump_json())' \
   "$lab" "$subnet")
 echo "run-local: build-and-destroy/nightly for lab $lab$([ "$fail" = 1 ] && echo ' (the first disk will fail)')"
-rc=0
-"$prefect" deployment run build-and-destroy/nightly --param spec="$spec" --watch --watch-timeout "$timeout" || rc=$?
+rc=0  # in the background, so that a signal to this script is handled at once (bash defers traps)
+"$prefect" deployment run build-and-destroy/nightly --param spec="$spec" --param drills=$drills --watch --watch-timeout "$timeout" &
+watch_pid=$!
+wait "$watch_pid" || rc=$?
+watch_pid=
 "$py" -c 'import sys; from prefect.artifacts import Artifact; a = Artifact.get(sys.argv[1]); print(a.data if a else "")' \
   "$lab-run-cost" 2>/dev/null || true
 echo "run-local: build-and-destroy finished with exit code $rc"

@@ -12,37 +12,21 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from blocks.sakura import SakuraCloudCredentials
+from flows.build import BuildResult, build_lab
+from flows.exercise import ExerciseReport, exercise_lab
 from flows.teardown import teardown_lab
 from swarmlab.cost import Estimate, Ledger, estimate, ledger, markdown_estimate, markdown_ledger
 from swarmlab.spec import LabSpec, local
 from tasks import cost as t
 
 
-def build(spec: LabSpec, credentials: str | None, ssh_key: str | None) -> object:
-    """The whole build: flows/build.py's build_lab when it exists, else provision + bootstrap_swarm."""
-    try:
-        from flows.build import build_lab
-    except ModuleNotFoundError as e:
-        if e.name != "flows.build":
-            raise
-        from flows.bootstrap import bootstrap_swarm
-        from flows.provision import provision
-
-        inventory = provision(spec, credentials=credentials, ssh_key=ssh_key)
-        bootstrap_swarm(inventory, spec, credentials=credentials, ssh_key=ssh_key)
-        return inventory
+def build(spec: LabSpec, credentials: str | None, ssh_key: str | None) -> BuildResult:
+    """The whole build: provision → swarm ∥ images ∥ HAProxy → stack → verified through HAProxy."""
     return build_lab(spec, credentials=credentials, ssh_key=ssh_key)
 
 
-def exercise(spec: LabSpec, credentials: str | None, ssh_key: str | None) -> object:
-    """flows/exercise.py's exercise_lab when it exists, else nothing to exercise yet."""
-    try:
-        from flows.exercise import exercise_lab
-    except ModuleNotFoundError as e:
-        if e.name != "flows.exercise":
-            raise
-        get_run_logger().warning("exercise_lab (flows/exercise.py) does not exist yet: exercise skipped")
-        return None
+def exercise(spec: LabSpec, credentials: str | None, ssh_key: str | None) -> ExerciseReport:
+    """Every drill through HAProxy with a probe; exercise_lab always leaves the lab healed."""
     return exercise_lab(spec, credentials=credentials, ssh_key=ssh_key)
 
 
@@ -57,8 +41,10 @@ def cost_report(spec: LabSpec, est: Estimate | None, led: Ledger | None, outcome
 
 
 @flow(name="build-and-destroy")
-def build_and_destroy(spec: LabSpec = local(), credentials: str | None = None, ssh_key: str | None = None) -> float:
-    """Build the lab, exercise it, tear it down whatever happened; returns the accrued yen before teardown."""
+def build_and_destroy(spec: LabSpec = local(), credentials: str | None = None, ssh_key: str | None = None,
+                      drills: bool = True) -> float:
+    """Build the lab, exercise it (unless `drills` is off), tear it down whatever happened; returns the
+    accrued yen before teardown."""
     log = get_run_logger()
     client = SakuraCloudCredentials.resolve(credentials).client(spec.zone)
     est = estimate(spec, spec.ttl_hours, t.load_prices(client))
@@ -67,7 +53,8 @@ def build_and_destroy(spec: LabSpec = local(), credentials: str | None = None, s
     outcome = "failed"
     try:
         build(spec, credentials, ssh_key)
-        exercise(spec, credentials, ssh_key)
+        if drills:
+            exercise(spec, credentials, ssh_key)
         outcome = "completed"
     finally:
         try:
