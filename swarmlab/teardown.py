@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from pydantic import BaseModel, ConfigDict
 
-from swarmlab.sakura import SakuraClient
+from swarmlab.sakura import ResourceFailed, SakuraClient
 from swarmlab.spec import LAB_TAG
 
 log = logging.getLogger("swarmlab.teardown")
@@ -48,9 +48,22 @@ def find_lab(client: SakuraClient, lab: str) -> LabResources:
                            for kind in KINDS})
 
 
+def _settle(wait) -> None:
+    """Wait for a transition to end; one that ends `failed` is as good for deleting."""
+    try:
+        wait()
+    except ResourceFailed:
+        pass
+
+
 def delete_server(client: SakuraClient, server) -> str:
     """Force off if running, then delete with its disks."""
     srv = client.servers.get(server.id)
+    copying = [d.id for d in srv.disks if d.availability == "migrating"]
+    for disk_id in copying:  # a build killed mid-way: the disk copy must finish before anything is deleted
+        _settle(lambda: client.disks.wait_available(disk_id, timeout_s=STOP_TIMEOUT_S))
+    if copying:
+        srv = client.servers.get(srv.id)
     if srv.status != "down":
         client.servers.power_off(srv.id, force=True)
         client.servers.wait_down(srv.id, timeout_s=STOP_TIMEOUT_S)
@@ -60,6 +73,9 @@ def delete_server(client: SakuraClient, server) -> str:
 
 def delete_nfs(client: SakuraClient, nfs) -> str:
     cur = client.nfs.get(nfs.id)
+    if cur.availability == "migrating":  # still being created (a build killed mid-way): it boots once created
+        _settle(lambda: client.nfs.wait_up(cur.id, timeout_s=STOP_TIMEOUT_S))
+        cur = client.nfs.get(cur.id)
     if cur.status != "down":
         client.nfs.power_off(cur.id, force=True)
         client.nfs.wait_down(cur.id, timeout_s=STOP_TIMEOUT_S)
