@@ -30,6 +30,17 @@ def named(resources: list, name: str, what: str):
     return _one([r for r in resources if r.name == name], f"{what} {name}")
 
 
+def current(client: SakuraClient, kind: str, spec: LabSpec, name: str, snapshot_hit):
+    """The resource as the snapshot saw it, or — when the snapshot had none — as the cloud has it now.
+
+    The snapshot is taken once per run; a task retried after a failure must not trust its absence
+    (the first attempt may have created the resource), so absence is re-checked right before creating.
+    """
+    if snapshot_hit is not None:
+        return snapshot_hit
+    return _one(getattr(client, kind).find(name=name, tags=spec.tags), f"{kind} {name}")
+
+
 def ensure_switch(client: SakuraClient, spec: LabSpec, existing=None,
                   now: datetime | None = None) -> tuple[str, list[str], bool]:
     """The lab's switch: (id, tags every new resource gets, created?). Its expiry and budget tags are the lab's.
@@ -39,7 +50,7 @@ def ensure_switch(client: SakuraClient, spec: LabSpec, existing=None,
     """
     now = now or datetime.now(timezone.utc)
     name = spec.resource_name("switch")
-    sw = existing
+    sw = current(client, "switches", spec, name, existing)
     if sw:
         check_adoptable(spec.name, sw.tags, now)
         expiry, budget = parse_expiry(sw.tags), parse_budget(sw.tags)
@@ -63,6 +74,7 @@ def assert_not_torn_down(client: SakuraClient, spec: LabSpec, switch_id: str) ->
 
 def ensure_note(client: SakuraClient, spec: LabSpec, tags: list[str], existing=None) -> tuple[str, bool]:
     """The startup-script note the servers' disk edit refers to."""
+    existing = current(client, "notes", spec, spec.resource_name("startup"), existing)
     if existing:
         return existing.id, False
     return client.notes.create(name=spec.resource_name("startup"), tags=tags,
@@ -78,7 +90,7 @@ def ensure_server(client: SakuraClient, spec: LabSpec, server: ServerSpec, *, sw
     """
     name = spec.server_name(server)
     changed = False
-    srv = existing
+    srv = current(client, "servers", spec, name, existing)
     if not srv:
         assert_not_torn_down(client, spec, switch_id)
         srv = client.servers.create(name=name, tags=tags, cpu=spec.plan.cpu, memory_gb=spec.plan.memory_gb,
@@ -92,7 +104,7 @@ def ensure_server(client: SakuraClient, spec: LabSpec, server: ServerSpec, *, sw
         client.interfaces.set_user_ip(nic.id, str(server.private_ip))
         changed = True
     disk_name = f"{name}-disk"
-    disk = existing_disk
+    disk = current(client, "disks", spec, disk_name, existing_disk)
     if not disk:
         assert_not_torn_down(client, spec, switch_id)
         edit = DiskEdit(host_name=name, ssh_public_keys=[public_key],
@@ -118,7 +130,7 @@ def ensure_nfs(client: SakuraClient, spec: LabSpec, *, switch_id: str, tags: lis
                existing=None) -> tuple[str, bool]:
     """The NFS appliance on the lab switch at the spec's address, up."""
     name = spec.resource_name("nfs")
-    nfs = existing
+    nfs = current(client, "nfs", spec, name, existing)
     changed = False
     if not nfs:
         assert_not_torn_down(client, spec, switch_id)
@@ -135,7 +147,7 @@ def ensure_registry(client: SakuraClient, spec: LabSpec, *, tags: list[str], pas
                     existing=None) -> tuple[str, str, bool]:
     """The container registry and its user: (id, fqdn, created anything?)."""
     name = spec.resource_name("registry")
-    reg = existing
+    reg = current(client, "registries", spec, name, existing)
     changed = False
     if not reg:
         reg = client.registries.create(name=name, tags=tags, registry_name=spec.registry.name)

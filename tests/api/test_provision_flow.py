@@ -119,3 +119,19 @@ def test_bad_credentials_fail_fast_without_leaking_the_secret(cloud_env, prefect
     assert time.monotonic() - started < 30
     assert "401" in str(err.value) or "nauthorized" in str(err.value)
     assert "wrong-secret-XYZ" not in str(err.value)
+
+
+def test_a_retried_task_with_a_stale_snapshot_creates_no_duplicate(cloud_env, prefect_api):
+    from blocks.sakura import SakuraCloudCredentials
+    from swarmlab import provision as lib
+
+    spec = local("lab-f")
+    inv = provision(spec)
+    client = SakuraCloudCredentials.from_env().client(spec.zone)
+    server = spec.servers[0]
+    info, changed = lib.ensure_server(client, spec, server, switch_id=inv.switch_id, tags=spec.tags,
+                                      archive_id="unused", note_id="unused", public_key="unused",
+                                      existing=None, existing_disk=None)  # as a retry with the run's old snapshot
+    assert (info.id, changed) == (inv.server(spec.server_name(server)).id, False)
+    assert listing(cloud_env, "lab-f") == EXPECTED
+    teardown_lab("lab-f", spec.zone)
