@@ -33,6 +33,14 @@ def run(tmp: str) -> dict:
             again, noop_s = labenv.timed(build_lab, spec, engine=ENGINE, base=BASE)
         finally:
             _, teardown_s = labenv.timed(teardown_lab, spec.name, spec.zone)
+            if BASE:  # the stack images this engine built and tagged for the lab's registry
+                import docker
+
+                engine = docker.from_env()
+                for image in engine.images.list():
+                    for tag in image.tags:
+                        if tag.startswith(f"{spec.name}.sakuracr.jp/"):
+                            engine.images.remove(tag)
     return {"benchmark": "build", "build_s": build_s, "noop_s": noop_s, "noop_ratio": round(noop_s / build_s, 3),
             "teardown_s": teardown_s, "changes_first": len(first.changes), "changes_noop": again.changes,
             "stages": first.timings, "web_url": first.web_url, "engine": ENGINE,
