@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 from prefect import task
-from prefect.cache_policies import NO_CACHE
 from pydantic import SecretStr
 
 from swarmlab import nfs, prepare, registry
 from swarmlab.fleet import Fleet
-from swarmlab.hosts import HostUnreachable
 from swarmlab.spec import LabSpec
-
-# A host that is still booting is worth another try; a wrong key or a failing command is not.
-SSH_RETRY = dict(retries=2, retry_delay_seconds=[5, 20], cache_policy=NO_CACHE,
-                 retry_condition_fn=lambda task, run, state: _is(state, HostUnreachable))
-
-
-def _is(state, exc_type) -> bool:
-    try:
-        state.result()
-    except exc_type:
-        return True
-    except BaseException:
-        return False
-    return False
+from tasks.retry import SSH_RETRY
 
 
 @task(name="prepare-host", task_run_name="prepare-{name}", **SSH_RETRY)

@@ -18,13 +18,13 @@ from swarmlab.inventory import Inventory
 from swarmlab.publish import PublishResult, image_builds, publish
 from swarmlab.render.stack import StackImages
 from swarmlab.spec import LabSpec
-from tasks.hosts import SSH_RETRY, _is
+from tasks.retry import SSH_RETRY, retry_on
 
 #: publish may start while apt runs on the builder (build_lab overlaps them): an upgrade that restarts
 #: dockerd, or a reboot, drops the engine connection mid-build. Worth another try; a failed build is not.
 ENGINE_DROPPED = (HostUnreachable, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 PUBLISH_RETRY = dict(retries=2, retry_delay_seconds=[5, 20], cache_policy=NO_CACHE,
-                     retry_condition_fn=lambda task, run, state: _is(state, ENGINE_DROPPED))
+                     retry_condition_fn=retry_on(*ENGINE_DROPPED))
 
 
 def _log():
@@ -71,17 +71,17 @@ def configure_edge(fleet: Fleet, name: str, spec: LabSpec) -> list[str]:
     return edge.configure(fleet.session(name), spec)
 
 
-@task(name="verify-edge", task_run_name="verify-edge-{address}", cache_policy=SSH_RETRY["cache_policy"])
+@task(name="verify-edge", task_run_name="verify-edge-{address}", cache_policy=NO_CACHE)
 def verify_edge(address: str, timeout_s: float = edge.VERIFY_TIMEOUT_S) -> None:
     edge.verify(address, timeout_s=timeout_s)
 
 
-@task(name="stack-status", cache_policy=SSH_RETRY["cache_policy"])
+@task(name="stack-status", cache_policy=NO_CACHE)
 def stack_status(fleet: Fleet, manager: str, spec: LabSpec) -> dep.StackStatus:
     return dep.observe(fleet.session(manager), spec)
 
 
-@task(name="service-ops", task_run_name="service-ops-{name}", cache_policy=SSH_RETRY["cache_policy"])
+@task(name="service-ops", task_run_name="service-ops-{name}", cache_policy=NO_CACHE)
 def service_ops(fleet: Fleet, manager: str, spec: LabSpec, name: str, image: str, image2: str, port: int,
                 timeout_s: float = services.STEP_TIMEOUT_S) -> list[services.StepResult]:
     ips = {spec.server_name(w): str(w.private_ip) for w in spec.workers}

@@ -160,10 +160,9 @@ class NodeRow(Model):
         return self.availability.lower() == "drain"
 
 
-def parse_node_ls(output: str, host: str = "?") -> list[NodeRow]:
-    """One JSON object per line (blank lines ignored). `Self` marks the node the command ran on
-    (a trailing ` *` on the ID, as in the table format, is also understood)."""
-    rows: list[NodeRow] = []
+def json_lines(output: str, what: str, host: str) -> list[dict[str, Any]]:
+    """`docker ... --format '{{json .}}'` output: one JSON object per line, blank lines ignored."""
+    out = []
     for line in output.splitlines():
         line = line.strip()
         if not line:
@@ -171,7 +170,18 @@ def parse_node_ls(output: str, host: str = "?") -> list[NodeRow]:
         try:
             d = json.loads(line)
         except json.JSONDecodeError as e:
-            raise SwarmFactsError(host, f"docker node ls line is not JSON ({e}): {line[:200]!r}") from None
+            raise SwarmFactsError(host, f"{what} line is not JSON ({e}): {line[:200]!r}") from None
+        if not isinstance(d, dict):
+            raise SwarmFactsError(host, f"{what} line is not a JSON object: {line[:200]!r}")
+        out.append(d)
+    return out
+
+
+def parse_node_ls(output: str, host: str = "?") -> list[NodeRow]:
+    """One JSON object per line (blank lines ignored). `Self` marks the node the command ran on
+    (a trailing ` *` on the ID, as in the table format, is also understood)."""
+    rows: list[NodeRow] = []
+    for d in json_lines(output, "docker node ls", host):
         raw_id = str(d.get("ID", "")).strip()
         is_self = bool(d.get("Self")) or raw_id.endswith("*")
         rows.append(NodeRow(

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import SwarmFactsError
+from .facts import json_lines
 
 __all__ = [
     "SERVICE_LS_COMMAND",
@@ -61,22 +62,6 @@ class Model(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-def _lines(output: str, what: str, host: str) -> list[dict[str, Any]]:
-    out = []
-    for line in output.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            d = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise SwarmFactsError(host, f"{what} line is not JSON ({e}): {line[:200]!r}") from None
-        if not isinstance(d, dict):
-            raise SwarmFactsError(host, f"{what} line is not a JSON object: {line[:200]!r}")
-        out.append(d)
-    return out
-
-
 class ServiceRow(Model):
     """One line of `docker service ls --format '{{json .}}'`."""
 
@@ -103,7 +88,7 @@ def parse_replicas(text: str) -> tuple[int, int]:
 
 def parse_service_ls(output: str, host: str = "?") -> list[ServiceRow]:
     rows = []
-    for d in _lines(output, "docker service ls", host):
+    for d in json_lines(output, "docker service ls", host):
         running, desired = parse_replicas(str(d.get("Replicas", "")))
         rows.append(ServiceRow(id=d.get("ID", ""), name=d.get("Name", ""), mode=d.get("Mode", ""),
                                image=d.get("Image", ""), running=running, desired=desired,
@@ -139,7 +124,7 @@ class TaskRow(Model):
 
 def parse_service_ps(output: str, host: str = "?") -> list[TaskRow]:
     rows = []
-    for d in _lines(output, "docker service ps", host):
+    for d in json_lines(output, "docker service ps", host):
         err = str(d.get("Error", "") or "").strip()
         if len(err) >= 2 and err[0] == err[-1] == '"':
             err = err[1:-1]
