@@ -73,4 +73,4 @@ HBA
 chown postgres:postgres "$PGDATA/pg_hba.conf"
 
 exec setpriv --reuid=postgres --regid=postgres --init-groups \
-  postgres -D "$PGDATA" -c listen_addresses='*' -c password_encryption=scram-sha-256
+  postgres -D "$PGDATA" -c listen_addresses='*' -c password_encryption=scram-sha-256 -c jit=off
