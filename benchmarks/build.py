@@ -10,11 +10,11 @@ import os
 
 from benchmarks import labenv
 
-# Where the images are built: "ssh" (default, as build_lab: on a manager, from scratch in its fresh engine)
-# or "local-tunnel" (this machine's engine and its warm build cache, pushed through an SSH forward from a
-# manager, as the sequential script built on the host): SWARMLAB_BENCH_ENGINE=local-tunnel.
-ENGINE = os.environ.get("SWARMLAB_BENCH_ENGINE", "ssh")
-BASE = "lab/base:bookworm" if ENGINE.startswith("local") else None  # the host has no Docker Hub
+# Where the images are built: "local" (default: this machine's engine, its build cache warm, as the sequential
+# script built on the host; pushed through a relay to the lab's registry) or "ssh" (on a manager, from scratch
+# in its fresh engine, as build_lab's default): SWARMLAB_BENCH_ENGINE=ssh.
+ENGINE = os.environ.get("SWARMLAB_BENCH_ENGINE", "local")
+BASE = "lab/base:bookworm" if ENGINE == "local" else None  # the host has no Docker Hub
 
 
 def run(tmp: str) -> dict:
@@ -40,7 +40,7 @@ def run(tmp: str) -> dict:
                 for image in engine.images.list():
                     for tag in image.tags:
                         if tag.startswith(f"{spec.name}.sakuracr.jp/"):
-                            engine.images.remove(tag)
+                            engine.images.remove(tag, noprune=True)  # keep the build cache warm
     return {"benchmark": "build", "build_s": build_s, "noop_s": noop_s, "noop_ratio": round(noop_s / build_s, 3),
             "teardown_s": teardown_s, "changes_first": len(first.changes), "changes_noop": again.changes,
             "stages": first.timings, "web_url": first.web_url, "engine": ENGINE,

@@ -3,12 +3,13 @@
 The bootstrap steps are bootstrap_swarm's own tasks, called here so that other work overlaps them:
 
     provision ─┬─ prepare ×6 ─┬─ nfs mounts, data dir ───────────┐
-               │              ├─ swarm plan → apply → logins ────┼─ deploy_stack ─ verify edge ─ report
-               │              └─ (builder prepared) publish ─────┘        │
+               │              └─ swarm plan → apply → logins ────┼─ deploy_stack ─ verify edge ─ report
+               ├─ publish ───────────────────────────────────────┘        │
                └─ configure_edge (apt haproxy, haproxy -c, reload) ───────┘
 
-publish builds on a manager (the last one: the first runs `swarm init`) as soon as that host is
-prepared, so image builds and pushes run while the other hosts finish apt and the swarm forms.
+publish starts as soon as the servers are up, so image builds and pushes run while the hosts do apt
+and the swarm forms: on the last manager's engine (the first runs `swarm init`), or with
+engine="local" on this machine's engine and build cache.
 """
 
 from __future__ import annotations
@@ -74,9 +75,8 @@ def build_lab(spec: LabSpec = local(), credentials: str | None = None, ssh_key: 
               engine: str = "ssh", base: str | None = None) -> BuildResult:
     """Everything from nothing to HAProxy answering; a re-run on a built lab changes nothing.
 
-    engine: where images are built: "ssh" (a manager's engine), "local" (this machine's engine, which
-    reaches the registry), "local-tunnel" (this machine's engine and build cache, pushing through an SSH
-    forward from a manager). base: the images' BASE build arg (default: their Dockerfiles' debian:bookworm).
+    engine: where images are built: "ssh" (a manager's engine, from scratch) or "local" (this machine's
+    engine and build cache). base: the images' BASE build arg (default: their Dockerfiles' debian:bookworm).
     """
     t0 = time.monotonic()
     timings: dict[str, float] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shlex
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -26,36 +27,39 @@ DIAL_COMMAND = "docker system dial-stdio"
 API_TIMEOUT_S = 900
 
 
-class DialStdioTunnel:
-    """127.0.0.1:<port> → `docker system dial-stdio` on `session`'s host, one exec channel per connection.
+class Relay:
+    """A listener on 127.0.0.1:<random port> that joins every accepted connection to a new upstream
+    (`_open()`) and pumps bytes both ways until both sides are done. Nothing listens beyond loopback."""
 
-    The SSH user must be allowed to use the engine (the lab's `ubuntu` is in the `docker` group);
-    `sudo=True` runs the dialer as root instead.
-    """
+    describe = "relay"
 
-    def __init__(self, session: Session, *, sudo: bool = False, command: str = DIAL_COMMAND):
-        self.session = session
-        self.sudo = sudo
-        self.command = command
-        self.describe = f"docker tunnel to {session.name}"
+    def __init__(self):
         self._listener: socket.socket | None = None
         self._closed = threading.Event()
-        self._conns: set[tuple[socket.socket, paramiko.Channel]] = set()
+        self._conns: set[tuple[socket.socket, object]] = set()
         self._lock = threading.Lock()
         self.port = 0
 
     @property
-    def base_url(self) -> str:
-        return f"tcp://127.0.0.1:{self.port}"
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
 
-    def start(self) -> DialStdioTunnel:
+    def start(self):
         ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         ls.bind(("127.0.0.1", 0))
         ls.listen(16)
         ls.settimeout(0.5)
         self._listener, self.port = ls, ls.getsockname()[1]
-        threading.Thread(target=self._accept, name=f"dial-stdio-{self.session.name}", daemon=True).start()
+        threading.Thread(target=self._accept, name=self.describe, daemon=True).start()
         return self
+
+    def _open(self):
+        """A new upstream connection: anything with recv, sendall and close."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _shutdown_write(upstream) -> None:
+        upstream.shutdown(socket.SHUT_WR)
 
     def _accept(self) -> None:
         assert self._listener is not None
@@ -66,25 +70,21 @@ class DialStdioTunnel:
                 continue
             except OSError:
                 return
-            threading.Thread(target=self._serve, args=(sock,), daemon=True,
-                             name=f"dial-stdio-conn-{self.session.name}").start()
+            threading.Thread(target=self._serve, args=(sock,), daemon=True, name=f"{self.describe} conn").start()
 
     def _serve(self, sock: socket.socket) -> None:
         try:
-            chan = self._channel()
-        except HostError as e:
+            upstream = self._open()
+        except (HostError, OSError) as e:
             log.warning("%s: %s", self.describe, e)
             sock.close()
             return
         with self._lock:
-            self._conns.add((sock, chan))
-        up = threading.Thread(target=self._sock_to_chan, args=(sock, chan), daemon=True)
+            self._conns.add((sock, upstream))
+        up = threading.Thread(target=self._pump_up, args=(sock, upstream), daemon=True)
         up.start()
         try:
-            while True:
-                data = chan.recv(65536)
-                if not data:
-                    break
+            while data := upstream.recv(65536):
                 sock.sendall(data)
         except OSError:
             pass
@@ -92,62 +92,130 @@ class DialStdioTunnel:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_WR)
             up.join(timeout=5)
-            chan.close()
+            upstream.close()
             sock.close()
             with self._lock:
-                self._conns.discard((sock, chan))
+                self._conns.discard((sock, upstream))
 
-    def _channel(self) -> paramiko.Channel:
-        return self.session.open_exec(self.command, sudo=self.sudo)
-
-    @staticmethod
-    def _sock_to_chan(sock: socket.socket, chan: paramiko.Channel) -> None:
+    def _pump_up(self, sock: socket.socket, upstream) -> None:
         try:
-            while True:
-                data = sock.recv(65536)
-                if not data:
-                    break
-                chan.sendall(data)
+            while data := sock.recv(65536):
+                upstream.sendall(data)
         except OSError:
             pass
         finally:
             with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
-                chan.shutdown_write()
+                self._shutdown_write(upstream)
 
     def close(self) -> None:
         self._closed.set()
         if self._listener is not None:
+            with contextlib.suppress(OSError):  # stops listening now, not when accept() next times out
+                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
         with self._lock:
             conns = list(self._conns)
-        for sock, chan in conns:
-            chan.close()
+        for sock, upstream in conns:
+            upstream.close()
             with contextlib.suppress(OSError):
                 sock.close()
 
-    def __enter__(self) -> DialStdioTunnel:
+    def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.close()
 
 
+class DialStdioTunnel(Relay):
+    """127.0.0.1:<port> → `docker system dial-stdio` on `session`'s host, one exec channel per connection.
+
+    The SSH user must be allowed to use the engine (the lab's `ubuntu` is in the `docker` group);
+    `sudo=True` runs the dialer as root instead.
+    """
+
+    def __init__(self, session: Session, *, sudo: bool = False, command: str = DIAL_COMMAND):
+        super().__init__()
+        self.session, self.sudo, self.command = session, sudo, command
+        self.describe = f"docker tunnel to {session.name}"
+
+    @property
+    def base_url(self) -> str:
+        return f"tcp://{self.address}"
+
+    def _open(self) -> paramiko.Channel:
+        return self.session.open_exec(self.command, sudo=self.sudo)
+
+    @staticmethod
+    def _shutdown_write(upstream) -> None:
+        upstream.shutdown_write()
+
+
 class ForwardTunnel(DialStdioTunnel):
     """127.0.0.1:<port> → `host:port` as seen from `session`'s server (SSH direct-tcpip), e.g. a registry
-    that only the lab can reach. The local engine treats 127.0.0.0/8 registries as insecure (TLS without
-    verification): the hop to the server is SSH, and the server reaches the registry by its own name."""
+    that only the lab can reach."""
 
     def __init__(self, session: Session, host: str, port: int):
         super().__init__(session)
         self.target = (host, port)
         self.describe = f"forward via {session.name} to {host}:{port}"
 
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def _channel(self) -> paramiko.Channel:
+    def _open(self) -> paramiko.Channel:
         return self.session.open_forward(*self.target)
+
+
+class TcpRelay(Relay):
+    """127.0.0.1:<port> → `host:port` over plain TCP from this machine (no SSH, no crypto in Python)."""
+
+    def __init__(self, host: str, port: int, connect_timeout_s: float = 5.0):
+        super().__init__()
+        self.target, self.connect_timeout_s = (host, port), connect_timeout_s
+        self.describe = f"relay to {host}:{port}"
+
+    def _open(self) -> socket.socket:
+        upstream = socket.create_connection(self.target, timeout=self.connect_timeout_s)
+        upstream.settimeout(None)
+        return upstream
+
+
+def reachable(host: str, port: int, timeout_s: float = 2.0) -> bool:
+    """Does a TCP connection from this machine to host:port succeed?"""
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+        return True
+    except OSError:
+        return False
+
+
+def addresses(name: str) -> set[str]:
+    """The IPv4 addresses this machine resolves `name` to (empty when it does not)."""
+    try:
+        return {a[4][0] for a in socket.getaddrinfo(name, None, socket.AF_INET)}
+    except OSError:
+        return set()
+
+
+@contextlib.contextmanager
+def registry_route(fqdn: str, port: int, session: Session) -> Iterator[str | None]:
+    """How this machine's engine reaches the registry the lab knows as `fqdn`.
+
+    The lab's view wins: `session`'s host resolves `fqdn`. None: this machine resolves it to the same
+    address, so the engine pushes by name (the real `<name>.sakuracr.jp`). Else "127.0.0.1:PORT": a
+    `TcpRelay` to that address when this machine reaches it (the local lab's shared segment), else a
+    `ForwardTunnel` through `session`. The engine treats 127.0.0.0/8 registries as insecure (TLS without
+    verification); the bytes still go to the address the lab itself uses, never to what a name means
+    outside the lab.
+    """
+    r = session.run(f"getent ahostsv4 {shlex.quote(fqdn)}", check=False, timeout_s=30)
+    lab_address = r.stdout.split()[0] if r.ok and r.stdout.split() else None
+    if lab_address and lab_address in addresses(fqdn):
+        yield None
+        return
+    relay = (TcpRelay(lab_address, port) if lab_address and reachable(lab_address, port)
+             else ForwardTunnel(session, fqdn, port))
+    log.info("registry %s: pushing through %s", fqdn, relay.describe)
+    with relay:
+        yield relay.address
 
 
 @contextlib.contextmanager

@@ -191,8 +191,8 @@ def context_tar(build: ImageBuild) -> bytes:
     return buf.getvalue()
 
 
-def push_error(line: dict) -> str | None:
-    """The registry's error message in one decoded push-stream item, else None."""
+def stream_error(line: dict) -> str | None:
+    """The error message in one decoded push or pull stream item, else None."""
     if not isinstance(line, dict):
         return None
     detail = line.get("errorDetail")
@@ -252,7 +252,7 @@ def push_image(client: docker.DockerClient, build: ImageBuild, auth: dict[str, s
             client.api.tag(build.ref, repo, build.tag)
         try:
             for line in client.api.push(repo, tag=build.tag, stream=True, decode=True, auth_config=auth):
-                err = push_error(line)
+                err = stream_error(line)
                 if err:
                     raise PushFailed(build.ref, registry, redact(err, secrets))
         finally:
@@ -268,7 +268,7 @@ def publish(connect: Callable[[], docker.DockerClient], builds: dict[str, ImageB
     """Build and push every image the registry does not hold yet, in parallel (one client per thread).
 
     `connect()` returns a fresh DockerClient for the build engine (e.g. `swarmlab.engine.engine_connector`'s).
-    `push_via` ("127.0.0.1:PORT", a `ForwardTunnel` to the registry) is how that engine reaches the registry
+    `push_via` ("127.0.0.1:PORT", from `swarmlab.engine.registry_route`) is how that engine reaches the registry
     when it cannot by its name; images keep their `<fqdn>/<name>:<tag>` names everywhere else.
     """
     t0 = time.monotonic()
@@ -312,3 +312,4 @@ def publish(connect: Callable[[], docker.DockerClient], builds: dict[str, ImageB
                          pushed=[builds[k].ref for k, v in done.items() if v],
                          present=[builds[k].ref for k, v in done.items() if not v],
                          seconds=round(time.monotonic() - t0, 2))
+

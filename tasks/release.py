@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from swarmlab import deploy as dep
 from swarmlab import edge, services
-from swarmlab.engine import ForwardTunnel, engine_connector
+from swarmlab.engine import engine_connector, registry_route
 from swarmlab.fleet import Fleet
 from swarmlab.hosts import HostUnreachable, wait_reachable
 from swarmlab.inventory import Inventory
@@ -38,26 +38,24 @@ def publish_images(fleet: Fleet, builder: str, inventory: Inventory, password: S
                    base: str | None = None) -> PublishResult:
     """Build + push app, web, postgres (and `variants`) unless the registry has their tags.
 
-    engine "ssh": build on `builder`'s engine (SSH dial-stdio). "local": the controller's engine, which
-    reaches the registry by name. "local-tunnel": the controller's engine (its build cache), pushing
-    through an SSH forward from `builder` to the registry (for a registry only the lab can reach).
+    engine "ssh": build on `builder`'s engine (SSH dial-stdio). "local": the controller's engine and its
+    build cache, pushing to the registry by name, or through a relay when only the lab resolves it
+    (`swarmlab.engine.registry_route`).
     """
+    if engine not in ("ssh", "local"):
+        raise ValueError(f"engine must be 'ssh' (a manager's engine through SSH) or 'local', not {engine!r}")
     builds = image_builds(inventory.registry_fqdn, variants=variants, base=base)
-    session = None
-    if engine in ("ssh", "local-tunnel"):  # a connection of its own: the fleet's session may be busy
-        h = fleet.hosts[builder]
-        session = wait_reachable(h, fleet.key, fleet.known_hosts, timeout_s=fleet.timeout_s)
+    # a connection of its own: the fleet's session may be busy with other tasks
+    session = wait_reachable(fleet.hosts[builder], fleet.key, fleet.known_hosts, timeout_s=fleet.timeout_s)
     try:
-        if engine == "local-tunnel":
-            with ForwardTunnel(session, inventory.registry_fqdn, 443) as fwd, \
+        if engine == "local":
+            with registry_route(inventory.registry_fqdn, 443, session) as via, \
                     engine_connector(None, engine="local") as connect:
-                return publish(connect, builds, inventory.registry_user, password, push_via=fwd.address,
-                               log=_log())
+                return publish(connect, builds, inventory.registry_user, password, push_via=via, log=_log())
         with engine_connector(session, engine=engine) as connect:
             return publish(connect, builds, inventory.registry_user, password, log=_log())
     finally:
-        if session is not None:
-            session.close()
+        session.close()
 
 
 @task(name="deploy-stack", task_run_name="deploy-stack-from-{manager}", **SSH_RETRY)

@@ -149,3 +149,37 @@ def test_service_ops_verifies_every_step(built):
     finally:
         fleet.close()
     assert "nginxs" not in out.split()
+
+
+def test_local_engine_pushes_through_a_plain_relay_to_the_address_the_lab_uses(built):
+    """The controller's engine reaches the lab's registry, which only the lab resolves, through a TcpRelay
+    to the registry's lab address (no SSH in the data path); the lab then pulls the image by its fqdn."""
+    import docker
+
+    from blocks.sakura import SakuraCloudCredentials
+    from swarmlab.engine import engine_connector, registry_route
+    from swarmlab.publish import image_builds, publish
+    from swarmlab.secrets import derive
+
+    inv, spec = built.inventory, built.spec
+    password = derive(SakuraCloudCredentials.resolve(None).access_token_secret, spec.name, "registry")
+    builds = {k: b for k, b in image_builds(inv.registry_fqdn, variants=[("web", "relay")],
+                                            base="lab/base:bookworm").items() if k == "web-relay"}
+    ref = builds["web-relay"].ref
+    fleet = built.fleet()
+    manager = fleet.session(fleet.names(Role.manager)[0])
+    try:
+        with registry_route(inv.registry_fqdn, 443, manager) as via, engine_connector(None, engine="local") as c:
+            lab_address = manager.run(f"getent ahostsv4 {inv.registry_fqdn}").stdout.split()[0]
+            assert via and via.startswith("127.0.0.1:")
+            first = publish(c, builds, inv.registry_user, password, push_via=via)
+            again = publish(c, builds, inv.registry_user, password, push_via=via)
+        assert first.pushed == [ref] and again.pushed == [] and again.present == [ref]
+        assert not lab_address.startswith("127.")
+        # what the local engine pushed is what a lab host pulls by the registry's name
+        pulled = manager.run(f"docker pull -q {ref} && docker image inspect -f '{{{{.Config.Labels}}}}' {ref} "
+                             f"&& docker rmi {ref}", sudo=True).stdout
+        assert "swarmlab.image:web" in pulled
+    finally:
+        fleet.close()
+        docker.from_env().images.remove(ref, noprune=True)
