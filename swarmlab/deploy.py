@@ -131,7 +131,7 @@ def observe(session: Session, spec: LabSpec) -> StackStatus:
     out = session.run(f"""docker service ls --filter label=com.docker.stack.namespace={shlex.quote(spec.stack.name)} \
 --format '{{{{json .}}}}'
 echo '#--ps'
-for s in {full}; do docker service ps --no-trunc --format '{{{{json .}}}}' "$s" 2>/dev/null; done
+docker service ps --no-trunc --format '{{{{json .}}}}' {full} 2>/dev/null
 echo '#--inspect'
 docker service inspect {full} 2>/dev/null || true
 exit 0""", sudo=True, timeout_s=60).stdout
