@@ -1,10 +1,13 @@
-"""A docker SDK client for a lab host's engine, through SSH (`docker system dial-stdio`), or the local one.
+"""Docker engines and the lab registry, reached from this machine over loopback relays.
 
-docker-py's own `ssh://` transport cannot take our key, our pinned host keys or our sessions
-(prefect-notes §8), so the tunnel is ours: a listener on 127.0.0.1:<random port> whose every
-accepted connection runs `docker system dial-stdio` on the host over a new exec channel of an SSH
-session and pumps bytes both ways. The SDK talks plain HTTP to `tcp://127.0.0.1:<port>`; the engine
-sees an ordinary client on its socket. Nothing listens beyond loopback.
+- `DialStdioTunnel`: a lab host's engine. docker-py's own `ssh://` transport cannot take our key, our
+  pinned host keys or our sessions (prefect-notes §8), so every connection accepted on 127.0.0.1:<port>
+  runs `docker system dial-stdio` on the host over a new exec channel of an SSH session; the SDK talks
+  plain HTTP to `tcp://127.0.0.1:<port>` and the engine sees an ordinary client on its socket.
+- `registry_route`: how this machine's engine pushes to the lab's registry: by name, through a
+  `TcpRelay` (plain TCP to the registry's lab address) or a `ForwardTunnel` (SSH direct-tcpip).
+
+All are a `Relay`: nothing listens beyond loopback.
 """
 
 from __future__ import annotations
