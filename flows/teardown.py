@@ -7,12 +7,15 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from blocks.sakura import SakuraCloudCredentials
+from swarmlab.fleet import known_hosts_path
+from swarmlab.hosts import KnownHosts
 from tasks import teardown as t
 
 
 @flow(name="teardown-lab", task_runner=ThreadPoolTaskRunner(max_workers=12))
 def teardown_lab(lab: str = "swarmlab", zone: str = "is1a", credentials: str | None = None) -> list[str]:
-    """Mark the switch; servers (with disks) ∥ NFS → leftover disks → registry, notes → switch; then list again: must be empty."""
+    """Mark the switch; servers (with disks) ∥ NFS → leftover disks → registry, notes → switch; then list again:
+    must be empty. The deleted servers' host-key pins are forgotten."""
     log = get_run_logger()
     client = SakuraCloudCredentials.resolve(credentials).client(zone)
     t.mark_teardown(client, lab)  # provision refuses to adopt the lab from now on
@@ -20,6 +23,9 @@ def teardown_lab(lab: str = "swarmlab", zone: str = "is1a", credentials: str | N
     first = [t.delete_server.submit(client, s) for s in found.servers]
     first += [t.delete_nfs.submit(client, n) for n in found.nfs]
     deleted = [f.result() for f in first]
+    pins = KnownHosts(known_hosts_path(lab))
+    for server in found.servers:  # a deleted server's host key means nothing now (an emulator reuses IDs)
+        pins.forget(server.id)
     rest = t.find_lab(client, lab) if first else found  # disks went with their servers
     second = [t.delete_simple.submit(client, kind, r) for kind in ("disks", "registries", "notes")
               for r in getattr(rest, kind)]

@@ -16,6 +16,8 @@ import requests
 
 from flows.provision import provision
 from flows.teardown import teardown_lab
+from swarmlab.fleet import known_hosts_path
+from swarmlab.hosts import KnownHosts
 from swarmlab.spec import local
 
 from tests.conftest import ROOT
@@ -61,8 +63,12 @@ def test_provision_is_idempotent_and_teardown_leaves_nothing(cloud_env, prefect_
     assert [s.id for s in again.servers] == [s.id for s in inv.servers]
     assert listing(cloud_env, "lab-a") == EXPECTED
 
+    pins = KnownHosts(known_hosts_path("lab-a"))
+    for s in inv.servers:
+        pins.pin(s.id, "ssh-ed25519", "AAAAC3NzaC1lZDI1NTE5AAAAIIcaFKjai/jgJhpuRrJccKLLELx7Fo7MFLpHl6FtMk7k")
     deleted = teardown_lab("lab-a", spec.zone)
     assert len(deleted) == sum(EXPECTED.values()) - 7  # disks go with their servers
+    assert KnownHosts(known_hosts_path("lab-a")).pins() == {}, "teardown keeps pins of deleted servers"
     assert listing(cloud_env, "lab-a") == Counter()
     assert teardown_lab("lab-a", spec.zone) == []
 
