@@ -119,6 +119,8 @@ def _build_base(client: docker.DockerClient, images_dir: Path, source_hash: str)
         if sources.exists():
             shutil.copy(sources, root / "etc/apt/sources.list.d/debian.sources")
         shutil.copy(images_dir / "base" / "apt.conf", root / "etc/apt/apt.conf.d/90lab")
+        shutil.copy(images_dir / "base" / "dpkg.cfg", root / "etc/dpkg/dpkg.cfg.d/90lab-slim")
+        _remove_excluded(root)
         subprocess.run(["chroot", str(root), "apt-get", "clean"], check=True, capture_output=True)
         shutil.rmtree(root / "var/lib/apt/lists", ignore_errors=True)
         (root / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
@@ -130,6 +132,16 @@ def _build_base(client: docker.DockerClient, images_dir: Path, source_hash: str)
         client.api.import_image(src=str(tarball), repository=repo, tag=tag, changes=changes)
     if current_hash(client, BASE_TAG) != source_hash:
         raise ImageBuildError(f"{BASE_TAG} was imported but does not carry {HASH_LABEL}={source_hash}")
+
+
+def _remove_excluded(root: Path) -> None:
+    """What dpkg.cfg keeps out of later installs, removed from what debootstrap already installed."""
+    share = root / "usr/share"
+    doomed = [p for d in ("man", "groff", "info", "lintian", "linda", "locale") for p in (share / d).glob("*")
+              if p.name != "locale.alias"]
+    doomed += [p for p in (share / "doc").rglob("*") if (p.is_file() or p.is_symlink()) and p.name != "copyright"]
+    for p in doomed:
+        shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
 
 
 def _build_dockerfile(client: docker.DockerClient, spec: ImageSpec, images_dir: Path, source_hash: str) -> None:
