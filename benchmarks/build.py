@@ -1,4 +1,4 @@
-"""build_lab from nothing to HAProxy answering (lab images warm, registry fresh), its no-op re-run, teardown.
+"""build_lab from nothing to HAProxy answering (lab and stack images warm, registry fresh), its no-op re-run, teardown.
 
 Own names and subnets (lab `benchbuild`, instance `swarmlab-bench-benchbuild`), so it runs beside the other
 benchmarks; the emulator is purged at the end, so nothing of it is left.
