@@ -30,21 +30,24 @@ def bootstrap_swarm(inventory: Inventory, spec: LabSpec = local(), credentials: 
     creds = SakuraCloudCredentials.resolve(credentials)
     fleet = open_fleet(inventory, spec, ssh_key)
     try:
-        managers, workers = fleet.names(Role.manager), fleet.names(Role.worker)
-        prepared = {n: h.prepare_host.submit(fleet, n, spec) for n in managers + workers}
-        # what needs only its own host prepared starts as soon as that host is
-        mounts = [h.nfs_mount.submit(fleet, n, spec, wait_for=[prepared[n]]) for n in workers]
-        data_dir = h.nfs_data_dir.submit(fleet, workers[0], spec, wait_for=[prepared[workers[0]]])
-        password = derive(creds.access_token_secret, spec.name, "registry")
-        logins = [h.registry_login.submit(fleet, n, inventory.registry_fqdn, inventory.registry_user, password,
-                                          wait_for=[prepared[n]]) for n in managers]
-        changed = [line for f in prepared.values() for line in f.result()]
+        swarm_hosts = fleet.names(Role.manager, Role.worker)
+        prepared = [h.prepare_host.submit(fleet, n, spec) for n in swarm_hosts]
+        changed = [line for f in prepared for line in f.result()]
+
+        workers = fleet.names(Role.worker)
+        mounts = [h.nfs_mount.submit(fleet, n, spec) for n in workers]
+        changed += h.nfs_data_dir(fleet, workers[0], spec)
+        changed += [line for f in mounts for line in f.result()]
 
         plan = sw.plan(fleet, spec)
         for line in plan.describe():
             log.info("swarm plan: %s", line)
         changed += sw.apply(fleet, plan)
-        changed += [line for f in [data_dir, *mounts, *logins] for line in f.result()]
+
+        password = derive(creds.access_token_secret, spec.name, "registry")
+        logins = [h.registry_login.submit(fleet, n, inventory.registry_fqdn, inventory.registry_user, password)
+                  for n in fleet.names(Role.manager)]
+        changed += [line for f in logins for line in f.result()]
 
         rows = sw.node_table(fleet, spec)
         create_table_artifact(key=f"{spec.name}-swarm-nodes", table=[

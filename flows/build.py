@@ -3,8 +3,7 @@
 The bootstrap steps are bootstrap_swarm's own tasks, called here so that other work overlaps them:
 
     provision ─┬─ prepare ×6 ─┬─ nfs mounts, data dir ───────────┐
-               │              ├─ logins (managers) ──────────────┤
-               │              └─ swarm plan → apply ─────────────┼─ deploy_stack ─ verify edge ─ report
+               │              └─ swarm plan → apply → logins ────┼─ deploy_stack ─ verify edge ─ report
                ├─ publish ───────────────────────────────────────┘        │
                └─ configure_edge (apt haproxy, haproxy -c, reload) ───────┘
 
@@ -104,8 +103,6 @@ def build_lab(spec: LabSpec = local(), credentials: str | None = None, ssh_key: 
 
         mounts = [h.nfs_mount.submit(fleet, n, spec, wait_for=[prepared[n]]) for n in workers]
         data_dir = h.nfs_data_dir.submit(fleet, workers[0], spec, wait_for=[prepared[workers[0]]])
-        logins = [h.registry_login.submit(fleet, n, inventory.registry_fqdn, inventory.registry_user, registry_pw,
-                                          wait_for=[prepared[n]]) for n in managers]
         for n, f in prepared.items():
             changes += f.result()
         mark("prepared")
@@ -113,6 +110,8 @@ def build_lab(spec: LabSpec = local(), credentials: str | None = None, ssh_key: 
         for line in plan.describe():
             log.info("swarm plan: %s", line)
         changes += sw.apply(fleet, plan)
+        logins = [h.registry_login.submit(fleet, n, inventory.registry_fqdn, inventory.registry_user, registry_pw)
+                  for n in managers]
         for f in [data_dir, *mounts, *logins]:
             changes += f.result()
         mark("swarm_formed")
