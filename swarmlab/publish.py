@@ -191,8 +191,8 @@ def context_tar(build: ImageBuild) -> bytes:
     return buf.getvalue()
 
 
-def stream_error(line: dict) -> str | None:
-    """The error message in one decoded push or pull stream item, else None."""
+def push_error(line: dict) -> str | None:
+    """The registry's error message in one decoded push-stream item, else None."""
     if not isinstance(line, dict):
         return None
     detail = line.get("errorDetail")
@@ -252,7 +252,7 @@ def push_image(client: docker.DockerClient, build: ImageBuild, auth: dict[str, s
             client.api.tag(build.ref, repo, build.tag)
         try:
             for line in client.api.push(repo, tag=build.tag, stream=True, decode=True, auth_config=auth):
-                err = stream_error(line)
+                err = push_error(line)
                 if err:
                     raise PushFailed(build.ref, registry, redact(err, secrets))
         finally:
@@ -312,4 +312,3 @@ def publish(connect: Callable[[], docker.DockerClient], builds: dict[str, ImageB
                          pushed=[builds[k].ref for k, v in done.items() if v],
                          present=[builds[k].ref for k, v in done.items() if not v],
                          seconds=round(time.monotonic() - t0, 2))
-

@@ -20,7 +20,7 @@ from swarmlab.publish import (
     image_build,
     image_builds,
     image_tag,
-    stream_error,
+    push_error,
 )
 from swarmlab.render.stack import StackImages
 
@@ -117,13 +117,13 @@ def test_context_tar_is_reproducible_and_complete():
 
 
 def test_push_stream_errors_are_found():
-    assert stream_error({"status": "Pushing", "progressDetail": {"current": 1}, "id": "abc"}) is None
-    assert stream_error({"status": "v-1: digest: sha256:00 size: 1"}) is None
-    assert stream_error({"errorDetail": {"message": "denied: requested access to the resource is denied"},
+    assert push_error({"status": "Pushing", "progressDetail": {"current": 1}, "id": "abc"}) is None
+    assert push_error({"status": "v-1: digest: sha256:00 size: 1"}) is None
+    assert push_error({"errorDetail": {"message": "denied: requested access to the resource is denied"},
                        "error": "denied: requested access to the resource is denied"}) == \
         "denied: requested access to the resource is denied"
-    assert stream_error({"error": "unauthorized: authentication required"}) == "unauthorized: authentication required"
-    assert stream_error("not a dict") is None
+    assert push_error({"error": "unauthorized: authentication required"}) == "unauthorized: authentication required"
+    assert push_error("not a dict") is None
 
 
 def test_errors_say_what_failed_and_what_to_do():
