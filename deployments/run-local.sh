@@ -8,7 +8,8 @@
 #   deployments/run-local.sh --fail   # the emulator fails the first disk created: the run fails, exit != 0
 #   deployments/run-local.sh --no-drills   # build and destroy without exercise_lab (drills=false)
 #
-# Knobs (environment): SWARMLAB_LAB (lab name, default local), SWARMLAB_SUBNET (lab switch, default
+# The run builds a lab of its own, `<SWARMLAB_LAB>-<yyyymmdd-hhmm>` (UTC), and tears down only that lab.
+# Knobs (environment): SWARMLAB_LAB (the lab name's prefix, default local), SWARMLAB_SUBNET (lab switch, default
 # 192.168.1.0/24), SWARMLAB_SHARED_SUBNET (emulator shared segment, default 198.18.0.0/24),
 # SWARMLAB_INSTANCE (emulator instance, default swarmlab-local), SWARMLAB_RUN_LOCAL_DIR (state, default
 # .state/run-local), SWARMLAB_WATCH_TIMEOUT (s, default 3600), SWARMLAB_DELAY_SCALE (default 0.2).
@@ -20,7 +21,7 @@ for arg in "$@"; do
   case $arg in
     --fail) fail=1 ;;
     --no-drills) drills=false ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "run-local: unknown argument $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -121,7 +122,8 @@ spec=$("$py" -c 'import sys; from swarmlab.spec import local; print(local(sys.ar
   "$lab" "$subnet")
 echo "run-local: build-and-destroy/nightly for lab $lab$([ "$fail" = 1 ] && echo ' (the first disk will fail)')"
 rc=0  # in the background, so that a signal to this script is handled at once (bash defers traps)
-"$prefect" deployment run build-and-destroy/nightly --param spec="$spec" --param drills=$drills --watch --watch-timeout "$timeout" &
+"$prefect" deployment run build-and-destroy/nightly --param spec="$spec" --param drills=$drills \
+  --param lab_prefix="$lab" --watch --watch-timeout "$timeout" &
 watch_pid=$!
 wait "$watch_pid" || rc=$?
 watch_pid=

@@ -21,9 +21,9 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel
 
-from blocks.sakura import SakuraCloudCredentials
 from flows.bootstrap import open_fleet
 from flows.provision import provision
+from flows.session import open_lab
 from swarmlab import edge
 from swarmlab.inventory import Inventory
 from swarmlab.render.stack import StackImages
@@ -85,7 +85,7 @@ def build_lab(spec: LabSpec = local(), credentials: str | None = None, ssh_key: 
         timings[stage] = round(time.monotonic() - t0, 2)
 
     log = get_run_logger()
-    creds = SakuraCloudCredentials.resolve(credentials)
+    creds, spec = open_lab(spec, credentials, log)
     inventory = provision(spec, credentials, ssh_key)
     changes = [f"created {n}" for n in inventory.created]
     mark("provisioned")

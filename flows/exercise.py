@@ -17,8 +17,8 @@ import time
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from blocks.sakura import SakuraCloudCredentials
 from flows.bootstrap import open_fleet
+from flows.session import open_lab
 from swarmlab.deploy import service_names
 from swarmlab.drills import steps
 from swarmlab.drills.probe import Probe
@@ -42,7 +42,7 @@ def exercise_lab(spec: LabSpec = local(), credentials: str | None = None, ssh_ke
     artifact is published) when a verdict is fail, unless `fail_on_verdict` is off."""
     log = get_run_logger()
     t0 = time.monotonic()
-    creds = SakuraCloudCredentials.resolve(credentials)
+    creds, spec = open_lab(spec, credentials, log)
     client = creds.client(spec.zone)
     inventory = discover(client, spec)
     fleet = open_fleet(inventory, spec, ssh_key)

@@ -6,8 +6,8 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from blocks.sakura import SakuraCloudCredentials
 from blocks.ssh import SSHKeyPair
+from flows.session import open_lab
 from swarmlab.cost import markdown_estimate
 from swarmlab.inventory import Inventory
 from swarmlab.provision import named
@@ -21,7 +21,7 @@ from tasks import provision as t
 def provision(spec: LabSpec = local(), credentials: str | None = None, ssh_key: str | None = None) -> Inventory:
     """Create (or adopt) every cloud resource of the lab; a re-run of a complete lab changes nothing."""
     log = get_run_logger()
-    creds = SakuraCloudCredentials.resolve(credentials)
+    creds, spec = open_lab(spec, credentials, log)
     client = creds.client(spec.zone)
     key = SSHKeyPair.resolve(ssh_key, spec.name)
     public_key = spec.ssh_public_key or key.public_key

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from blocks.sakura import SakuraCloudCredentials
 from flows.bootstrap import open_fleet
+from flows.session import open_lab
 from swarmlab.provision import discover
 from swarmlab.spec import LabSpec, local
 from tasks import swarm as sw
@@ -15,7 +15,8 @@ from tasks import swarm as sw
 def rotate_join_tokens(spec: LabSpec = local(), credentials: str | None = None, ssh_key: str | None = None) -> int:
     """Rotate both tokens on a manager, then prove every node that was Ready still is. Returns the node count."""
     log = get_run_logger()
-    client = SakuraCloudCredentials.resolve(credentials).client(spec.zone)
+    creds, spec = open_lab(spec, credentials, log)
+    client = creds.client(spec.zone)
     fleet = open_fleet(discover(client, spec), spec, ssh_key)
     try:
         before = {r.hostname: r.status for r in sw.node_table(fleet, spec)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from enum import Enum
 from ipaddress import IPv4Address, IPv4Network
 from typing import Literal
@@ -83,7 +83,8 @@ class LabSpec(Model):
     """A whole lab: what `provision` creates and every later flow works on."""
 
     name: str = Field(description="lab name; prefixes every resource name")
-    zone: str = "is1a"
+    zone: str | None = Field(None, description="SAKURA zone (is1a, tk1b, ...); empty: the credentials' zone "
+                                               "(block, else SAKURACLOUD_ZONE, else is1a)")
     subnet: IPv4Network = IPv4Network("192.168.1.0/24")
     gateway: IPv4Address | None = None
     servers: list[ServerSpec]
@@ -171,10 +172,24 @@ class LabSpec(Model):
         """Name of a singleton resource: `<lab>-switch`, `<lab>-nfs`, ..."""
         return f"{self.name}-{role}"
 
+    def renamed(self, name: str) -> LabSpec:
+        """The same lab under another name; a registry named after the lab follows it."""
+        registry = self.registry.model_copy(update={"name": name}) if self.registry.name == self.name else self.registry
+        return LabSpec(**{**self.model_dump(), "name": name, "registry": registry.model_dump()})
+
     @property
     def tags(self) -> list[str]:
         """Tags every resource of this lab carries (the expiry tag is added at provision time)."""
         return [LAB_TAG, f"{LAB_TAG}-lab={self.name}"]
+
+
+def run_lab_name(prefix: str, started: datetime) -> str:
+    """A lab of one run's own: `<prefix>-<yyyymmdd>-<hhmm>` of the run's start (UTC)."""
+    name = f"{prefix}-{started.astimezone(timezone.utc):%Y%m%d-%H%M}"
+    if not NAME_RE.fullmatch(name):
+        raise ValueError(f"lab_prefix {prefix!r}: the run's lab name {name!r} must be 2-32 chars of lowercase "
+                         f"letters, digits and '-', starting with a letter; use a prefix of at most 18 such chars")
+    return name
 
 
 def _servers(subnet: IPv4Network, managers: int = 3, workers: int = 3) -> list[ServerSpec]:

@@ -4,6 +4,7 @@ a worker and build-and-destroy/nightly against the emulator's docker backend; it
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 
 import docker
@@ -38,7 +39,8 @@ def test_a_failing_step_fails_the_script(tmp_path):
     out = run_local(tmp_path, "--fail", timeout=1200)
     assert out.returncode != 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "Failed" in out.stdout + out.stderr
-    assert "# Cost of `deploytest` (is1a): failed" in out.stdout, "the run's cost artifact is printed"
+    assert re.search(r"# Cost of `deploytest-\d{8}-\d{4}` \(is1a\): failed", out.stdout), \
+        "the run's cost artifact is printed, for the lab of the run's own"
     assert leftovers() == [], "the script stops and purges everything it started"
 
 
@@ -46,5 +48,5 @@ def test_build_and_destroy_deployment_completes(tmp_path):
     # build_lab and teardown through the deployment; the drills have their own lab test (tests/lab)
     out = run_local(tmp_path, "--no-drills", timeout=3000)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
-    assert "# Cost of `deploytest` (is1a): completed" in out.stdout
+    assert re.search(r"# Cost of `deploytest-\d{8}-\d{4}` \(is1a\): completed", out.stdout)
     assert leftovers() == []

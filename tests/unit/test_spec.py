@@ -3,7 +3,7 @@ from ipaddress import IPv4Address
 import pytest
 from pydantic import ValidationError
 
-from swarmlab.spec import LabSpec, Role, ServerSpec, local, seed
+from swarmlab.spec import LabSpec, RegistrySpec, Role, ServerSpec, local, seed
 
 
 def test_seed_matches_the_walkthrough():
@@ -67,3 +67,32 @@ def test_one_haproxy_required():
         ServerSpec(role=Role.haproxy, index=2, private_ip=IPv4Address("192.168.1.41")).model_dump()]
     with pytest.raises(ValidationError, match="exactly one haproxy"):
         _with(servers=servers)
+
+
+def test_a_run_names_its_own_lab_from_its_start_in_utc():
+    from datetime import datetime, timedelta, timezone
+
+    from swarmlab.spec import run_lab_name
+
+    jst = timezone(timedelta(hours=9))
+    assert run_lab_name("nightly", datetime(2026, 11, 29, 2, 0, tzinfo=jst)) == "nightly-20261128-1700"
+    with pytest.raises(ValueError, match="lab_prefix 'a-very-long-prefix-for-ci'.*at most 18"):
+        run_lab_name("a-very-long-prefix-for-ci", datetime(2026, 11, 29, tzinfo=jst))
+    with pytest.raises(ValueError, match="lab_prefix 'Nightly'"):
+        run_lab_name("Nightly", datetime(2026, 11, 29, tzinfo=jst))
+
+
+def test_renaming_a_lab_moves_a_registry_named_after_it_and_keeps_a_chosen_one():
+    spec = local("swarmlab", "192.168.5.0/24", ttl_hours=1.0)
+    moved = spec.renamed("nightly-20261128-1700")
+    assert (moved.name, moved.registry.name) == ("nightly-20261128-1700", "nightly-20261128-1700")
+    assert moved.subnet == spec.subnet and moved.ttl_hours == 1.0 and moved.servers == spec.servers
+    chosen = local("swarmlab", registry=RegistrySpec(name="my-registry")).renamed("other")
+    assert chosen.registry.name == "my-registry"
+    with pytest.raises(ValidationError, match="lab name must be"):
+        spec.renamed("Bad Name")
+
+
+def test_a_spec_names_no_zone_unless_asked_so_the_credentials_decide():
+    assert local("lab1").zone is None
+    assert local("lab1", zone="tk1b").zone == "tk1b"

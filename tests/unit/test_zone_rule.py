@@ -1,0 +1,33 @@
+"""One zone rule everywhere: --zone (the spec's zone) > the credentials block's zone > SAKURACLOUD_ZONE > is1a."""
+
+from blocks.sakura import SakuraCloudCredentials
+
+
+def env_creds(monkeypatch, zone: str | None) -> SakuraCloudCredentials:
+    monkeypatch.setenv("SAKURACLOUD_ACCESS_TOKEN", "t")
+    monkeypatch.setenv("SAKURACLOUD_ACCESS_TOKEN_SECRET", "s")
+    if zone:
+        monkeypatch.setenv("SAKURACLOUD_ZONE", zone)
+    else:
+        monkeypatch.delenv("SAKURACLOUD_ZONE", raising=False)
+    return SakuraCloudCredentials.resolve(None)
+
+
+def test_the_asked_zone_wins_over_the_environment(monkeypatch):
+    creds = env_creds(monkeypatch, "tk1b")
+    assert creds.pick_zone("is1b") == ("is1b", "--zone / the lab spec")
+    assert creds.client(creds.pick_zone("is1b")[0]).zone == "is1b"
+
+
+def test_the_environment_zone_is_used_when_none_is_asked(monkeypatch):
+    assert env_creds(monkeypatch, "tk1b").pick_zone(None) == ("tk1b", "SAKURACLOUD_ZONE")
+
+
+def test_without_any_zone_is1a_is_the_default(monkeypatch):
+    assert env_creds(monkeypatch, None).pick_zone(None) == ("is1a", "the default")
+
+
+def test_a_blocks_own_zone_beats_the_environment(monkeypatch):
+    monkeypatch.setenv("SAKURACLOUD_ZONE", "tk1b")
+    block = SakuraCloudCredentials(access_token="t", access_token_secret="s", zone="is1b")
+    assert block.pick_zone(None) == ("is1b", "this block")
