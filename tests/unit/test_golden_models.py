@@ -150,3 +150,12 @@ def test_409_error_bodies(name, cls, code):
                     "/is1a/server/1/power", body["serial"])
     assert type(err) is cls and err.error_code == code and err.status == 409
     assert body["error_msg"] in str(err)
+
+
+def test_packet_filter_resource():
+    from swarmlab.sakura.models import PacketFilter
+
+    pf = PacketFilter.model_validate(real("packetfilter-libsacloud-v1.json"))
+    assert pf.id == "123456789012" and len(pf.expression) == 9
+    assert [r.protocol for r in pf.expression[-3:]] == ["fragment", "icmp", "ip"]
+    assert pf.expression[6].destination_port == "" and pf.expression[5].protocol == "udp"
