@@ -1,5 +1,5 @@
 """Paths beyond plain CRUD that SAKURA's SDKs use in a server-and-disk lifecycle: single product
-plans, NICs after create, appliance status."""
+plans, NICs after create, appliance status, auth-status (credential checks)."""
 
 from __future__ import annotations
 
@@ -56,6 +56,15 @@ def add_paths(app: FastAPI, cloud: Cloud, prefix: str, ctx: Callable, catalogue:
     @app.delete(f"{P}/interface/{{rid}}/to/switch")
     def interface_disconnect(rid: str, c=Depends(ctx)):
         return c.reply({"is_ok": True, "Success": True, "Interface": cloud.interface_connect(c.zone, rid, None)})
+
+    @app.get(f"{P}/auth-status")
+    def auth_status(c=Depends(ctx)):
+        """Who the credentials are: the one emulator account, an API key allowed to create."""
+        return c.reply({"is_ok": True, "Account": {"Class": "account", "Code": "emulator", "ID": "100000000001",
+                                                   "Name": "emulator"},
+                        "AuthClass": "account", "AuthMethod": "apikey", "ExternalPermission": "none",
+                        "IsAPIKey": True, "Member": {"Class": "member", "Code": "emulator", "Errors": []},
+                        "OperationPenalty": "none", "Permission": "create", "RESTFilter": None, "User": None})
 
     @app.get(f"{P}/appliance/{{rid}}/status")
     def appliance_status(rid: str, c=Depends(ctx)):

@@ -10,7 +10,7 @@ from tests.api.conformance import ENVELOPE, Raw, all_keys, fixture, invented_key
 
 REAL = ["server", "disk", "disk-migrating", "switch-user", "switch-shared", "switch-with-bridge",
         "interface-shared", "interface-private", "note", "sshkey", "nfs", "archive", "product-server",
-        "product-disk", "product-internet", "public-price", "zone", "packetfilter"]
+        "product-disk", "product-internet", "public-price", "zone", "auth-status", "packetfilter"]
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +54,7 @@ def served(tmp_path_factory):
             "product-internet": api.ok("GET", "product/internet")["InternetPlans"][0],
             "public-price": api.ok("GET", "public/price")["ServiceClasses"][0],
             "zone": api.ok("GET", "zone")["Zones"][0],
+            "auth-status": api.ok("GET", "auth-status"),
             "_all": [server, migrating, nfs, note, key],
         }
     finally:
