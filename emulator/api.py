@@ -16,29 +16,11 @@ from . import seed
 from .cloud import Cloud
 from .core import KINDS
 from .errors import ApiError, bad, error_body
-from .query import find, parse_query
+from .paths import add_paths
+from .query import find
+from .wire import WireMiddleware, parse_body, parse_query, render
 
 P = "/cloud/zone/{zone}/api/cloud/1.1"
-
-
-def ids_as_int(o):
-    """`X-Sakura-Bigint-As-Int: 1`: ID fields as JSON numbers."""
-    if isinstance(o, dict):
-        return {k: int(v) if k.endswith("ID") and isinstance(v, str) and v.isdigit() else ids_as_int(v)
-                for k, v in o.items()}
-    if isinstance(o, list):
-        return [ids_as_int(x) for x in o]
-    return o
-
-
-def ids_as_str(o):
-    """Normalize request IDs (number or string) to strings."""
-    if isinstance(o, dict):
-        return {k: str(v) if k == "ID" and isinstance(v, int) and not isinstance(v, bool) else ids_as_str(v)
-                for k, v in o.items()}
-    if isinstance(o, list):
-        return [ids_as_str(x) for x in o]
-    return o
 
 
 class Ctx:
@@ -46,20 +28,12 @@ class Ctx:
         self.zone, self.bigint, self.body, self.query = zone, bigint, body, query
 
     def reply(self, data: dict, status: int = 200) -> JSONResponse:
-        return JSONResponse(ids_as_int(data) if self.bigint else data, status_code=status)
+        return JSONResponse(render(data, self.bigint), status_code=status)
 
 
 async def ctx(request: Request, zone: str) -> Ctx:
-    raw = await request.body()
-    body = {}
-    if raw.strip():
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            raise bad("invalid_format", "リクエストボディのJSONが不正です。")
-        if not isinstance(body, dict):
-            raise bad("invalid_format", "リクエストボディはJSONオブジェクトです。")
-    return Ctx(zone, request.headers.get("x-sakura-bigint-as-int") == "1", ids_as_str(body), request.url.query)
+    return Ctx(zone, request.headers.get("x-sakura-bigint-as-int") == "1", parse_body(await request.body()),
+               request.url.query)
 
 
 def err(status: int, code: str, msg: str | None = None, headers: dict | None = None) -> JSONResponse:
@@ -68,6 +42,7 @@ def err(status: int, code: str, msg: str | None = None, headers: dict | None = N
 
 def create_app(cloud: Cloud, token: str, secret: str, instance: str, backend: str) -> FastAPI:
     app = FastAPI(title="SAKURA Cloud emulator", docs_url=None, redoc_url=None, openapi_url=None)
+    app.router.redirect_slashes = False
     expected = "Basic " + base64.b64encode(f"{token}:{secret}".encode()).decode()
     faults = cloud.faults
 
@@ -91,6 +66,10 @@ def create_app(cloud: Cloud, token: str, secret: str, instance: str, backend: st
     async def http_error(request: Request, e: StarletteHTTPException):
         code = {404: "resource_path_not_found", 405: "method_not_allowed"}.get(e.status_code, "bad_request")
         return err(e.status_code, code, str(e.detail))
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, e: Exception):
+        return err(500, "internal_server_error", f"{type(e).__name__}")
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, e: RequestValidationError):
@@ -242,5 +221,7 @@ def create_app(cloud: Cloud, token: str, secret: str, instance: str, backend: st
     catalogue("product/server", "ServerPlans", lambda z: seed.server_plans())
     catalogue("product/disk", "DiskPlans", lambda z: seed.disk_plans())
     catalogue("zone", "Zones", lambda z: cloud.zones())
+    add_paths(app, cloud, P, ctx, catalogue)
+    app.add_middleware(WireMiddleware)
 
     return app

@@ -5,12 +5,13 @@ from __future__ import annotations
 import ipaddress
 import json
 
-from . import seed
+from . import fidelity, seed
 from .backend import Backend
 from .compute import ComputeMixin
 from .core import KINDS, Core, md5, public
 from .errors import ApiError, bad
 from .faults import Faults
+from .nics import NicMixin
 from .query import find
 from .services import ServicesMixin
 from .store import Store
@@ -27,15 +28,22 @@ UPDATABLE = {
 }
 
 
-class Cloud(Core, ComputeMixin, ServicesMixin):
+class Cloud(Core, ComputeMixin, NicMixin, ServicesMixin):
     def __init__(self, store: Store, backend: Backend, faults: Faults, shared_subnet: str = "198.18.0.0/24"):
         self.shared_net = ipaddress.IPv4Network(shared_subnet)
         super().__init__(store, backend, faults)
 
     def render(self, rec: dict) -> dict:
+        kind = rec["_kind"]
         out = public(rec)
-        hook = getattr(self, f"_render_{rec['_kind']}", None)
-        return hook(rec, out) if hook else out
+        hook = getattr(self, f"_render_{kind}", None)
+        out = hook(rec, out) if hook else out
+        fill = getattr(fidelity, kind, None)
+        if fill:
+            out = fill(out, rec["_zone"] or "is1a")
+        if kind == "disk" and rec["Availability"] == "migrating":
+            fidelity.disk_job(out, rec["_started_at"], rec["_ready_at"])
+        return out
 
     def find(self, kind: str, zone: str, q: dict) -> dict:
         with self.lock:

@@ -80,9 +80,11 @@ class ComputeMixin:
     # ---- NIC helpers
     def shared_switch(self, zone: str) -> dict:
         net = self.shared_net
+        gateway = str(net.network_address + 1)
         return {"ID": f"1{seed.ZONES[zone][0]:05d}000001", "Name": "スイッチ+ルータ", "Scope": "shared",
-                "Subnet": {"NetworkAddress": str(net.network_address), "NetworkMaskLen": net.prefixlen,
-                           "DefaultRoute": str(net.network_address + 1)}}
+                "Subnet": {"ID": None, "NetworkAddress": str(net.network_address), "NetworkMaskLen": net.prefixlen,
+                           "DefaultRoute": gateway, "Internet": {"BandWidthMbps": 100}},
+                "UserSubnet": {"DefaultRoute": gateway, "NetworkMaskLen": net.prefixlen}}
 
     def _alloc_shared_ip(self) -> str:
         used = {n.get("IPAddress") for n in self._all("interface")}
@@ -97,7 +99,8 @@ class ComputeMixin:
             return self.shared_switch(nic["_zone"])
         if sw and sw in self.res:
             s = self.res[sw]
-            return {"ID": s["ID"], "Name": s["Name"], "Scope": "user", "UserSubnet": s.get("UserSubnet")}
+            return {"ID": s["ID"], "Name": s["Name"], "Scope": "user", "Subnet": None,
+                    "UserSubnet": s.get("UserSubnet")}
         return None
 
     def _nics(self, sid: str) -> list[dict]:
@@ -181,12 +184,7 @@ class ComputeMixin:
                              "Host": {"Name": "", "InfoURL": ""}, "CDROM": None},
                 "ServiceClass": plan["ServiceClass"], "_created_ts": time.time()})
             for i, target in enumerate(targets):
-                nid = self._new_id()
-                mac = "9c:a3:ba:" + ":".join(f"{b:02x}" for b in int(nid[-6:]).to_bytes(3, "big"))
-                self._insert("interface", zone, {
-                    "MACAddress": mac, "IPAddress": self._alloc_shared_ip() if target == "shared" else None,
-                    "UserIPAddress": None, "HostName": "", "PacketFilter": None,
-                    "_server": rec["ID"], "_index": i, "_switch": target}, rid=nid)
+                self._add_nic(zone, rec["ID"], i, target)
             self._event(rec, "created")
             return self.render(rec)
 

@@ -1,27 +1,12 @@
-"""Find queries: a JSON object right after `?` (raw or percent-encoded), with Filter/Sort/From/Count."""
+"""Find queries (parsed by wire.parse_query): Filter/Sort/From/Count over rendered items."""
 
 from __future__ import annotations
 
-import json
 from urllib.parse import unquote
 
 from .errors import bad
 
 OPERATORS = (">=", "<=", ">", "<")
-
-
-def parse_query(raw: str) -> dict:
-    """Parse the query string; the SDK sends raw JSON, saklient percent-encodes it as a whole."""
-    if not raw:
-        return {}
-    for text in (raw, unquote(raw)):
-        try:
-            q = json.loads(text)
-        except ValueError:
-            continue
-        if isinstance(q, dict):
-            return q
-    raise bad("invalid_format", "検索条件(クエリ)のJSONが不正です。")
 
 
 def field_values(obj, path: str) -> list:
@@ -105,6 +90,7 @@ def find(items: list[dict], q: dict, plural: str) -> dict:
     except (TypeError, ValueError):
         raise bad("invalid_format", "From/Count must be numbers")
     page = hits[start:start + count] if count > 0 else hits[start:]
+    page = [{"Index": start + i, **{k: v for k, v in it.items() if k != "Index"}} for i, it in enumerate(page)]
     return {"Total": len(hits), "From": start, "Count": len(page), plural: page}
 
 

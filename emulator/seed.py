@@ -11,9 +11,23 @@ ZONES = {
 
 
 def zone_obj(zone: str) -> dict:
+    """A zone as the API embeds it; the VNC/FTP endpoints are names only (the emulator serves neither)."""
     zid, desc = ZONES[zone]
-    return {"ID": zid, "Name": zone, "Description": desc, "IsDummy": zone == "tk1v",
-            "Region": {"ID": zid // 1000 * 10, "Name": "石狩" if zone.startswith("is") else "東京"}}
+    region = "石狩" if zone.startswith("is") else "東京"
+    host = {"HostName": f"sac-{zone}-ssl.sakura.ad.jp", "IPAddress": "192.0.2.1"}
+    return {"ID": zid, "DisplayOrder": 20000000 + zid, "Name": zone, "Description": desc, "IsDummy": zone == "tk1v",
+            "VNCProxy": dict(host), "FTPServer": dict(host),
+            "Settings": {"Subnet": {"Plan": {"Member": [28, 27, 26], "Staff": [28, 27, 26, 25, 24]}}},
+            "Region": {"ID": zid // 1000 * 10, "Name": region, "Description": region,
+                       "NameServers": ["192.0.2.53", "192.0.2.54"]}}
+
+
+def storage(zone: str, plan_id: int) -> dict:
+    """The storage a disk or archive lives on (names only; there is no such machine)."""
+    zid, _ = ZONES[zone]
+    plan = {"ID": plan_id, "StorageClass": "iscsi9999", "Name": DISK_PLANS.get(plan_id, ("", ""))[0]}
+    return {"ID": 1000000000 + zid, "Class": "iscsi9999", "Name": f"sac-{zone}-iscsi{plan_id}-st01",
+            "Description": "", "Zone": zone_obj(zone), "DiskPlan": plan, "Capacity": []}
 
 
 _COMMON = ["@size-extendable", "arch-64bit", "os-linux"]
@@ -47,7 +61,7 @@ def sys_nfs_note() -> dict:
                          for kind, plans in NFS_PLANS.items()}}
     return {"Name": "sys-nfs", "Description": "", "Tags": [f"@zone={z}" for z in ZONES],
             "Availability": "available", "Scope": "shared", "Class": "json",
-            "Content": json.dumps(content), "Icon": None}
+            "Content": json.dumps(content), "Icon": None, "Remark": None}
 
 
 SERVER_CPUS = (1, 2, 3, 4, 5, 6, 8, 10, 12)
@@ -90,6 +104,7 @@ REGISTRY_CLASS = "cloud/containerregistry"
 
 def disk_plans() -> list[dict]:
     return [{"ID": pid, "Name": name, "StorageClass": "iscsi9999", "Availability": "available",
+             "DisplayOrder": pid * 100, "Description": "",
              "Size": [{"SizeMB": g * 1024, "DisplaySize": g, "DisplaySuffix": "GB", "Availability": "available",
                        "ServiceClass": disk_class(pid, g)} for g in DISK_SIZES_GB]}
             for pid, (name, _) in DISK_PLANS.items()]
@@ -120,3 +135,13 @@ def service_classes(zone: str) -> list[dict]:
             add(disk_class(pid, g), f"ディスク {kind.upper()} {g}GB", round(2 * f), round(20 * f), round(400 * f))
     add(REGISTRY_CLASS, "コンテナレジストリ", 0, 0, 0)
     return rows
+
+
+INTERNET_BANDWIDTHS = (100, 250, 500, 1000, 1500, 2000, 2500, 3000, 5000)
+
+
+def internet_plans() -> list[dict]:
+    """Router+switch bandwidth plans (`/product/internet`); the ID is the bandwidth in Mbps."""
+    return [{"Index": i, "ID": mbps, "Name": f"{mbps}Mbps共有", "BandWidthMbps": mbps,
+             "ServiceClass": f"cloud/internet/router/{mbps}m", "Availability": "available"}
+            for i, mbps in enumerate(INTERNET_BANDWIDTHS)]

@@ -17,8 +17,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from .query import normalize_id
 
 __all__ = [
-    "Archive", "Disk", "Instance", "Interface", "NFS", "Note", "Ref", "Registry", "RegistryUser",
-    "Server", "ServerPlan", "ServiceClass", "ServicePrice", "SSHKey", "Switch",
+    "Archive", "Disk", "DiskPlan", "Instance", "Interface", "InternetPlan", "NFS", "Note", "PacketFilter",
+    "Ref", "Registry", "RegistryUser", "Server", "ServerPlan", "ServiceClass", "ServicePrice", "SSHKey",
+    "Switch",
 ]
 
 
@@ -85,6 +86,31 @@ class InterfaceSwitch(Wire):
     user_subnet: Nested(Subnet) = Field(None, alias="UserSubnet")
 
 
+def _port(v: Any) -> Any:
+    """A port is a number or a range string (`"32768-61000"`); kept as text, "" when unset."""
+    return "" if v is None else str(v)
+
+
+Port = Annotated[str, BeforeValidator(_port)]
+
+
+class PacketFilterRule(Wire):
+    protocol: Str = Field("", alias="Protocol")
+    source_network: Str = Field("", alias="SourceNetwork")
+    source_port: Port = Field("", alias="SourcePort")
+    destination_port: Port = Field("", alias="DestinationPort")
+    action: Str = Field("", alias="Action")
+    description: Str = Field("", alias="Description")
+
+
+class PacketFilter(Wire):
+    """A packet filter, as attached to a NIC (`Interface.PacketFilter`) or read from `/packetfilter`."""
+    id: OptID = Field(None, alias="ID")
+    name: Str = Field("", alias="Name")
+    expression: Annotated[list[PacketFilterRule], BeforeValidator(_list)] = Field(
+        default_factory=list, alias="Expression")
+
+
 class Interface(Wire):
     id: ID = Field(alias="ID")
     mac_address: Str = Field("", alias="MACAddress")
@@ -93,6 +119,7 @@ class Interface(Wire):
     host_name: Str = Field("", alias="HostName")
     switch: Nested(InterfaceSwitch) = Field(None, alias="Switch")
     server: Nested(Ref) = Field(None, alias="Server")
+    packet_filter: Nested(PacketFilter) = Field(None, alias="PacketFilter")
 
     @property
     def switch_id(self) -> str | None:
@@ -130,6 +157,31 @@ class ServerPlan(Wire):
     memory_mb: int | None = Field(None, alias="MemoryMB")
     commitment: Str = Field("", alias="Commitment")
     generation: int | None = Field(None, alias="Generation")
+    service_class: Str = Field("", alias="ServiceClass")
+
+
+class DiskPlanSize(Wire):
+    size_mb: int | None = Field(None, alias="SizeMB")
+    display_size: int | None = Field(None, alias="DisplaySize")
+    availability: Str = Field("", alias="Availability")
+    service_class: Str = Field("", alias="ServiceClass")
+
+
+class DiskPlan(Wire):
+    """`/product/disk`: a storage class with its offered sizes."""
+    id: OptID = Field(None, alias="ID")
+    name: Str = Field("", alias="Name")
+    availability: Str = Field("", alias="Availability")
+    size: Annotated[list[DiskPlanSize], BeforeValidator(_list)] = Field(default_factory=list, alias="Size")
+
+
+class InternetPlan(Wire):
+    """`/product/internet`: a router+switch bandwidth."""
+    id: OptID = Field(None, alias="ID")
+    name: Str = Field("", alias="Name")
+    band_width_mbps: int | None = Field(None, alias="BandWidthMbps")
+    availability: Str = Field("", alias="Availability")
+    service_class: Str = Field("", alias="ServiceClass")
 
 
 class Disk(_Named):
@@ -141,6 +193,7 @@ class Disk(_Named):
     plan: Nested(Ref) = Field(None, alias="Plan")
     server: Nested(Ref) = Field(None, alias="Server")
     source_archive: Nested(Ref) = Field(None, alias="SourceArchive")
+    source_disk: Nested(Ref) = Field(None, alias="SourceDisk")
     job_status: dict[str, Any] | None = Field(None, alias="JobStatus")
 
     @field_validator("job_status", mode="before")
@@ -151,6 +204,13 @@ class Disk(_Named):
     @property
     def size_gb(self) -> int | None:
         return None if self.size_mb is None else self.size_mb // 1024
+
+    @property
+    def copy_progress(self) -> float | None:
+        """MigratedMB / SizeMB while copying (None when either is unknown)."""
+        if not self.size_mb or self.migrated_mb is None:
+            return None
+        return min(1.0, self.migrated_mb / self.size_mb)
 
     @property
     def server_id(self) -> str | None:

@@ -141,7 +141,7 @@ def test_server_create_nics_and_interface_update(api):
     srv = api.server(switches=[{"Scope": "shared"}, {"ID": sw["ID"]}])
     nic0, nic1 = srv["Interfaces"]
     assert nic0["IPAddress"] == "198.18.0.10" and nic0["Switch"]["Scope"] == "shared"
-    assert nic1["Switch"] == {"ID": sw["ID"], "Name": "sw1", "Scope": "user", "UserSubnet": None}
+    assert nic1["Switch"] == {"ID": sw["ID"], "Name": "sw1", "Scope": "user", "Subnet": None, "UserSubnet": None}
     assert nic1["UserIPAddress"] is None and nic0["MACAddress"] != nic1["MACAddress"]
     assert srv["ServerPlan"]["CPU"] == 1 and srv["ServiceClass"] == "cloud/plan/core/1/memory/1"
     assert status(srv) == "down" and srv["Availability"] == "available"
