@@ -146,7 +146,7 @@ def plan_teardown(found: LabResources, nfs_bytes: dict[str, int | None] | None =
     lab_switches = {str(s.id) for s in found.switches}
     nfs_bytes = nfs_bytes or {}
     steps: list[Step] = []
-    for s in found.servers:
+    for s in sorted(found.servers, key=lambda s: s.name):
         steps += server_steps(s, owned_disks, lab_switches)
     steps += [Step(action="delete", kind="nfs", name=n.name, id=str(n.id),
                    detail=data_warning(n.name, nfs_bytes.get(str(n.id)))) for n in found.nfs]
