@@ -113,3 +113,33 @@ def test_two_teardowns_at_once_both_end_with_nothing_left(cloud_env, prefect_api
     every = [x for r in reports for x in r.deleted + r.already_gone]
     assert len(set(every)) == sum(EXPECTED.values()) - 7
     assert Counter(x for r in reports for x in r.deleted) == Counter(set(every)), "nothing deleted twice"
+
+
+def test_nfs_database_monitor_reports_free_disk_size_in_kib(cloud_env):
+    import requests
+
+    from tests.api.test_emulator import Api, nfs_body
+
+    api = Api(cloud_env)
+    sw = api.switch("mon-switch")
+    nfs = api.ok("POST", "appliance", nfs_body(sw["ID"], 101))["Appliance"]  # HDD 100 GB
+    path = f"appliance/{nfs['ID']}"
+    api.wait(path, "Appliance", lambda a: a["Instance"]["Status"] == "up")
+    r = requests.get(cloud_env.url(f"{path}/database/monitor"), auth=(cloud_env.token, cloud_env.secret), timeout=10)
+    samples = r.json()["Data"]
+    assert r.status_code == 200 and samples and all(t.endswith("+09:00") for t in samples)
+    assert {v["Free-Disk-Size"] for v in samples.values()} == {100 * 1024 * 1024}  # nothing written
+    c = client()
+    assert c.nfs.used_bytes(c.nfs.get(nfs["ID"])) == 0
+
+
+def test_docker_backend_measures_what_its_share_holds(tmp_path):
+    from emulator.docker_backend import DockerBackend
+
+    backend = DockerBackend("t", tmp_path, "198.18.0.0/24", client=object())  # no docker call on this path
+    assert backend.nfs_used_bytes("1") is None
+    backend.nfs_created("1", "2", "192.168.1.200", [])
+    (backend.nfs_export_dir("1") / "pgdata").mkdir()
+    (backend.nfs_export_dir("1") / "pgdata" / "base").write_bytes(b"x" * 5000)
+    (backend.nfs_export_dir("1") / "top").write_bytes(b"y" * 123)
+    assert backend.nfs_used_bytes("1") == 5123
