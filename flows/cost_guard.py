@@ -56,7 +56,8 @@ def cost_guard(zones: list[str] = ["is1a"], interval_minutes: int = 10, default_
                 outcomes[(lab, zone)] = f"torn down ({len(done.deleted)} deleted" + (
                     f", {len(done.detached)} not the lab's detached and left)" if done.detached else ")")
             except lc.TeardownRefused as e:
-                outcomes[(lab, zone)] = "kept (protected meanwhile)"
+                outcomes[(lab, zone)] = ("kept (protected meanwhile)" if isinstance(e, lc.LabProtected)
+                                         else "kept (a lifecycle tag does not parse)")
                 log.warning("%s/%s: kept: %s", zone, lab, e)
             except Exception as e:  # noqa: BLE001 - one lab's failure must not spare the others
                 outcomes[(lab, zone)] = "teardown failed: the next run continues"
