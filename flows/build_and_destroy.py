@@ -20,9 +20,9 @@ from flows.exercise import ExerciseReport, exercise_lab
 from flows.session import open_lab
 from flows.teardown import teardown_lab
 from swarmlab.cost import Estimate, Ledger, estimate, ledger, markdown_estimate, markdown_ledger
-from swarmlab.lifecycle import LabRetired
+from swarmlab.lifecycle import LabRetired, TeardownRefused
 from swarmlab.spec import LabSpec, local, run_lab_name
-from swarmlab.teardown import LabProtected, TeardownReport
+from swarmlab.teardown import TeardownReport, human_bytes
 from tasks import cost as t
 
 
@@ -57,9 +57,12 @@ def cost_report(spec: LabSpec, est: Estimate | None, led: Ledger | None, outcome
 
 def teardown_note(report: TeardownReport) -> str:
     """What the teardown did, for the cost artifact: deleted, left, and whether data was destroyed."""
-    data = ("no NFS share was deleted" if report.nfs_data_bytes is None and not report.nfs_deleted
-            else f"data destroyed: the NFS share held {report.nfs_data_bytes} bytes"
-            if report.nfs_data_bytes is not None else "data destroyed: the NFS share (its size could not be read)")
+    if not report.data_destroyed:
+        data = "no data destroyed (no NFS share)"
+    elif report.nfs_data_bytes is None:
+        data = "data destroyed: the NFS share (how much it held could not be read)"
+    else:
+        data = f"data destroyed: the NFS share held {human_bytes(report.nfs_data_bytes)}"
     left = f"; detached and left: {', '.join(report.detached)}" if report.detached else ""
     return f"Torn down: {len(report.deleted)} resources deleted; {data}{left}."
 
@@ -115,7 +118,7 @@ def build_and_destroy(spec: LabSpec = local(), credentials: str | None = None, s
             else:
                 try:
                     end = teardown_note(teardown_lab(spec.name, spec.zone, credentials))
-                except LabProtected as e:
+                except TeardownRefused as e:
                     if ours:
                         raise
                     end = f"Not torn down: {e}"

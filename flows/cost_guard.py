@@ -20,7 +20,7 @@ class GuardFailed(RuntimeError):
 
 
 @flow(name="cost-guard")
-def cost_guard(zones: list[str] = ["is1a"], interval_minutes: int = 10, default_budget_yen: int = 1000,  # noqa: B006
+def cost_guard(zones: list[str] | None = None, interval_minutes: int = 10, default_budget_yen: int = 1000,
                dry_run: bool = False, credentials: str | None = None) -> list[g.Decision]:
     """List every lab (resources tagged `swarmlab`, grouped by `swarmlab-lab=<lab>`), compute what it has cost,
     project it to the next run, and tear down (teardown_lab) each lab that is expired or would cross its budget.
@@ -31,6 +31,8 @@ def cost_guard(zones: list[str] = ["is1a"], interval_minutes: int = 10, default_
     """
     log = get_run_logger()
     creds = SakuraCloudCredentials.resolve(credentials)
+    if not zones:  # no zone named: the one zone rule (the credentials block's, SAKURACLOUD_ZONE, is1a)
+        zones = [creds.pick_zone(None)[0]]
     interval = timedelta(minutes=interval_minutes)
     decisions: list[g.Decision] = []
     outcomes: dict[tuple[str, str], str] = {}

@@ -9,6 +9,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from blocks.sakura import SakuraCloudCredentials
+from flows.session import pick_zone
 from swarmlab import lifecycle as lc
 from swarmlab import teardown as lib
 from swarmlab.fleet import known_hosts_path
@@ -32,7 +33,7 @@ def _total(found: lib.LabResources, data: dict[str, int | None]) -> int | None:
 
 
 @flow(name="teardown-lab", task_runner=ThreadPoolTaskRunner(max_workers=12))
-def teardown_lab(lab: str = "swarmlab", zone: str = "is1a", credentials: str | None = None, *,
+def teardown_lab(lab: str, zone: str | None = None, credentials: str | None = None, *,
                  dry_run: bool = False, force: bool = False) -> lib.TeardownReport:
     """Read the lab's lifecycle tags (protected or unreadable → LabProtected / LabTagUnreadable unless
     `force`), plan every deletion in order (`dry_run` stops here: nothing deleted, no marker), mark the
@@ -40,7 +41,9 @@ def teardown_lab(lab: str = "swarmlab", zone: str = "is1a", credentials: str | N
     disconnected, both left) ∥ NFS (its data logged first) → leftover disks → registry, notes → switch;
     list again: must be empty. NotFound counts as done. The deleted servers' host-key pins are forgotten."""
     log = get_run_logger()
-    client = SakuraCloudCredentials.resolve(credentials).client(zone)
+    creds = SakuraCloudCredentials.resolve(credentials)
+    zone = pick_zone(creds, zone, lab, log)
+    client = creds.client(zone)
     found = t.find_lab(client, lab)
     life = _lifecycle(found)
     if force:
