@@ -128,7 +128,7 @@ def create_app(cloud: Cloud, token: str, secret: str, instance: str, backend: st
             def _delete(rid: str, c: Ctx = Depends(ctx)):
                 return c.reply({"is_ok": True, singular: cloud.delete(kind, c.zone, rid, c.body)})
 
-    for kind in ("switch", "server", "disk", "note", "sshkey", "appliance", "commonserviceitem"):
+    for kind in ("switch", "server", "disk", "note", "sshkey", "appliance", "commonserviceitem", "packetfilter"):
         crud(kind, "fcrud")
     crud("archive", "fr")
 
