@@ -73,6 +73,8 @@ class Backend(Protocol):
 
     def nfs_created(self, nfs_id: str, switch_id: str, ip: str, tags: list[str]) -> None: ...
     def nfs_deleted(self, nfs_id: str) -> None: ...
+    def nfs_used_bytes(self, nfs_id: str) -> int | None:
+        """Bytes the share holds now (for the database monitor's Free-Disk-Size); None if unknown."""
 
     def registry_created(self, registry_id: str, fqdn: str, tags: list[str]) -> None: ...
     def registry_users_changed(self, registry_id: str, users: list[RegistryUser]) -> None: ...
@@ -97,6 +99,7 @@ class MemoryBackend:
     def server_deleted(self, server_id: str) -> None: pass
     def nfs_created(self, nfs_id: str, switch_id: str, ip: str, tags: list[str]) -> None: pass
     def nfs_deleted(self, nfs_id: str) -> None: pass
+    def nfs_used_bytes(self, nfs_id: str) -> int | None: return 0
     def registry_created(self, registry_id: str, fqdn: str, tags: list[str]) -> None: pass
     def registry_users_changed(self, registry_id: str, users: list[RegistryUser]) -> None: pass
     def registry_deleted(self, registry_id: str) -> None: pass

@@ -574,6 +574,20 @@ class DockerBackend:
             if d.exists():
                 self._rmtree(d)
 
+    def nfs_used_bytes(self, nfs_id: str) -> int | None:
+        """The size of every file under the share's host directory (what the share holds)."""
+        export = self.nfs_export_dir(nfs_id)
+        if not export.is_dir():
+            return None
+        total = 0
+        for top, _dirs, files in os.walk(export):
+            for f in files:
+                try:
+                    total += os.lstat(os.path.join(top, f)).st_size
+                except OSError:
+                    continue
+        return total
+
     def _prune_by_ip(self) -> None:
         by_ip = self.nfs_root / "by-ip"
         for link in by_ip.iterdir() if by_ip.is_dir() else []:

@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import time
+from datetime import datetime, timedelta, timezone
 
 import bcrypt
 
@@ -139,6 +140,29 @@ class ServicesMixin:
         return out
 
     # ---- container registry
+    def appliance_database_monitor(self, zone: str, rid: str) -> dict:
+        """`GET /appliance/{id}/database/monitor`: the last hour's 5-minute `Free-Disk-Size` samples (KiB)
+        as the NFS appliance reports them (null before it is up); free = plan size minus what the share holds."""
+        with self.lock:
+            self._settle()
+            rec = self._get("appliance", zone, rid)
+            up = rec["Availability"] == "available" and rec["Instance"]["Status"] == "up"
+            size_gb = seed.NFS_PLAN_BY_ID.get(int(rec["Plan"]["ID"]), ("", 0))[1]
+            created = rec.get("_created_ts") or time.time()
+        used = self.backend.nfs_used_bytes(rid) if up else None
+        free = None if used is None else max(0, size_gb * 1024 * 1024 - used // 1024)
+        jst = timezone(timedelta(hours=9))
+        now = time.time()
+        step = 300
+        start = max(created, now - 3600) // step * step
+        samples = {}
+        t = start
+        while t <= now:
+            at = datetime.fromtimestamp(t, jst).isoformat(timespec="seconds")
+            samples[at] = {"Free-Disk-Size": free}
+            t += step
+        return samples
+
     def create_commonserviceitem(self, zone: str, body: dict) -> dict:
         c = _obj(body, "CommonServiceItem")
         if (c.get("Provider") or {}).get("Class") != "containerregistry":

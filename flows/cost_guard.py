@@ -9,6 +9,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from blocks.sakura import SakuraCloudCredentials
 from flows.teardown import teardown_lab
+from swarmlab import lifecycle as lc
 from swarmlab.cost import ledger, projected
 from swarmlab.cost import guard as g
 from tasks import cost as t
@@ -24,8 +25,9 @@ def cost_guard(zones: list[str] = ["is1a"], interval_minutes: int = 10, default_
     """List every lab (resources tagged `swarmlab`, grouped by `swarmlab-lab=<lab>`), compute what it has cost,
     project it to the next run, and tear down (teardown_lab) each lab that is expired or would cross its budget.
 
-    A lab with `swarmlab-protect-until=<future UTC>` on its switch is never torn down; a lab whose teardown
-    has started (`swarmlab-teardown=` on its switch) is finished. `dry_run` reports without deleting.
+    A lab with `swarmlab-protect-until=<future time>` on its switch is never torn down (teardown_lab is never
+    forced); a lab with a lifecycle tag that does not parse is kept and flagged in the report; a lab whose
+    teardown has started (`swarmlab-teardown=` on its switch) is finished. `dry_run` reports without deleting.
     """
     log = get_run_logger()
     creds = SakuraCloudCredentials.resolve(credentials)
@@ -49,14 +51,14 @@ def cost_guard(zones: list[str] = ["is1a"], interval_minutes: int = 10, default_
             log.info("%s/%s: %s (%s); accrued %g yen", zone, lab, d.action, d.reason, d.accrued_yen)
             if d.action != "teardown" or dry_run:
                 continue
-            # re-check just before deleting (Swabbie): a protect tag added meanwhile wins
-            fresh = g.view(lab, zone, t.lab_resources(client, lab))
-            if fresh.protected_until is not None and fresh.protected_until > datetime.now(timezone.utc):
-                outcomes[(lab, zone)] = "kept (protected meanwhile)"
-                continue
-            try:
-                deleted = teardown_lab(lab, zone, credentials)
-                outcomes[(lab, zone)] = f"torn down ({len(deleted)} deleted)"
+            try:  # never forced: teardown_lab re-reads the tags and refuses a lab protected meanwhile (Swabbie)
+                done = teardown_lab(lab, zone, credentials)
+                outcomes[(lab, zone)] = f"torn down ({len(done.deleted)} deleted" + (
+                    f", {len(done.detached)} not the lab's detached and left)" if done.detached else ")")
+            except lc.TeardownRefused as e:
+                outcomes[(lab, zone)] = ("kept (protected meanwhile)" if isinstance(e, lc.LabProtected)
+                                         else "kept (a lifecycle tag does not parse)")
+                log.warning("%s/%s: kept: %s", zone, lab, e)
             except Exception as e:  # noqa: BLE001 - one lab's failure must not spare the others
                 outcomes[(lab, zone)] = "teardown failed: the next run continues"
                 failed.append(f"{zone}/{lab}: {type(e).__name__}: {e}")

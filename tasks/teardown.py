@@ -14,18 +14,23 @@ def find_lab(client: SakuraClient, lab: str) -> lib.LabResources:
     return lib.find_lab(client, lab)
 
 
+@task(name="nfs-data", task_run_name="nfs-data-{nfs.name}", **TRANSIENT_RETRY)
+def nfs_data_bytes(client: SakuraClient, nfs) -> int | None:
+    return lib.nfs_data_bytes(client, nfs)
+
+
 @task(name="delete-server", task_run_name="delete-{server.name}", **TRANSIENT_RETRY)
-def delete_server(client: SakuraClient, server) -> str:
-    return lib.delete_server(client, server)
+def delete_server(client: SakuraClient, server, owned_disks: set[str], lab_switches: set[str]) -> lib.Outcome:
+    return lib.delete_server(client, server, owned_disks, lab_switches)
 
 
 @task(name="delete-nfs", task_run_name="delete-{nfs.name}", **TRANSIENT_RETRY)
-def delete_nfs(client: SakuraClient, nfs) -> str:
+def delete_nfs(client: SakuraClient, nfs) -> lib.Outcome:
     return lib.delete_nfs(client, nfs)
 
 
 @task(name="delete", task_run_name="delete-{resource.name}", **TRANSIENT_RETRY)
-def delete_simple(client: SakuraClient, kind: str, resource) -> str:
+def delete_simple(client: SakuraClient, kind: str, resource) -> lib.Outcome:
     return lib.delete_simple(client, kind, resource)
 
 

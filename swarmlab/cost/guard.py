@@ -32,37 +32,44 @@ def scan(client) -> dict[str, LabResources]:
 
 
 class LabView(BaseModel):
-    """What the tags of one lab's resources in one zone say."""
+    """What the tags of one lab's resources in one zone say (see lifecycle.lab_lifecycle)."""
     model_config = ConfigDict(arbitrary_types_allowed=True)
     lab: str
     zone: str
     resources: LabResources
-    expires: datetime | None = None
-    budget_yen: int | None = None
-    protected_until: datetime | None = None
-    teardown_since: datetime | None = None
+    life: lc.Lifecycle = lc.Lifecycle()
 
     @property
     def zonal(self) -> bool:
         """Has resources of this zone (not only the global note/registry of a lab living elsewhere)."""
         return any(getattr(self.resources, k) for k in ZONAL)
 
+    @property
+    def expires(self) -> datetime | None:
+        return _readable(self.life.expires)
+
+    @property
+    def budget_yen(self) -> int | None:
+        return _readable(self.life.budget_yen)
+
+    @property
+    def protected_until(self) -> datetime | None:
+        return _readable(self.life.protected_until)
+
+    @property
+    def teardown_since(self) -> datetime | None:
+        return self.life.teardown_since
+
+
+def _readable(v):
+    return None if isinstance(v, lc.Unreadable) else v
+
 
 def view(lab: str, zone: str, resources: LabResources) -> LabView:
     """Lifecycle tags from the switch first, else from any of the lab's resources."""
     switch_tags = [t for s in resources.switches for t in s.tags]
-    every = [r for k in KINDS for r in getattr(resources, k)]
-
-    def pick(parse, combine):
-        v = parse(switch_tags)
-        if v is not None:
-            return v
-        values = [x for x in (parse(r.tags) for r in every) if x is not None]
-        return combine(values) if values else None
-
-    return LabView(lab=lab, zone=zone, resources=resources,
-                   expires=pick(lc.parse_expiry, min), budget_yen=pick(lc.parse_budget, min),
-                   protected_until=pick(lc.parse_protect, max), teardown_since=pick(lc.parse_teardown, min))
+    every = [r.tags for k in KINDS for r in getattr(resources, k)]
+    return LabView(lab=lab, zone=zone, resources=resources, life=lc.lab_lifecycle(switch_tags, every))
 
 
 Action = Literal["keep", "teardown"]
@@ -80,21 +87,25 @@ class Decision(BaseModel):
     budget_from_tag: bool
     expires: datetime | None
     protected_until: datetime | None
+    flags: list[str] = []       # lifecycle tags that do not parse: the lab is kept until they are fixed
 
 
 def decide(v: LabView, accrued: Ledger, projected: Ledger, now: datetime, default_budget_yen: int) -> Decision:
-    """keep or teardown, and why. Protection wins; a started teardown is finished, not fought."""
+    """keep or teardown, and why. Protection wins, then an unreadable lifecycle tag (keep and flag it);
+    a started teardown is finished, not fought."""
     budget = v.budget_yen if v.budget_yen is not None else default_budget_yen
     created = accrued.created_at
     base = dict(lab=v.lab, zone=v.zone, age=(now - created) if created else None, accrued_yen=accrued.total,
                 projected_yen=projected.total, budget_yen=budget, budget_from_tag=v.budget_yen is not None,
-                expires=v.expires, protected_until=v.protected_until)
+                expires=v.expires, protected_until=v.protected_until, flags=[str(u) for u in v.life.unreadable])
 
     def out(action: Action, reason: str) -> Decision:
         return Decision(action=action, reason=reason, **base)
 
     if v.protected_until is not None and v.protected_until > now:
         return out("keep", f"protected until {lc.fmt_time(v.protected_until)}")
+    if v.life.unreadable:
+        return out("keep", "; ".join(str(u) for u in v.life.unreadable) + " (kept until then: fail safe)")
     if not v.zonal:
         return out("keep", f"only global resources (note/registry) in {v.zone}: the lab lives in another zone; "
                            f"guard that zone")
@@ -135,4 +146,6 @@ def report(decisions: list[Decision], *, now: datetime, interval: timedelta, dry
         expires = lc.fmt_time(d.expires) if d.expires else "—"
         rows.append(f"| {d.lab} | {d.zone} | {_age(d.age)} | {d.accrued_yen:g} | {d.projected_yen:g} | {budget} "
                     f"| {expires} | {action} | {d.reason} |")
-    return head + "\n".join(rows) + "\n"
+    flagged = [f"- **{d.zone}/{d.lab}**: {f}" for d in decisions for f in d.flags]
+    tail = ("\n\n## Flagged: lifecycle tags that do not parse (the lab is kept)\n\n" + "\n".join(flagged)) if flagged else ""
+    return head + "\n".join(rows) + tail + "\n"

@@ -88,3 +88,7 @@ class Disks(Resource[Disk]):
         return self._wait(id, lambda d: d.availability == "available",
                           lambda d: d.availability == "failed",
                           timeout_s, "available")
+
+    def detach(self, id: str) -> None:
+        """Disconnect the disk from its server (`DELETE /disk/{id}/to/server`); the server must be down."""
+        self._call("DELETE", f"{self.path}/{id}/to/server")

@@ -16,3 +16,7 @@ class Interfaces(Resource[Interface]):
         """Set the display IP (`UserIPAddress`) of a NIC on a switch."""
         return self._one(self._call("PUT", f"{self.path}/{nic_id}",
                                     body={"Interface": {"UserIPAddress": ip}}))
+
+    def disconnect(self, nic_id: str) -> None:
+        """Disconnect the NIC from its switch (`DELETE /interface/{id}/to/switch`); the NIC stays on its server."""
+        self._call("DELETE", f"{self.path}/{nic_id}/to/switch")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
-from .errors import NoMatch, NotFound
+from .errors import NoMatch, NotFound, SakuraError
 from .models import NFS, parse_nfs_plans
 from .query import normalize_id
 from .base import PowerMixin, Resource
 
 NFS_PLAN_NOTE = "sys-nfs"
+GIB = 1024 ** 3
 
 
 class NFSAppliances(PowerMixin, Resource[NFS]):
@@ -40,6 +42,37 @@ class NFSAppliances(PowerMixin, Resource[NFS]):
                 return normalize_id(p["planId"])
         raise NoMatch(f"{plan} NFS plan of {size_gb} GB in zone {self._client.zone}",
                       f"available {plan} sizes: {offered or 'none'}; plan must be HDD or SSD")
+
+    def size_gb(self, nfs: NFS) -> int | None:
+        """The share's plan size: its `Plan.ID` looked up in the `sys-nfs` note, else its ServiceClass."""
+        plan_id = normalize_id(nfs.plan.id) if nfs.plan and nfs.plan.id else None
+        if plan_id:
+            for note in self._client.notes.find(NFS_PLAN_NOTE):
+                for plans in parse_nfs_plans(note.content).values():
+                    for p in plans:
+                        if isinstance(p, dict) and normalize_id(p.get("planId", "")) == plan_id:
+                            return int(p["size"])
+        m = re.fullmatch(r"cloud/nfs/\w+/(\d+)", nfs.service_class or "")
+        return int(m.group(1)) if m else None
+
+    def free_disk_kib(self, id: str) -> int | None:
+        """The latest `Free-Disk-Size` sample (KiB) of `GET /appliance/{id}/database/monitor`, or None."""
+        doc = self._call("GET", f"{self.path}/{id}/database/monitor")
+        data = doc.get("Data", doc)
+        samples = [(t, v.get("Free-Disk-Size")) for t, v in data.items() if isinstance(v, dict)] \
+            if isinstance(data, dict) else []
+        values = [v for _, v in sorted(samples) if isinstance(v, (int, float))]
+        return int(values[-1]) if values else None
+
+    def used_bytes(self, nfs: NFS) -> int | None:
+        """How much the share holds: plan size minus free space, as the API reports them; None if unreadable."""
+        try:
+            size, free = self.size_gb(nfs), self.free_disk_kib(nfs.id)
+        except SakuraError:
+            return None
+        if size is None or free is None:
+            return None
+        return max(0, size * GIB - free * 1024)
 
     def create(self, name: str, tags: list[str], switch_id: str, ip: str, mask_len: int,
                default_route: str | None, plan_id: str, description: str = "") -> NFS:

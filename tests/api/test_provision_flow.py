@@ -66,11 +66,12 @@ def test_provision_is_idempotent_and_teardown_leaves_nothing(cloud_env, prefect_
     pins = KnownHosts(known_hosts_path("lab-a"))
     for s in inv.servers:
         pins.pin(s.id, "ssh-ed25519", "AAAAC3NzaC1lZDI1NTE5AAAAIIcaFKjai/jgJhpuRrJccKLLELx7Fo7MFLpHl6FtMk7k")
-    deleted = teardown_lab("lab-a", spec.zone)
-    assert len(deleted) == sum(EXPECTED.values()) - 7  # disks go with their servers
+    report = teardown_lab("lab-a", spec.zone)
+    assert len(report.deleted) == sum(EXPECTED.values()) - 7  # disks go with their servers
+    assert report.detached == [] and report.already_gone == []
     assert KnownHosts(known_hosts_path("lab-a")).pins() == {}, "teardown keeps pins of deleted servers"
     assert listing(cloud_env, "lab-a") == Counter()
-    assert teardown_lab("lab-a", spec.zone) == []
+    assert teardown_lab("lab-a", spec.zone).deleted == []
 
 
 def test_busy_storm_converges_without_duplicates_or_leftovers(cloud_env, prefect_api):
