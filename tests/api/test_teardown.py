@@ -39,7 +39,8 @@ def test_dry_run_protection_unreadable_tags_and_force(cloud_env, prefect_api, ca
     assert listing(cloud_env, "td-a") == EXPECTED and lc.parse_teardown(switch_of("td-a").tags) is None
     assert dry.dry_run and dry.deleted == [] and len(dry.plan) == sum(EXPECTED.values()) - 7 + FILTERS  # disks with servers
     assert [p.split(" ")[:2] for p in dry.plan] == [["delete", "servers"]] * 7 + [
-        ["delete", "nfs"], ["delete", "registries"], ["delete", "notes"], ["delete", "switches"]]
+        ["delete", "nfs"], ["delete", "registries"], ["delete", "notes"], ["delete", "packet_filters"],
+        ["delete", "packet_filters"], ["delete", "switches"]]
     assert "delete servers td-a-manager01 (with disk td-a-manager01-disk)" in dry.plan
     assert dry.nfs_data_bytes == 0 and dry.warnings == ["share td-a-nfs holds ~0.0 MB; it will be lost"]
 
