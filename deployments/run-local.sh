@@ -45,8 +45,11 @@ export PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED=true PREFECT_SERVER_LOGS_STREAM_PU
 unset PREFECT_API_URL
 
 free_port() { "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_http() {  # url seconds what
-  local probe="import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)"
+wait_http() {  # url seconds what; the emulator's /_emulator/* take its credentials (from the environment)
+  local probe='import base64, os, sys, urllib.request
+creds = os.environ.get("SAKURA_EMULATOR_TOKEN", "emulator-token") + ":" + os.environ.get("SAKURA_EMULATOR_SECRET", "emulator-secret")
+auth = {"Authorization": "Basic " + base64.b64encode(creds.encode()).decode()} if "/_emulator/" in sys.argv[1] else {}
+urllib.request.urlopen(urllib.request.Request(sys.argv[1], headers=auth), timeout=1)'
   for _ in $(seq 1 $(($2 * 5))); do "$py" -c "$probe" "$1" 2>/dev/null && return 0; sleep 0.2; done
   echo "run-local: $3 did not answer on $1 within $2 s; see $state/*.log" >&2; return 1
 }

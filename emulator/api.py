@@ -1,4 +1,5 @@
-"""HTTP layer: FastAPI routes for /cloud/zone/{zone}/api/cloud/1.1/..., auth, faults, admin endpoints."""
+"""HTTP layer: FastAPI routes for /cloud/zone/{zone}/api/cloud/1.1/..., auth, faults, admin endpoints
+(`/_emulator/*`, behind the same Basic credentials as the API)."""
 
 from __future__ import annotations
 
@@ -46,13 +47,18 @@ def create_app(cloud: Cloud, token: str, secret: str, instance: str, backend: st
     expected = "Basic " + base64.b64encode(f"{token}:{secret}".encode()).decode()
     faults = cloud.faults
 
+    def authorized(request: Request) -> bool:
+        return hmac.compare_digest(request.headers.get("authorization", "").encode(), expected.encode())
+
     @app.middleware("http")
     async def gate(request: Request, call_next):
         path = request.url.path
+        if path.startswith("/_emulator/") and not authorized(request):
+            return err(401, "unauthorized", headers={"WWW-Authenticate": 'Basic realm="sakura-cloud-emulator"'})
         if path.startswith("/cloud/zone/"):
             if faults.busy_rate and random.random() < faults.busy_rate:
                 return err(503, "busy")
-            if not hmac.compare_digest(request.headers.get("authorization", "").encode(), expected.encode()):
+            if not authorized(request):
                 return err(401, "unauthorized", headers={"WWW-Authenticate": 'Basic realm="sakura-cloud-emulator"'})
             if path.split("/")[3] not in seed.ZONES:
                 return err(404, "not_found", "ゾーンが見つかりません。")
@@ -75,7 +81,7 @@ def create_app(cloud: Cloud, token: str, secret: str, instance: str, backend: st
     async def validation_error(request: Request, e: RequestValidationError):
         return err(400, "bad_request", str(e.errors()[:1]))
 
-    # ---- admin (no auth, never faulted)
+    # ---- admin (the API's credentials, never faulted)
     @app.get("/_emulator/health")
     def health():
         return {"ok": True, "instance": instance, "backend": backend}
@@ -122,7 +128,7 @@ def create_app(cloud: Cloud, token: str, secret: str, instance: str, backend: st
             def _delete(rid: str, c: Ctx = Depends(ctx)):
                 return c.reply({"is_ok": True, singular: cloud.delete(kind, c.zone, rid, c.body)})
 
-    for kind in ("switch", "server", "disk", "note", "sshkey", "appliance", "commonserviceitem"):
+    for kind in ("switch", "server", "disk", "note", "sshkey", "appliance", "commonserviceitem", "packetfilter"):
         crud(kind, "fcrud")
     crud("archive", "fr")
 

@@ -40,6 +40,17 @@ class ServerRuntime:
 
 
 @dataclass(frozen=True)
+class FilterRule:
+    """One packet-filter rule as stored by the API (ports: a number or `lo-hi`; None means any)."""
+
+    protocol: str                           # tcp, udp, icmp, fragment, ip
+    source_network: str | None
+    source_port: str | None
+    destination_port: str | None
+    action: str                             # allow, deny
+
+
+@dataclass(frozen=True)
 class RegistryUser:
     username: str
     password_bcrypt: str
@@ -69,6 +80,10 @@ class Backend(Protocol):
     def registry_users_changed(self, registry_id: str, users: list[RegistryUser]) -> None: ...
     def registry_deleted(self, registry_id: str) -> None: ...
 
+    def packet_filters_changed(self, table: dict[str, list[FilterRule]]) -> None:
+        """The whole table: shared-segment address -> its NIC's filter rules (first match wins). Enforce it
+        on packets arriving at those addresses; addresses absent from the table are not filtered."""
+
     def stop(self) -> None:
         """Emulator shutdown: leave the world as it is (state persists; a restart adopts it)."""
 
@@ -88,4 +103,5 @@ class MemoryBackend:
     def registry_created(self, registry_id: str, fqdn: str, tags: list[str]) -> None: pass
     def registry_users_changed(self, registry_id: str, users: list[RegistryUser]) -> None: pass
     def registry_deleted(self, registry_id: str) -> None: pass
+    def packet_filters_changed(self, table: dict[str, list[FilterRule]]) -> None: pass
     def stop(self) -> None: pass

@@ -12,6 +12,7 @@ from .core import KINDS, Core, md5, public
 from .errors import ApiError, bad
 from .faults import Faults
 from .nics import NicMixin
+from .packetfilters import PacketFilterMixin
 from .query import find
 from .services import ServicesMixin
 from .store import Store
@@ -28,10 +29,24 @@ UPDATABLE = {
 }
 
 
-class Cloud(Core, ComputeMixin, NicMixin, ServicesMixin):
+class Cloud(Core, ComputeMixin, NicMixin, PacketFilterMixin, ServicesMixin):
     def __init__(self, store: Store, backend: Backend, faults: Faults, shared_subnet: str = "198.18.0.0/24"):
         self.shared_net = ipaddress.IPv4Network(shared_subnet)
         super().__init__(store, backend, faults)
+
+    def start(self) -> None:
+        super().start()
+        self._sync_filters()
+
+    def interface_connect(self, zone: str, rid: str, target: str | None) -> dict:
+        out = super().interface_connect(zone, rid, target)
+        self._sync_filters()
+        return out
+
+    def delete_interface(self, zone: str, rid: str, body: dict) -> dict:
+        out = super().delete_interface(zone, rid, body)
+        self._sync_filters()
+        return out
 
     def render(self, rec: dict) -> dict:
         kind = rec["_kind"]
@@ -57,6 +72,8 @@ class Cloud(Core, ComputeMixin, NicMixin, ServicesMixin):
             return self.render(self._get(kind, zone, rid))
 
     def update(self, kind: str, zone: str, rid: str, body: dict) -> dict:
+        if kind == "packetfilter":
+            return self.update_packetfilter(zone, rid, body)
         singular = KINDS[kind][0]
         fields = body.get(singular)
         if not isinstance(fields, dict):
@@ -77,7 +94,10 @@ class Cloud(Core, ComputeMixin, NicMixin, ServicesMixin):
     def delete(self, kind: str, zone: str, rid: str, body: dict) -> dict:
         hook = getattr(self, f"delete_{kind}", None)
         if hook:
-            return hook(zone, rid, body)
+            out = hook(zone, rid, body)
+            if kind == "server":
+                self._sync_filters()
+            return out
         with self.lock:
             rec = self._get(kind, zone, rid)
             if rec.get("Scope") == "shared":

@@ -109,6 +109,7 @@ class ComputeMixin:
 
     def _render_interface(self, rec: dict, out: dict, with_server: bool = True) -> dict:
         out["Switch"] = self._nic_switch(rec)
+        out["PacketFilter"] = self._nic_filter(rec)
         if with_server and rec["_server"] in self.res:
             srv = self.res[rec["_server"]]
             out["Server"] = {"ID": srv["ID"], "Name": srv["Name"], "Instance": dict(srv["Instance"])}

@@ -31,6 +31,7 @@ KINDS = {
     "interface": ("Interface", "Interfaces"), "archive": ("Archive", "Archives"), "note": ("Note", "Notes"),
     "sshkey": ("SSHKey", "SSHKeys"), "appliance": ("Appliance", "Appliances"),
     "commonserviceitem": ("CommonServiceItem", "CommonServiceItems"),
+    "packetfilter": ("PacketFilter", "PacketFilters"),
 }
 GLOBAL_KINDS = {"note", "sshkey", "commonserviceitem"}
 EVENT_KINDS = {"server": "server", "disk": "disk", "switch": "switch", "appliance": "nfs",

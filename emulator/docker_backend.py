@@ -21,6 +21,10 @@ World model (everything carries the labels below; only objects with this instanc
                    VMs' `docker pull debian:bookworm` / `FROM debian:bookworm` get lab/base:bookworm, pushed as
                    library/debian:bookworm when the hub container's `sakura-emulator.hub-seed` label is not the
                    current lab/base image ID. Only purge() removes it.
+- packet filter    iptables chain `SEMU-<hash of instance>` in this machine's namespace, jumped to from
+                   DOCKER-USER and OUTPUT, every rule commented `sakura-emulator:<instance>` (emulator/netfilter.py):
+                   the rules of each shared-segment address with a filter; replaced whole on every change,
+                   removed by purge().
 
 All methods are idempotent and may be called from several threads at once (one lock per resource id,
 one for network creation).
@@ -46,7 +50,8 @@ import docker
 from docker.errors import APIError, NotFound
 from docker.types import EndpointConfig, IPAMConfig, IPAMPool, Mount
 
-from .backend import RegistryUser, ServerRuntime
+from .backend import FilterRule, RegistryUser, ServerRuntime
+from .netfilter import Netfilter
 
 log = logging.getLogger("emulator.docker_backend")
 
@@ -150,6 +155,7 @@ class DockerBackend:
         self._watch_stop = threading.Event()
         self._events = None
         self._watcher: threading.Thread | None = None
+        self.netfilter = Netfilter(instance)
 
     # ------------------------------------------------------------------ names, labels, paths
     @property
@@ -247,8 +253,13 @@ class DockerBackend:
             self._watcher.join(timeout=5)
             self._watcher = None
 
+    def packet_filters_changed(self, table: dict[str, list[FilterRule]]) -> None:
+        self.netfilter.apply(table)
+
     def purge(self) -> None:
-        """Remove every docker object of this instance (shared network included) and its state_dir content."""
+        """Remove every docker object of this instance (shared network included), its packet-filter rules
+        and its state_dir content."""
+        self.netfilter.purge()
         for c in self.client.containers.list(all=True, filters=self._filters()):
             self._remove_container(c)
         for n in self.client.networks.list(filters=self._filters()):

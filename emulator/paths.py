@@ -1,5 +1,5 @@
 """Paths beyond plain CRUD that SAKURA's SDKs use in a server-and-disk lifecycle: single product
-plans, NICs after create, appliance status, auth-status (credential checks)."""
+plans, NICs after create (and their packet filter), appliance status, auth-status (credential checks)."""
 
 from __future__ import annotations
 
@@ -56,6 +56,14 @@ def add_paths(app: FastAPI, cloud: Cloud, prefix: str, ctx: Callable, catalogue:
     @app.delete(f"{P}/interface/{{rid}}/to/switch")
     def interface_disconnect(rid: str, c=Depends(ctx)):
         return c.reply({"is_ok": True, "Success": True, "Interface": cloud.interface_connect(c.zone, rid, None)})
+
+    @app.put(f"{P}/interface/{{rid}}/to/packetfilter/{{pfid}}")
+    def interface_to_filter(rid: str, pfid: str, c=Depends(ctx)):
+        return c.reply({"is_ok": True, "Success": True, "Interface": cloud.interface_filter(c.zone, rid, pfid)})
+
+    @app.delete(f"{P}/interface/{{rid}}/to/packetfilter")
+    def interface_filter_off(rid: str, c=Depends(ctx)):
+        return c.reply({"is_ok": True, "Success": True, "Interface": cloud.interface_filter(c.zone, rid, None)})
 
     @app.get(f"{P}/auth-status")
     def auth_status(c=Depends(ctx)):

@@ -121,7 +121,24 @@ def run_checks(client: docker.DockerClient | None = None) -> Report:
         report.problems.append("lab/base:bookworm must be built, which needs root (debootstrap, chroot)")
 
     _check_vm_flags(client, report)
+    _check_filtering(report)
     return report
+
+
+def _check_filtering(report: Report) -> None:
+    """Packet filters are enforced with iptables in Docker's namespace; bridged packets need br_netfilter."""
+    report.facts["iptables"] = shutil.which("iptables")
+    try:
+        bridged = Path("/proc/sys/net/bridge/bridge-nf-call-iptables").read_text().strip() == "1"
+    except OSError:
+        bridged = False
+    report.facts["br_netfilter"] = bridged
+    if not report.facts["iptables"]:
+        report.problems.append("iptables is not installed; the docker backend enforces packet filters with it "
+                               "(apt-get install -y iptables)")
+    if not bridged:
+        report.problems.append("bridged packets bypass iptables (net.bridge.bridge-nf-call-iptables is not 1); "
+                               "run `modprobe br_netfilter && sysctl -w net.bridge.bridge-nf-call-iptables=1`")
 
 
 def preflight(client: docker.DockerClient | None = None, facts: dict | None = None) -> list[str]:

@@ -44,9 +44,17 @@ class Emulator:
 
     def faults(self, **faults) -> dict:
         """Set fault injection (busy_rate, delay_scale, fail_disks, ...) on the running emulator."""
-        r = requests.put(f"http://127.0.0.1:{self.port}/_emulator/faults", json=faults, timeout=5)
+        r = requests.put(self.admin_url("faults"), json=faults, auth=self.auth, timeout=5)
         r.raise_for_status()
         return r.json()
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        """Basic credentials of the API and of the admin endpoints (`/_emulator/*`)."""
+        return self.token, self.secret
+
+    def admin_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/_emulator/{name}"
 
     def env(self) -> dict[str, str]:
         """Environment that points the flows' default credentials at this emulator."""
@@ -89,7 +97,7 @@ def start(workdir: Path, backend: str = "memory", *extra: str, state: Path | Non
         if proc.poll() is not None:
             raise RuntimeError(f"emulator exited with {proc.returncode}: {log.read_text()[-2000:]}")
         try:
-            health = requests.get(f"http://127.0.0.1:{port}/_emulator/health", timeout=1)
+            health = requests.get(emu.admin_url("health"), auth=emu.auth, timeout=1)
             health.raise_for_status()
         except requests.RequestException:
             time.sleep(0.1)

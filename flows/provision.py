@@ -1,4 +1,5 @@
-"""provision: switch → servers ∥ (disk + startup script + SSH key), NFS, registry + user → all ready."""
+"""provision: switch → servers ∥ (disk + startup script + SSH key), NFS, registry + user → all ready.
+Each server's shared NIC gets the lab's packet filter before its first boot (swarmlab.provision)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from blocks.ssh import SSHKeyPair
 from flows.session import open_lab
 from swarmlab.cost import markdown_estimate
 from swarmlab.inventory import Inventory
-from swarmlab.provision import named
+from swarmlab.provision import check_exposure, named
 from swarmlab.secrets import derive
 from swarmlab.spec import LabSpec, local
 from tasks import cost
@@ -22,6 +23,7 @@ def provision(spec: LabSpec = local(), credentials: str | None = None, ssh_key: 
     """Create (or adopt) every cloud resource of the lab; a re-run of a complete lab changes nothing."""
     log = get_run_logger()
     creds, spec = open_lab(spec, credentials, log)
+    check_exposure(spec)  # the seed profile names admin_cidrs before anything is created
     client = creds.client(spec.zone)
     key = SSHKeyPair.resolve(ssh_key, spec.name)
     public_key = spec.ssh_public_key or key.public_key

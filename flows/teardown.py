@@ -38,7 +38,8 @@ def teardown_lab(lab: str, zone: str | None = None, credentials: str | None = No
     """Read the lab's lifecycle tags (protected or unreadable → LabProtected / LabTagUnreadable unless
     `force`), plan every deletion in order (`dry_run` stops here: nothing deleted, no marker), mark the
     switch, then servers (their own disks with them; foreign disks detached, NICs on foreign switches
-    disconnected, both left) ∥ NFS (its data logged first) → leftover disks → registry, notes → switch;
+    disconnected, both left) ∥ NFS (its data logged first) → leftover disks → registry, notes, packet filters →
+    switch;
     list again: must be empty. NotFound counts as done. The deleted servers' host-key pins are forgotten."""
     log = get_run_logger()
     creds = SakuraCloudCredentials.resolve(credentials)
@@ -77,7 +78,7 @@ def teardown_lab(lab: str, zone: str | None = None, credentials: str | None = No
     for server in found.servers:  # a deleted server's host key means nothing now (an emulator reuses IDs)
         pins.forget(server.id)
     rest = t.find_lab(client, lab) if first else found  # disks went with their servers
-    second = [t.delete_simple.submit(client, kind, r) for kind in ("disks", "registries", "notes")
+    second = [t.delete_simple.submit(client, kind, r) for kind in ("disks", "registries", "notes", lib.FILTERS)
               for r in getattr(rest, kind)]
     outcomes += [f.result() for f in second]
     outcomes += [t.delete_simple(client, "switches", s) for s in rest.switches]

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from datetime import datetime, timedelta, timezone
 
 from swarmlab.sakura import NotFound, SakuraClient
 from swarmlab.sakura.disks import DiskEdit
 from swarmlab.inventory import Inventory, ServerInfo
+from swarmlab.render import filters as pf
 from swarmlab.render.startup import render_startup_script
+from swarmlab.sakura.packet_filters import expression
 from swarmlab.lifecycle import (EXPIRES_PREFIX, LabTearingDown, budget_tag, check_adoptable,  # noqa: F401
                                 expiry_tag, parse_budget, parse_expiry, parse_teardown)
 from swarmlab.spec import LabSpec, ServerSpec
 
 log = logging.getLogger("swarmlab.provision")
 BOOT_TIMEOUT_S = 900.0
+_filters_lock = threading.Lock()
+_filters_seen: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # client -> {rendered filters: ids}
 
 
 def _one(found: list, what: str):
@@ -81,6 +87,41 @@ def ensure_note(client: SakuraClient, spec: LabSpec, tags: list[str], existing=N
                                content=render_startup_script(spec)).id, True
 
 
+def check_exposure(spec: LabSpec) -> None:
+    """Before anything is created: the seed profile needs admin_cidrs (AdminCidrsRequired names the field)."""
+    if spec.profile != "local":
+        pf.admin_cidrs(spec, None)
+
+
+def ensure_filters(client: SakuraClient, spec: LabSpec, shared_gateway: str | None) -> dict[str, str]:
+    """The lab's packet filters (exact name + the lab's marker in Description), created or brought up to
+    date: {name: id}. Thread-safe; the servers of one run share one listing through `client`."""
+    wanted = pf.render_filters(spec, pf.admin_cidrs(spec, shared_gateway))
+    key = tuple(f.model_dump_json() for f in wanted)
+    with _filters_lock:
+        seen = _filters_seen.setdefault(client, {})
+        if key in seen:
+            return seen[key]
+        have = [x for x in client.packet_filters.find_raw({"Name": spec.resource_name("filter")})]
+        ids = {}
+        for f in wanted:
+            same = [client.packet_filters.model.model_validate(x) for x in have if x.get("Name") == f.name]
+            foreign = [x.id for x in same if not pf.owned(spec.name, x.name, x.description)]
+            if foreign:
+                raise RuntimeError(f"packet filter {f.name} ({', '.join(foreign)}) exists without the marker of "
+                                   f"lab {spec.name} in its Description; rename or delete it, then re-run provision")
+            cur = _one(same, f"packet filter {f.name}")
+            if cur is None:
+                cur = client.packet_filters.create(f.name, f.rules, description=f.description)
+                log.info("created packet filter %s (%s)", f.name, cur.id)
+            elif expression(cur.expression) != expression(f.rules):
+                cur = client.packet_filters.update(cur.id, f.rules, description=f.description)
+                log.info("updated packet filter %s (%s)", f.name, cur.id)
+            ids[f.name] = cur.id
+        seen[key] = ids
+        return ids
+
+
 def ensure_server(client: SakuraClient, spec: LabSpec, server: ServerSpec, *, switch_id: str, tags: list[str],
                   archive_id: str, note_id: str, public_key: str, existing=None,
                   existing_disk=None) -> tuple[ServerInfo, bool]:
@@ -103,6 +144,7 @@ def ensure_server(client: SakuraClient, spec: LabSpec, server: ServerSpec, *, sw
     if nic.user_ip_address != str(server.private_ip):
         client.interfaces.set_user_ip(nic.id, str(server.private_ip))
         changed = True
+    changed = _ensure_filter_on(client, spec, server, srv) or changed
     disk_name = f"{name}-disk"
     disk = current(client, "disks", spec, disk_name, existing_disk)
     if not disk:
@@ -124,6 +166,19 @@ def ensure_server(client: SakuraClient, spec: LabSpec, server: ServerSpec, *, sw
     info = ServerInfo(name=name, role=server.role, id=srv.id, address=shared, private_ip=str(server.private_ip),
                       status=srv.status)
     return info, changed
+
+
+def _ensure_filter_on(client: SakuraClient, spec: LabSpec, server: ServerSpec, srv) -> bool:
+    """Attach the role's filter to the shared NIC (before the first boot); True if it changed."""
+    shared = next((n for n in srv.interfaces if n.is_shared), None)
+    if shared is None:
+        raise RuntimeError(f"server {srv.name} ({srv.id}) has no NIC on the shared segment; delete it and re-run")
+    gateway = shared.switch.user_subnet.default_route if shared.switch.user_subnet else None
+    want = ensure_filters(client, spec, gateway)[pf.filter_name(spec, server.role)]
+    if shared.packet_filter is not None and shared.packet_filter.id == want:
+        return False
+    client.packet_filters.attach(shared.id, want)
+    return True
 
 
 def ensure_nfs(client: SakuraClient, spec: LabSpec, *, switch_id: str, tags: list[str],

@@ -100,6 +100,11 @@ class LabSpec(Model):
     ttl_hours: float = Field(4.0, gt=0)
     profile: Literal["seed", "local"] = "seed"
     stack: StackSpec = StackSpec()
+    admin_cidrs: list[IPv4Network] | None = Field(
+        None, description="sources allowed to SSH (22) to every server through its packet filter; required on the "
+                          "seed profile; the local profile defaults to this machine's address on the shared segment")
+    public_cidrs: list[IPv4Network] = Field([IPv4Network("0.0.0.0/0")],
+                                            description="sources allowed to HAProxy's 80 and 8000")
 
     @field_validator("name")
     @classmethod

@@ -18,7 +18,8 @@ from swarmlab.sakura import NotFound, ResourceFailed, SakuraAPIError, SakuraClie
 from swarmlab.spec import LAB_TAG
 
 log = logging.getLogger("swarmlab.teardown")
-KINDS = ("servers", "disks", "nfs", "registries", "notes", "switches")  # deletion order
+KINDS = ("servers", "disks", "nfs", "registries", "notes", "switches")  # tagged kinds, deletion order
+FILTERS = "packet_filters"  # no tags: owned by exact name prefix + the lab's marker in Description
 STOP_TIMEOUT_S = 600.0
 ALREADY_DETACHED = ("res_already_disconnected",)
 
@@ -31,9 +32,10 @@ class LabResources(BaseModel):
     registries: list = []
     notes: list = []
     switches: list = []
+    packet_filters: list = []
 
     def names(self) -> list[str]:
-        return sorted(f"{kind}:{r.name}" for kind in KINDS for r in getattr(self, kind))
+        return sorted(f"{kind}:{r.name}" for kind in (*KINDS, FILTERS) for r in getattr(self, kind))
 
     @property
     def empty(self) -> bool:
@@ -107,8 +109,17 @@ def owned(resource, lab: str) -> bool:
 def find_lab(client: SakuraClient, lab: str) -> LabResources:
     """Every resource of `lab` in the client's zone."""
     tags = lab_tags(lab)
-    return LabResources(**{kind: [r for r in getattr(client, kind).find(tags=tags) if owned(r, lab)]
-                           for kind in KINDS})
+    found = {kind: [r for r in getattr(client, kind).find(tags=tags) if owned(r, lab)] for kind in KINDS}
+    return LabResources(**found, packet_filters=find_filters(client, lab))
+
+
+def find_filters(client: SakuraClient, lab: str) -> list:
+    """The lab's packet filters: name `<lab>-filter...` and the lab's marker in Description."""
+    from swarmlab.render.filters import owned as owned_filter
+
+    raw = client.packet_filters.find_raw({"Name": f"{lab}-filter"})
+    return [f for f in (client.packet_filters.model.model_validate(x) for x in raw)
+            if owned_filter(lab, f.name, f.description)]
 
 
 # ---- the plan (pure)
@@ -141,7 +152,7 @@ def server_steps(server, owned_disks: set[str], lab_switches: set[str]) -> list[
 
 def plan_teardown(found: LabResources, nfs_bytes: dict[str, int | None] | None = None) -> list[Step]:
     """Every resource of the lab in deletion order: servers (with their own disks) and NFS, the lab's
-    disks left over, registries, notes, switches last."""
+    disks left over, registries, notes, packet filters (unattached once the servers are gone), switches last."""
     owned_disks = {str(d.id) for d in found.disks}
     lab_switches = {str(s.id) for s in found.switches}
     nfs_bytes = nfs_bytes or {}
@@ -154,7 +165,7 @@ def plan_teardown(found: LabResources, nfs_bytes: dict[str, int | None] | None =
     steps += [Step(action="delete", kind="disks", name=d.name, id=str(d.id))
               for d in found.disks if str(d.id) not in with_servers]
     steps += [Step(action="delete", kind=kind, name=r.name, id=str(r.id))
-              for kind in ("registries", "notes", "switches") for r in getattr(found, kind)]
+              for kind in ("registries", "notes", FILTERS, "switches") for r in getattr(found, kind)]
     return steps
 
 

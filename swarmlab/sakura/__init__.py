@@ -5,14 +5,15 @@ from .errors import (BadRequest, Busy, Conflict, Forbidden, Locked, MethodNotAll
                      NotFound, PaymentRequired, ResourceFailed, SakuraAPIError,
                      SakuraConnectionError, SakuraError, ServerError, StillCreating, Unauthorized,
                      WaitTimeout)
-from .models import (NFS, Archive, Disk, Interface, Note, Registry, RegistryUser, Server,
-                     ServiceClass, SSHKey, Switch)
+from .models import (NFS, Archive, Disk, Interface, Note, PacketFilter, PacketFilterRule, Registry,
+                     RegistryUser, Server, ServiceClass, SSHKey, Switch)
 from .disks import DiskEdit
 from .wait import wait
 
 __all__ = [
     "GLOBAL_ZONE", "NFS", "Archive", "BadRequest", "Busy", "Conflict", "Disk", "DiskEdit",
-    "Forbidden", "Interface", "Locked", "MethodNotAllowed", "NoMatch", "Note", "NotFound",
+    "Forbidden", "Interface", "Locked", "MethodNotAllowed", "NoMatch", "Note", "NotFound", "PacketFilter",
+    "PacketFilterRule",
     "PaymentRequired", "Registry", "RegistryUser", "ResourceFailed", "SSHKey", "SakuraAPIError",
     "SakuraClient", "SakuraConnectionError", "SakuraError", "Server", "ServerError",
     "ServiceClass", "StillCreating", "Switch", "Unauthorized", "WaitTimeout", "wait",

@@ -10,6 +10,7 @@ from .archives import Archives
 from .disks import Disks
 from .interfaces import Interfaces
 from .nfs import NFSAppliances
+from .packet_filters import PacketFilters
 from .notes import Notes
 from .prices import Prices
 from .registries import Registries
@@ -53,6 +54,7 @@ class SakuraClient:
         self.ssh_keys = SSHKeys(self)
         self.nfs = NFSAppliances(self)
         self.registries = Registries(self)
+        self.packet_filters = PacketFilters(self)
         self.prices = Prices(self)
 
     @property

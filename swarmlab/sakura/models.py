@@ -18,6 +18,7 @@ from .query import normalize_id
 
 __all__ = [
     "Archive", "Disk", "DiskPlan", "Instance", "Interface", "InternetPlan", "NFS", "Note", "PacketFilter",
+    "PacketFilterRule",
     "Ref", "Registry", "RegistryUser", "Server", "ServerPlan", "ServiceClass", "ServicePrice", "SSHKey",
     "Switch",
 ]
@@ -107,6 +108,7 @@ class PacketFilter(Wire):
     """A packet filter, as attached to a NIC (`Interface.PacketFilter`) or read from `/packetfilter`."""
     id: OptID = Field(None, alias="ID")
     name: Str = Field("", alias="Name")
+    description: Str = Field("", alias="Description")
     expression: Annotated[list[PacketFilterRule], BeforeValidator(_list)] = Field(
         default_factory=list, alias="Expression")
 

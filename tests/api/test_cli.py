@@ -19,7 +19,7 @@ from flows.provision import provision
 from swarmlab import lifecycle as lc
 from swarmlab.spec import local
 
-from tests.api.test_provision_flow import EXPECTED, listing
+from tests.api.test_provision_flow import EXPECTED, FILTERS, listing
 from tests.conftest import ROOT
 
 
@@ -44,7 +44,7 @@ def test_teardown_shows_its_plan_and_needs_yes_without_a_terminal(cloud_env, pre
     assert out.returncode == 0, out.stderr[-2000:]
     plan = json.loads(out.stdout)["plan"]
     text = "\n".join(plan)
-    names = [f"cli-a-{r}" for r in ("startup", "nfs", "registry")]
+    names = [f"cli-a-{r}" for r in ("startup", "nfs", "registry", "filter", "filter-edge")]
     names += [f"cli-a-{role}0{i}{disk}" for role, n in (("manager", 3), ("worker", 3), ("haproxy", 1))
               for i in range(1, n + 1) for disk in ("", "-disk")]
     assert all(name in text for name in names), plan

@@ -108,7 +108,15 @@ def test_auth_and_error_shapes(api, emulator):
     api.error("GET", "server/113999999999", status=404, code="not_found")
     r = api.s.post(emulator.url("switch"), data="{not json", timeout=5)
     assert (r.status_code, r.json()["error_code"]) == (400, "invalid_format")
-    assert requests.get(f"http://127.0.0.1:{emulator.port}/_emulator/health", timeout=5).json()["ok"] is True
+    assert requests.get(emulator.admin_url("health"), auth=emulator.auth, timeout=5).json()["ok"] is True
+
+
+def test_admin_endpoints_need_the_credentials(emulator):
+    for method, name in (("GET", "health"), ("GET", "faults"), ("PUT", "faults"), ("GET", "events")):
+        for auth in (None, ("emulator-token", "nope")):
+            r = requests.request(method, emulator.admin_url(name), auth=auth, json={"busy_rate": 1.0}, timeout=5)
+            assert (r.status_code, r.json()["error_code"]) == (401, "unauthorized"), (method, name, auth)
+    assert requests.get(emulator.admin_url("faults"), auth=emulator.auth, timeout=5).json()["busy_rate"] == 0.0
 
 
 def test_find_filter_semantics(api):
@@ -200,7 +208,7 @@ def test_power_rules_and_events(api, emulator):
     api.wait(f"server/{sid}", "Server", lambda s: status(s) == "down")
     api.ok("DELETE", f"server/{sid}", {"WithDisk": [d["ID"]]})
     api.error("GET", f"disk/{d['ID']}", status=404, code="not_found")
-    events = requests.get(f"http://127.0.0.1:{emulator.port}/_emulator/events", timeout=5).json()
+    events = requests.get(emulator.admin_url("events"), auth=emulator.auth, timeout=5).json()
     mine = [e["event"] for e in events if e["resource_id"] == sid]
     assert mine == ["created", "up", "down", "up", "down", "deleted"]
     assert all(e["kind"] == "server" and e["at"].endswith("+09:00") for e in events if e["resource_id"] == sid)
@@ -326,7 +334,7 @@ def test_busy_rate_gives_503_busy(api, emulator):
     assert emulator.faults(busy_rate=1.0)["busy_rate"] == 1.0
     r = api.call("GET", "switch")
     assert (r.status_code, r.json()["error_code"], r.json()["status"]) == (503, "busy", "503 Service Unavailable")
-    assert requests.get(f"http://127.0.0.1:{emulator.port}/_emulator/faults", timeout=5).json()["busy_rate"] == 1.0
+    assert requests.get(emulator.admin_url("faults"), auth=emulator.auth, timeout=5).json()["busy_rate"] == 1.0
     emulator.faults(busy_rate=0.0)
     assert api.call("GET", "switch").status_code == 200
 
@@ -341,5 +349,5 @@ def test_fail_disks_and_still_creating(api, emulator):
     api.error("PUT", f"server/{srv['ID']}/power", code="still_creating")
     emulator.faults(still_creating_s=0)
     api.ok("PUT", f"server/{srv['ID']}/power")
-    r = requests.put(f"http://127.0.0.1:{emulator.port}/_emulator/faults", json={"nope": 1}, timeout=5)
+    r = requests.put(emulator.admin_url("faults"), json={"nope": 1}, auth=emulator.auth, timeout=5)
     assert r.status_code == 400

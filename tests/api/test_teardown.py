@@ -17,7 +17,7 @@ from flows.teardown import teardown_lab
 from swarmlab import lifecycle as lc
 from swarmlab.spec import local
 
-from tests.api.test_provision_flow import EXPECTED, listing
+from tests.api.test_provision_flow import EXPECTED, FILTERS, listing
 
 
 def client():
@@ -37,9 +37,10 @@ def test_dry_run_protection_unreadable_tags_and_force(cloud_env, prefect_api, ca
     provision(local("td-a"))
     dry = teardown_lab("td-a", "is1a", dry_run=True)
     assert listing(cloud_env, "td-a") == EXPECTED and lc.parse_teardown(switch_of("td-a").tags) is None
-    assert dry.dry_run and dry.deleted == [] and len(dry.plan) == sum(EXPECTED.values()) - 7  # disks with servers
+    assert dry.dry_run and dry.deleted == [] and len(dry.plan) == sum(EXPECTED.values()) - 7 + FILTERS  # disks with servers
     assert [p.split(" ")[:2] for p in dry.plan] == [["delete", "servers"]] * 7 + [
-        ["delete", "nfs"], ["delete", "registries"], ["delete", "notes"], ["delete", "switches"]]
+        ["delete", "nfs"], ["delete", "registries"], ["delete", "notes"], ["delete", "packet_filters"],
+        ["delete", "packet_filters"], ["delete", "switches"]]
     assert "delete servers td-a-manager01 (with disk td-a-manager01-disk)" in dry.plan
     assert dry.nfs_data_bytes == 0 and dry.warnings == ["share td-a-nfs holds ~0.0 MB; it will be lost"]
 
@@ -111,7 +112,7 @@ def test_two_teardowns_at_once_both_end_with_nothing_left(cloud_env, prefect_api
     assert errors == [] and len(reports) == 2
     assert listing(cloud_env, "td-c") == Counter()
     every = [x for r in reports for x in r.deleted + r.already_gone]
-    assert len(set(every)) == sum(EXPECTED.values()) - 7
+    assert len(set(every)) == sum(EXPECTED.values()) - 7 + FILTERS
     assert Counter(x for r in reports for x in r.deleted) == Counter(set(every)), "nothing deleted twice"
 
 
