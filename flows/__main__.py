@@ -39,6 +39,9 @@ def _common(p: argparse.ArgumentParser, *, name: str = "default", spec: bool = T
         p.add_argument("--profile", choices=sorted(PROFILES), default="local", help="lab profile (default local)")
         p.add_argument("--subnet", default="192.168.1.0/24", help="the lab switch's subnet")
         p.add_argument("--ssh-key", help="SSHKeyPair block name (default: .state/ssh/<lab>_ed25519)")
+        p.add_argument("--admin-cidr", action="append", dest="admin_cidrs", metavar="CIDR",
+                       help="where SSH may come from (repeatable; required by the seed profile: your public "
+                            "address/32)")
 
 
 def _budget(p: argparse.ArgumentParser) -> None:
@@ -103,8 +106,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def build_spec(a: argparse.Namespace, name: str) -> LabSpec:
-    overrides = {k: v for k, v in (("ttl_hours", a.ttl_hours), ("budget_yen", a.budget_yen), ("zone", a.zone))
-                 if v is not None}
+    overrides = {k: v for k, v in (("ttl_hours", getattr(a, "ttl_hours", None)),
+                                   ("budget_yen", getattr(a, "budget_yen", None)), ("zone", a.zone),
+                                   ("admin_cidrs", a.admin_cidrs)) if v is not None}
     return PROFILES[a.profile](name, a.subnet, **overrides)
 
 

@@ -19,7 +19,7 @@ from flows.provision import provision
 from swarmlab import lifecycle as lc
 from swarmlab.spec import local
 
-from tests.api.test_provision_flow import EXPECTED, FILTERS, listing
+from tests.api.test_provision_flow import EXPECTED, listing
 from tests.conftest import ROOT
 
 

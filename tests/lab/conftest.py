@@ -45,7 +45,7 @@ def running_lab(tmp: Path, name: str, subnet: str, shared: str) -> Iterator[tupl
     finally:
         try:
             from flows.teardown import teardown_lab
-            teardown_lab(spec.name, spec.zone or "is1a")  # teardown_lab's zone is a str
+            teardown_lab(spec.name, spec.zone)
         finally:
             emu.stop(purge=True)
             os.environ.clear()
