@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from swarmlab.spec import LabSpec
 
 # Variables SAKURA substitutes per server: @@@PRIVATE_IP@@@, @@@MASK_LEN@@@.
@@ -35,7 +37,7 @@ fi
 
 def render_startup_script(spec: LabSpec) -> str:
     """The note's content: private NIC, Docker, then the spec's own script if any."""
-    script = _BASE.replace("{user}", spec.ssh_user)
+    script = _BASE.replace("{user}", shlex.quote(spec.ssh_user))
     if spec.startup_script:
         script += "\n# --- from the lab spec ---\n" + spec.startup_script.rstrip() + "\n"
     return script
