@@ -90,7 +90,8 @@ def ensure_server(client: SakuraClient, spec: LabSpec, server: ServerSpec, *, sw
 
     `existing` / `existing_disk` come from the run's snapshot of the lab; a finished server costs no request.
     `host_key` (the server's own SSH host key) is pinned in `pins` under the server's ID before its disk
-    exists, and travels to the server only in this disk's note variables (`HOST_KEY`).
+    exists, and travels to the server only in this disk's note variables (`HOST_KEY`). An existing disk
+    keeps its pin (a lab from before host keys were shipped keeps the key it was first seen with).
     """
     name = spec.server_name(server)
     changed = False
@@ -107,11 +108,11 @@ def ensure_server(client: SakuraClient, spec: LabSpec, server: ServerSpec, *, sw
     if nic.user_ip_address != str(server.private_ip):
         client.interfaces.set_user_ip(nic.id, str(server.private_ip))
         changed = True
-    if host_key is not None and pins is not None:
-        kind, b64 = host_key.public_key.split()[:2]
-        pins.pin(srv.id, kind, b64, host=name)
     disk_name = f"{name}-disk"
     disk = current(client, "disks", spec, disk_name, existing_disk)
+    if host_key is not None and pins is not None and (not disk or pins.get(srv.id) is None):
+        kind, b64 = host_key.public_key.split()[:2]
+        pins.pin(srv.id, kind, b64, host=name, replace=not disk)  # a new disk gets this key, whatever was pinned
     if not disk:
         assert_not_torn_down(client, spec, switch_id)
         variables = {"PRIVATE_IP": str(server.private_ip), "MASK_LEN": str(spec.subnet.prefixlen)}
