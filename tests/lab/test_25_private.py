@@ -73,7 +73,7 @@ def joined(lab):
     with ArgvSampler(lab) as sampler:
         fleet = lab.fleet()
         try:
-            fleet.session(worker).run(f"bash -c 'sleep 2' {CANARY}")
+            fleet.session(worker).run(f"bash -c 'sleep 2; true' {CANARY}")  # no exec: bash stays
         finally:
             fleet.close()
         changed = bootstrap_swarm(lab.inventory, spec)
