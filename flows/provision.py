@@ -1,4 +1,4 @@
-"""provision: switch → servers ∥ (disk + startup script + SSH key), NFS, registry + user → all ready.
+"""provision: switch → servers ∥ (host key pinned → disk + startup script + SSH keys), NFS, registry + user.
 Each server's shared NIC gets the lab's packet filter before its first boot (swarmlab.provision)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from flows.session import open_lab
 from swarmlab.cost import markdown_estimate
 from swarmlab.inventory import Inventory
 from swarmlab.provision import check_exposure, named
-from swarmlab.secrets import derive
+from swarmlab.secrets import derive, host_key
 from swarmlab.spec import LabSpec, local
 from tasks import cost
 from tasks import provision as t
@@ -49,7 +49,8 @@ def provision(spec: LabSpec = local(), credentials: str | None = None, ssh_key: 
         name = spec.server_name(s)
         servers.append(t.ensure_server.submit(client, spec, s, switch_id, tags, archive_id, note_id, public_key,
                                               named(have.servers, name, "server"),
-                                              named(have.disks, f"{name}-disk", "disk")))
+                                              named(have.disks, f"{name}-disk", "disk"),
+                                              host_key(creds.access_token_secret, spec.name, name)))
 
     created, unchanged = [], []
     (created if switch_created else unchanged).append(spec.resource_name("switch"))

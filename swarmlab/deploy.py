@@ -157,7 +157,7 @@ def deploy(session: Session, spec: LabSpec, text: str) -> None:
     path = f"{STACK_DIR}/{spec.stack.name}.yml"
     session.run(f"mkdir -p {STACK_DIR} && chmod 700 {STACK_DIR}", sudo=True, timeout_s=30)
     session.put(text, path, mode=0o600, sudo=True)
-    session.run(f"docker stack deploy --with-registry-auth --prune -c {path} {shlex.quote(spec.stack.name)}",
+    session.run(f"docker stack deploy --with-registry-auth --prune -c {shlex.quote(path)} {shlex.quote(spec.stack.name)}",
                 sudo=True, timeout_s=300)
 
 

@@ -222,9 +222,10 @@ def registry_route(fqdn: str, port: int, session: Session) -> Iterator[str | Non
 
 
 @contextlib.contextmanager
-def remote_engine(session: Session, *, timeout_s: float = API_TIMEOUT_S) -> Iterator[docker.DockerClient]:
-    """A DockerClient for the engine of `session`'s host (through a `DialStdioTunnel`)."""
-    with DialStdioTunnel(session) as tunnel:
+def remote_engine(session: Session, *, timeout_s: float = API_TIMEOUT_S,
+                  sudo: bool = False) -> Iterator[docker.DockerClient]:
+    """A DockerClient for the engine of `session`'s host (through a `DialStdioTunnel`; `sudo`: dialer as root)."""
+    with DialStdioTunnel(session, sudo=sudo) as tunnel:
         client = docker.DockerClient(base_url=tunnel.base_url, version="auto", timeout=timeout_s)
         try:
             yield client

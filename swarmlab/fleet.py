@@ -14,7 +14,7 @@ REACHABLE_TIMEOUT_S = 600.0
 
 
 def known_hosts_path(lab: str) -> Path:
-    """Host keys are pinned per lab, keyed by server ID (trust on first use)."""
+    """Host keys are pinned per lab, keyed by server ID (provision pins the key it ships to each server)."""
     return Path(os.environ.get("SWARMLAB_STATE_DIR", ".state")) / "known_hosts" / f"{lab}.json"
 
 
@@ -25,7 +25,7 @@ class Fleet:
                  known_hosts: KnownHosts | None = None, timeout_s: float = REACHABLE_TIMEOUT_S):
         self.inventory = inventory
         self.key = key
-        self.known_hosts = known_hosts or KnownHosts(known_hosts_path(inventory.lab))
+        self.known_hosts = known_hosts or KnownHosts(known_hosts_path(inventory.lab), tofu=False)
         self.timeout_s = timeout_s
         self.hosts = {s.name: Host(name=s.name, address=s.address, private_ip=s.private_ip, user=user,
                                    server_id=s.id) for s in inventory.servers}

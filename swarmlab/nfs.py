@@ -32,7 +32,7 @@ def ensure_data_dir(session: Session, spec: LabSpec, uid: int = POSTGRES_UID) ->
     d = shlex.quote(spec.nfs.data_dir)
     out = session.run(f"""set -e
 tmp=$(mktemp -d /tmp/swarmlab-nfs.XXXXXX)
-mount -t nfs -o rw,nfsvers=4 {export(spec)} "$tmp"
+mount -t nfs -o rw,nfsvers=4 {shlex.quote(export(spec))} "$tmp"
 trap 'umount "$tmp"; rmdir "$tmp"' EXIT
 if [ -d "$tmp"/{d} ]; then echo changed=0; else mkdir "$tmp"/{d}; echo changed=1; fi
 chown {uid}:{uid} "$tmp"/{d}

@@ -100,7 +100,7 @@ def apply_host(session: Session, actions: list[str], reboot_timeout_s: float = 6
             session.run(f"{APT} upgrade && mkdir -p {STAMP.rsplit('/', 1)[0]} && date +%s > {STAMP}",
                         sudo=True, timeout_s=1800)
         elif action.startswith("install "):
-            session.run(f"{APT} install {action[8:]}", sudo=True, timeout_s=1800)
+            session.run(f"{APT} install {' '.join(shlex.quote(p) for p in action[8:].split())}", sudo=True, timeout_s=1800)
         elif action == "autoremove":
             session.run(f"{APT} autoremove", sudo=True, timeout_s=900)
         elif action == "reboot":

@@ -9,9 +9,10 @@ from datetime import datetime, timedelta, timezone
 
 from swarmlab.sakura import NotFound, SakuraClient
 from swarmlab.sakura.disks import DiskEdit
+from swarmlab.hosts import KeyPair, KnownHosts
 from swarmlab.inventory import Inventory, ServerInfo
 from swarmlab.render import filters as pf
-from swarmlab.render.startup import render_startup_script
+from swarmlab.render.startup import host_key_variable, render_startup_script
 from swarmlab.sakura.packet_filters import expression
 from swarmlab.lifecycle import (EXPIRES_PREFIX, LabTearingDown, budget_tag, check_adoptable,  # noqa: F401
                                 expiry_tag, parse_budget, parse_expiry, parse_teardown)
@@ -124,10 +125,14 @@ def ensure_filters(client: SakuraClient, spec: LabSpec, shared_gateway: str | No
 
 def ensure_server(client: SakuraClient, spec: LabSpec, server: ServerSpec, *, switch_id: str, tags: list[str],
                   archive_id: str, note_id: str, public_key: str, existing=None,
-                  existing_disk=None) -> tuple[ServerInfo, bool]:
+                  existing_disk=None, host_key: KeyPair | None = None,
+                  pins: KnownHosts | None = None) -> tuple[ServerInfo, bool]:
     """Server with a shared NIC and a switch NIC, a disk edited for it, powered on. Resumes any half-done state.
 
     `existing` / `existing_disk` come from the run's snapshot of the lab; a finished server costs no request.
+    `host_key` (the server's own SSH host key) is pinned in `pins` under the server's ID before its disk
+    exists, and travels to the server only in this disk's note variables (`HOST_KEY`). An existing disk
+    keeps its pin (a lab from before host keys were shipped keeps the key it was first seen with).
     """
     name = spec.server_name(server)
     changed = False
@@ -147,11 +152,15 @@ def ensure_server(client: SakuraClient, spec: LabSpec, server: ServerSpec, *, sw
     changed = _ensure_filter_on(client, spec, server, srv) or changed
     disk_name = f"{name}-disk"
     disk = current(client, "disks", spec, disk_name, existing_disk)
+    if host_key is not None and pins is not None and (not disk or pins.get(srv.id) is None):
+        kind, b64 = host_key.public_key.split()[:2]
+        pins.pin(srv.id, kind, b64, host=name, replace=not disk)  # a new disk gets this key, whatever was pinned
     if not disk:
         assert_not_torn_down(client, spec, switch_id)
-        edit = DiskEdit(host_name=name, ssh_public_keys=[public_key],
-                        notes=[(note_id, {"PRIVATE_IP": str(server.private_ip),
-                                          "MASK_LEN": str(spec.subnet.prefixlen)})])
+        variables = {"PRIVATE_IP": str(server.private_ip), "MASK_LEN": str(spec.subnet.prefixlen)}
+        if host_key is not None:
+            variables["HOST_KEY"] = host_key_variable(host_key.private_key)
+        edit = DiskEdit(host_name=name, ssh_public_keys=[public_key], notes=[(note_id, variables)])
         disk = client.disks.create(name=disk_name, tags=tags, archive_id=archive_id, server_id=srv.id,
                                    size_gb=spec.plan.disk_gb, plan=spec.plan.disk_plan, config=edit)
         changed = True

@@ -14,6 +14,28 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 LAB_TAG = "swarmlab"
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
 
+#: patterns for spec fields that reach a shell on the hosts (they are also shlex-quoted there)
+PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]{0,99}(=[A-Za-z0-9.+:~-]{1,100})?$")
+PATH_RE = re.compile(r"^/[A-Za-z0-9._/-]{0,200}$")
+USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+STACK_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+REGISTRY_USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def shell_safe(field: str, value: str, pattern: re.Pattern, what: str) -> str:
+    """`value` if it matches `pattern`, else a ValueError naming `field` and what it must be."""
+    if not pattern.fullmatch(value):
+        raise ValueError(f"{field}: {value!r} is not {what}")
+    return value
+
+
+def absolute_path(field: str, value: str) -> str:
+    shell_safe(field, value, PATH_RE, "an absolute path of letters, digits, '.', '_', '-' and '/'")
+    if ".." in value.split("/"):
+        raise ValueError(f"{field}: {value!r} must not contain '..'")
+    return value
+
+
 OS_ARCHIVE_TAGS: dict[str, list[str]] = {
     "ubuntu2404": ["ubuntu-24.04-latest"],
     "ubuntu2204": ["ubuntu-22.04-latest"],
@@ -57,6 +79,16 @@ class NFSSpec(Model):
                           description="directory on the share that holds PostgreSQL's data")
     mount_point: str = "/mnt/nfs"
 
+    @field_validator("export")
+    @classmethod
+    def _export(cls, v: str) -> str:
+        return absolute_path("nfs.export", v)
+
+    @field_validator("mount_point")
+    @classmethod
+    def _mount_point(cls, v: str) -> str:
+        return absolute_path("nfs.mount_point", v)
+
 
 class RegistrySpec(Model):
     name: str = Field(description="registry subdomain label: <name>.sakuracr.jp")
@@ -69,6 +101,12 @@ class RegistrySpec(Model):
             raise ValueError("registry name must be 1-64 lowercase letters, digits or '-' (a DNS label)")
         return v
 
+    @field_validator("user")
+    @classmethod
+    def _user(cls, v: str) -> str:
+        return shell_safe("registry.user", v, REGISTRY_USER_RE,
+                          "a registry user name: 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit")
+
 
 class StackSpec(Model):
     name: str = "stack01"
@@ -77,6 +115,12 @@ class StackSpec(Model):
     web_replicas: int = Field(10, ge=1)
     app_replicas: int = Field(3, ge=1)
     postgres_trust_auth: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return shell_safe("stack.name", v, STACK_RE,
+                          "a stack name: 1-63 lowercase letters, digits, '_' or '-', starting with a letter or digit")
 
 
 class LabSpec(Model):
@@ -112,6 +156,20 @@ class LabSpec(Model):
         if not NAME_RE.fullmatch(v):
             raise ValueError("lab name must be 2-32 chars: lowercase letters, digits, '-', starting with a letter")
         return v
+
+    @field_validator("packages")
+    @classmethod
+    def _packages(cls, v: list[str]) -> list[str]:
+        for p in v:
+            shell_safe("packages", p, PACKAGE_RE, "a Debian package name (lowercase letters, digits, '+', '.', '-'; "
+                                                  "optionally =version)")
+        return v
+
+    @field_validator("ssh_user")
+    @classmethod
+    def _ssh_user(cls, v: str) -> str:
+        return shell_safe("ssh_user", v, USER_RE, "a Linux user name: up to 32 lowercase letters, digits, '_' or "
+                                                  "'-', starting with a letter or '_'")
 
     @model_validator(mode="after")
     def _topology(self) -> LabSpec:

@@ -6,6 +6,8 @@ from prefect import task
 from pydantic import SecretStr
 
 from swarmlab import provision as lib
+from swarmlab.fleet import known_hosts_path
+from swarmlab.hosts import KeyPair, KnownHosts
 from swarmlab.inventory import ServerInfo
 from swarmlab.sakura import SakuraClient
 from swarmlab.spec import LabSpec, ServerSpec
@@ -37,9 +39,11 @@ def ensure_note(client: SakuraClient, spec: LabSpec, tags: list[str], existing=N
 @task(name="server", task_run_name="server-{server.role.value}{server.index:02d}", **TRANSIENT_RETRY)
 def ensure_server(client: SakuraClient, spec: LabSpec, server: ServerSpec, switch_id: str, tags: list[str],
                   archive_id: str, note_id: str, public_key: str, existing=None,
-                  existing_disk=None) -> tuple[ServerInfo, bool]:
+                  existing_disk=None, host_key: KeyPair | None = None) -> tuple[ServerInfo, bool]:
+    """The server; its `host_key` is pinned in the lab's known-hosts store before its disk exists."""
     return lib.ensure_server(client, spec, server, switch_id=switch_id, tags=tags, archive_id=archive_id,
-                             note_id=note_id, public_key=public_key, existing=existing, existing_disk=existing_disk)
+                             note_id=note_id, public_key=public_key, existing=existing, existing_disk=existing_disk,
+                             host_key=host_key, pins=KnownHosts(known_hosts_path(spec.name)))
 
 
 @task(name="nfs", **TRANSIENT_RETRY)

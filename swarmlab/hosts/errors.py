@@ -7,6 +7,7 @@ Hierarchy::
     │   └── ConnectionLost(host, command)        the connection dropped while a command ran
     ├── AuthFailed(host, user, fingerprint)      the server refused our key (not retryable)
     ├── HostKeyMismatch(host, server_id, ...)    the server's host key differs from the pin
+    ├── HostKeyUnknown(host, server_id, got)     no pin for the server and trust on first use is off
     ├── CommandFailed(host, command, exit_status, stderr_tail, stdout_tail)
     ├── CommandTimeout(host, command, timeout_s) also a TimeoutError
     └── HostsFailed(errors, results)             one or more hosts of a parallel run failed
@@ -126,6 +127,25 @@ class HostKeyMismatch(HostError):
         )
         self.server_id = server_id
         self.expected = expected
+        self.got = got
+        self.pin_file = pin_file
+        self.address = address
+
+
+class HostKeyUnknown(HostError):
+    """No host key is pinned for the server, and trust on first use is off."""
+
+    def __init__(self, host: str, server_id: str, *, got: str, pin_file: str = "", address: str = ""):
+        where = f" ({address})" if address else ""
+        in_file = f" in {pin_file}" if pin_file else ""
+        super().__init__(
+            host,
+            f"refusing {host}{where}, server id {server_id}: no host key is pinned for it{in_file} and it "
+            f"presented {got}. provision pins the key it ships to each server before the server exists; a "
+            "server created another way needs its key pinned by hand (KnownHosts.pin, from the console), or "
+            "re-create it with provision.",
+        )
+        self.server_id = server_id
         self.got = got
         self.pin_file = pin_file
         self.address = address

@@ -67,9 +67,10 @@ class SSHKey:
         return cls.from_file(text, passphrase)
 
     @staticmethod
-    def generate(comment: str = "swarmlab") -> KeyPair:
-        """A new Ed25519 key pair: private key as SecretStr (OpenSSH PEM), public `ssh-ed25519 AAAA… comment`."""
-        key = Ed25519PrivateKey.generate()
+    def generate(comment: str = "swarmlab", seed: bytes | None = None) -> KeyPair:
+        """A new Ed25519 key pair: private key as SecretStr (OpenSSH PEM), public `ssh-ed25519 AAAA… comment`.
+        With a 32-byte `seed` the pair is that seed's (deterministic)."""
+        key = Ed25519PrivateKey.from_private_bytes(seed) if seed is not None else Ed25519PrivateKey.generate()
         private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
                                     serialization.NoEncryption()).decode()
         public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,

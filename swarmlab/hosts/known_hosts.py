@@ -2,9 +2,10 @@
 
 Lab servers get new host keys every time they are created, and their addresses are reused by
 other labs, so an OpenSSH known_hosts file keyed by address either rejects every new lab or
-accepts anything. Here a pin is keyed by the server's cloud ID: the first contact with a server
-id records its key (trust on first use, or a key learned another way and given to `pin`), and
-every later contact must present the same key, else `HostKeyMismatch`.
+accepts anything. Here a pin is keyed by the server's cloud ID: provision pins the host key it
+generated and shipped (`pin`) before the server's disk exists, and every contact must present that
+key, else `HostKeyMismatch`. With `tofu=False` (the lab's fleet) a server without a pin is refused
+(`HostKeyUnknown`); with `tofu=True` its first key is recorded (trust on first use).
 
 The pin file is JSON: ``{"<server id>": {"type": "ssh-ed25519", "key": "<base64>", "host": ...,
 "address": ..., "pinned_at": ...}}``. Writes are atomic (temp file + rename) and serialised by a
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING
 import paramiko
 from pydantic import BaseModel, ConfigDict
 
-from .errors import HostKeyMismatch
+from .errors import HostKeyMismatch, HostKeyUnknown
 
 if TYPE_CHECKING:
     from .session import Host
@@ -61,10 +62,12 @@ class HostKeyPin(BaseModel):
 
 
 class KnownHosts:
-    """Pins keyed by server id, persisted in `path` (None: in memory only)."""
+    """Pins keyed by server id, persisted in `path` (None: in memory only); `tofu`: pin unknown servers'
+    first key instead of refusing them."""
 
-    def __init__(self, path: str | Path | None = None):
+    def __init__(self, path: str | Path | None = None, *, tofu: bool = True):
         self.path = Path(path) if path is not None else None
+        self.tofu = tofu
         self._lock = threading.RLock()
         self._pins: dict[str, HostKeyPin] = {}
         self._reload()
@@ -167,7 +170,10 @@ class KnownHosts:
         client.set_missing_host_key_policy(PinningPolicy(self, host))
 
     def check(self, host: Host, key: paramiko.PKey) -> None:
-        """Accept `key` for `host` if it matches the pin, record it if there is none, else raise."""
+        """Accept `key` for `host` if it matches the pin, record it if there is none (tofu), else raise."""
+        if not self.tofu and self.get(host.identity) is None:
+            raise HostKeyUnknown(host.name, host.identity, got=f"{key.get_name()} {fingerprint(key.get_base64())}",
+                                 pin_file=str(self.path or ""), address=f"{host.address}:{host.port}")
         self.pin(host.identity, key.get_name(), key.get_base64(), host=host.name, address=host.address)
 
     def mismatch(self, host: Host, got: paramiko.PKey) -> HostKeyMismatch:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from .errors import HostsFailed, HostUnreachable
+from .errors import HostKeyMismatch, HostsFailed, HostUnreachable
 from .keys import SSHKey
 from .known_hosts import KnownHosts
 from .session import Host, Session
@@ -17,19 +17,29 @@ __all__ = ["run_parallel", "wait_reachable"]
 T = TypeVar("T")
 R = TypeVar("R")
 
+#: how long a new server may still present the key its image generated before its startup script has
+#: installed the pinned one (the script runs after sshd starts, as on the cloud)
+HOSTKEY_GRACE_S = 180.0
+
 
 def wait_reachable(host: Host, key: SSHKey, known_hosts: KnownHosts, timeout_s: float = 300,
-                   interval_s: float = 0.5, **session_options) -> Session:
+                   interval_s: float = 0.5, hostkey_grace_s: float = HOSTKEY_GRACE_S,
+                   **session_options) -> Session:
     """A connected `Session` to `host`, retrying while it boots.
 
     Retried: connection refused / no route (NoValidConnectionsError, OSError), socket timeouts,
     EOF / reset, and SSH banner or 'No existing session' errors — everything `Session.connect`
-    reports as `HostUnreachable`. Raised at once: `AuthFailed` (a wrong key does not fix itself)
-    and `HostKeyMismatch`. After `timeout_s`: `HostUnreachable` with the last error.
+    reports as `HostUnreachable`. `HostKeyMismatch` is retried for `hostkey_grace_s` (a booting
+    server presents its image's key until the startup script installs the pinned one; nothing is
+    authenticated to or sent to a host whose key differs), then raised. Raised at once: `AuthFailed`
+    (a wrong key does not fix itself) and `HostKeyUnknown`. After `timeout_s`: `HostUnreachable`
+    with the last error.
     """
-    deadline = time.monotonic() + timeout_s
+    started = time.monotonic()
+    deadline = started + timeout_s
     session = Session(host, key, known_hosts, **session_options)
     last: HostUnreachable | None = None
+    mismatch: HostKeyMismatch | None = None
     attempts = 0
     while True:
         remaining = deadline - time.monotonic()
@@ -39,11 +49,17 @@ def wait_reachable(host: Host, key: SSHKey, known_hosts: KnownHosts, timeout_s: 
         try:
             return session.connect(timeout_s=max(remaining, 0.5))
         except HostUnreachable as e:
-            last = e
+            last, mismatch = e, None
+        except HostKeyMismatch as e:
+            mismatch = e
+            if time.monotonic() - started >= min(hostkey_grace_s, timeout_s):
+                raise
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
         time.sleep(min(interval_s, remaining))
+    if mismatch is not None:
+        raise mismatch
     raise HostUnreachable(host.name, f"gave up after {timeout_s:g} s and {attempts} attempt(s); last error: "
                                      f"{last.last_error if last else 'none'}",
                           address=f"{host.address}:{host.port}") from last

@@ -23,7 +23,7 @@ class DiskEdit(BaseModel):
     password: SecretStr | None = None
     ssh_public_keys: list[str] = Field(default_factory=list)
     ssh_key_ids: list[str] = Field(default_factory=list)
-    notes: list[tuple[str, dict[str, str]]] = Field(default_factory=list)
+    notes: list[tuple[str, dict[str, str | SecretStr]]] = Field(default_factory=list)
     user_ip: str | None = None
     mask_len: int | None = Field(None, ge=1, le=32)
     default_route: str | None = None
@@ -50,7 +50,8 @@ class DiskEdit(BaseModel):
         if subnet:
             w["UserSubnet"] = subnet
         if self.notes:
-            w["Notes"] = [{"ID": str(nid), "Variables": dict(vars_)} for nid, vars_ in self.notes]
+            w["Notes"] = [{"ID": str(nid), "Variables": {k: v.get_secret_value() if isinstance(v, SecretStr) else v
+                                                         for k, v in vars_.items()}} for nid, vars_ in self.notes]
         w["Background"] = self.background
         return w
 

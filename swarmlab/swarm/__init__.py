@@ -10,7 +10,8 @@ from .apply import (
     rotate_join_tokens,
     swarm_facts,
 )
-from .errors import ForeignSwarm, SwarmError, SwarmFactsError, SwarmNoLeader, SwarmNodeState, SwarmUnavailable
+from .errors import (ForeignSwarm, SwarmError, SwarmFactsError, SwarmJoinFailed, SwarmNoLeader, SwarmNodeState,
+                     SwarmUnavailable)
 from .facts import (
     LocalNodeState,
     NodeInspect,
@@ -37,6 +38,7 @@ __all__ = [
     "NodeSwarmFacts",
     "SwarmError",
     "SwarmFactsError",
+    "SwarmJoinFailed",
     "SwarmNoLeader",
     "SwarmNodeState",
     "SwarmPlan",

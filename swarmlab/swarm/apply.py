@@ -1,22 +1,30 @@
 """Side effects: read facts from the nodes and carry out a `SwarmPlan` through `hosts` sessions.
 
-Join tokens are `SecretStr` and are passed to `Session.run(..., secrets=[token])`, so they never
-appear in a `CommandFailed`, a `Result` or a log line built from one. Docker commands run with
-`sudo=True` (a no-op when the SSH user is root).
+The swarm lives on the private switch: init and join give `--listen-addr`, `--advertise-addr` and
+`--data-path-addr` the node's lab-switch address, so 2377/7946/4789 never listen on the shared NIC.
+A join token never reaches a command line: it is read from `docker swarm join-token -q` output and
+handed to the joining node's engine as the body of `POST /swarm/join` (docker SDK over a
+`DialStdioTunnel`), so no argv, `ps` listing, sudo log or journal line on any host holds it. Tokens are
+`SecretStr` and are redacted from every error. Docker commands run with `sudo=True`.
 """
 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+import docker.errors
+import requests
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from ..engine import remote_engine
+
 from ..hosts import CommandFailed, Session, run_parallel
-from .errors import SwarmNoLeader
+from .errors import SwarmJoinFailed, SwarmNoLeader
 from .facts import (
     NODE_LS_COMMAND,
+    SWARM_PORT,
     SWARM_INFO_COMMAND,
     NodeRow,
     NodeSwarmFacts,
@@ -29,8 +37,8 @@ from .plan import Drain, Init, Join, SwarmPlan
 if TYPE_CHECKING:
     from ..spec import LabSpec
 
-__all__ = ["JoinTokens", "apply_plan", "gather_facts", "join_tokens", "node_table", "observe", "rotate_join_tokens",
-           "swarm_facts"]
+__all__ = ["JoinTokens", "apply_plan", "gather_facts", "init_command", "join_request", "join_tokens", "node_table",
+           "observe", "rotate_join_tokens", "swarm_facts"]
 
 #: a manager without quorum hangs ~20 s before answering (local-lab.md addendum)
 MANAGER_CALL_TIMEOUT_S = 60
@@ -103,27 +111,60 @@ def rotate_join_tokens(session: Session) -> JoinTokens:
     return JoinTokens(worker=_token(session, "worker", rotate=True), manager=_token(session, "manager", rotate=True))
 
 
-def _join(session: Session, action: Join, token: SecretStr) -> str:
-    cmd = (f"docker swarm join --token {token.get_secret_value()} "
-           f"--advertise-addr {shlex.quote(action.advertise_addr)} {shlex.quote(action.manager_addr)}")
-    _docker(session, cmd, timeout_s=120, secrets=[token], no_leader=False)
+def init_command(addr: str) -> str:
+    """`docker swarm init` bound to `addr` (the lab-switch address) for control, gossip and data."""
+    a = shlex.quote(addr)
+    return (f"docker swarm init --listen-addr {shlex.quote(f'{addr}:{SWARM_PORT}')} --advertise-addr {a} "
+            f"--data-path-addr {a}")
+
+
+def join_request(action: Join, token: SecretStr) -> dict:
+    """The docker SDK's `swarm.join` arguments for `action`: every address the node's lab-switch one."""
+    return dict(remote_addrs=[action.manager_addr], join_token=token.get_secret_value(),
+                listen_addr=f"{action.advertise_addr}:{SWARM_PORT}", advertise_addr=action.advertise_addr,
+                data_path_addr=action.advertise_addr)
+
+
+def _redact(text: str, token: SecretStr) -> str:
+    secret = token.get_secret_value()
+    return text.replace(secret, "**********") if secret else text
+
+
+def _join(session: Session, action: Join, token: SecretStr, timeout_s: float = 120) -> str:
+    """`POST /swarm/join` on the node's engine through an SSH dial-stdio tunnel: the token is in the body."""
+    try:
+        with remote_engine(session, timeout_s=timeout_s, sudo=True) as engine:
+            engine.swarm.join(**join_request(action, token))
+    except docker.errors.APIError as e:
+        detail = _redact(str(e.explanation or e), token)
+        raise SwarmJoinFailed(action.host, action.manager_addr, detail) from None
+    except (requests.RequestException, OSError) as e:
+        raise SwarmJoinFailed(action.host, action.manager_addr,
+                              f"the engine API did not answer ({type(e).__name__})") from None
     return f"{action.host}: joined the swarm as {action.role} via {action.manager_addr}"
 
 
-def apply_plan(plan: SwarmPlan, sessions: Mapping[str, Session], *, max_workers: int = 8) -> list[str]:
+#: joins one node: (its session, the Join, the token) → the change line
+Joiner = Callable[[Session, Join, SecretStr], str]
+
+
+def apply_plan(plan: SwarmPlan, sessions: Mapping[str, Session], *, max_workers: int = 8,
+               joiner: Joiner | None = None) -> list[str]:
     """Carry out `plan` and return one human-readable line per change ([] for a noop plan).
 
     Init on the bootstrap manager; join tokens fetched from it; workers join in parallel (all are
     attempted, failures raised together as `HostsFailed`); managers join one at a time (raft
-    membership changes one by one); drains run on the bootstrap manager.
+    membership changes one by one); drains run on the bootstrap manager. `joiner` defaults to the
+    Engine API join (`POST /swarm/join`, token in the request body).
     """
+    join = joiner or _join
     if not plan.actions:
         return []
     changed: list[str] = []
     boot = sessions[plan.bootstrap]
     init = plan.init
     if init is not None:
-        _docker(sessions[init.host], f"docker swarm init --advertise-addr {shlex.quote(init.advertise_addr)}")
+        _docker(sessions[init.host], init_command(init.advertise_addr))
         changed.append(f"{init.host}: initialised a new swarm advertising {init.advertise_addr}")
 
     joins = plan.joins
@@ -131,13 +172,13 @@ def apply_plan(plan: SwarmPlan, sessions: Mapping[str, Session], *, max_workers:
     manager_joins = [a for a in joins if a.role == "manager"]
     if worker_joins:
         token = _token(boot, "worker")
-        done = run_parallel({a.host: a for a in worker_joins}, lambda a: _join(sessions[a.host], a, token),
+        done = run_parallel({a.host: a for a in worker_joins}, lambda a: join(sessions[a.host], a, token),
                             max_workers=max_workers)
         changed += done.values()
     if manager_joins:
         token = _token(boot, "manager")
         for a in manager_joins:
-            changed.append(_join(sessions[a.host], a, token))
+            changed.append(join(sessions[a.host], a, token))
 
     for d in plan.drains:
         node = _node_ref(d, sessions)

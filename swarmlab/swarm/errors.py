@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ForeignSwarm", "SwarmError", "SwarmFactsError", "SwarmNoLeader", "SwarmNodeState", "SwarmUnavailable"]
+__all__ = ["ForeignSwarm", "SwarmError", "SwarmFactsError", "SwarmJoinFailed", "SwarmNoLeader", "SwarmNodeState",
+           "SwarmUnavailable"]
 
 
 class SwarmError(Exception):
@@ -69,4 +70,15 @@ class SwarmFactsError(SwarmError):
     def __init__(self, host: str, detail: str):
         super().__init__(host, f"{host}: cannot read swarm facts: {detail}. Is Docker running there "
                                "(`docker info`)?")
+        self.detail = detail
+
+
+class SwarmJoinFailed(SwarmError):
+    """The Engine API refused or failed `POST /swarm/join` on a node (the message never holds the token)."""
+
+    def __init__(self, host: str, manager_addr: str, detail: str):
+        super().__init__(host, f"{host}: joining the swarm via {manager_addr} failed: {detail}. Check that "
+                               f"{manager_addr} is reachable from {host} on the lab switch (2377/tcp, 7946/tcp+udp, "
+                               "4789/udp) and that `docker info` there is healthy, then run the flow again.")
+        self.manager_addr = manager_addr
         self.detail = detail

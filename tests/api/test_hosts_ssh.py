@@ -25,6 +25,7 @@ from swarmlab.hosts import (
     CommandTimeout,
     Host,
     HostKeyMismatch,
+    HostKeyUnknown,
     HostsFailed,
     HostUnreachable,
     KnownHosts,
@@ -260,7 +261,7 @@ def test_host_key_pinned_on_first_contact_and_mismatch_detected(tmp_path, pins, 
         calls = count_connects(monkeypatch)
         t0 = time.monotonic()
         with pytest.raises(HostKeyMismatch) as info:
-            wait_reachable(s.host(), s.client_key, KnownHosts(pins.path), timeout_s=30)
+            wait_reachable(s.host(), s.client_key, KnownHosts(pins.path), timeout_s=30, hostkey_grace_s=0)
         assert time.monotonic() - t0 < 2 and len(calls) == 1
         monkeypatch.undo()
         msg = str(info.value)
@@ -272,6 +273,50 @@ def test_host_key_pinned_on_first_contact_and_mismatch_detected(tmp_path, pins, 
         assert KnownHosts(pins.path).forget("113000000001")
         with Session(s.host(), s.client_key, KnownHosts(pins.path)) as recreated:
             recreated.run("true")
+    finally:
+        s.stop()
+
+
+def test_only_the_host_key_shipped_and_pinned_before_first_contact_is_trusted(tmp_path):
+    """provision's way: the controller derives the server's host key, pins it, ships it; the server first
+    presents its image's key (the startup script has not run yet), then the shipped one."""
+    from pydantic import SecretStr
+
+    from swarmlab.secrets import host_key
+
+    s = make_sshd(tmp_path)
+    s.start()
+    shipped = host_key(SecretStr("api-secret"), "lab", "lab-manager01")
+    pins = KnownHosts(tmp_path / "pins.json", tofu=False)
+    pins.pin("113000000001", *shipped.public_key.split()[:2], host="lab-manager01")
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(HostKeyMismatch) as info:  # another key all along: refused, naming the server
+            wait_reachable(s.host(), s.client_key, pins, timeout_s=30, hostkey_grace_s=1.5)
+        assert 1.5 <= time.monotonic() - t0 < 10
+        assert "lab-manager01" in str(info.value) and "113000000001" in str(info.value)
+
+        with pytest.raises(HostKeyUnknown, match="refusing lab-worker09 .*server id 113000000009: no host key is "
+                                                 "pinned"):
+            Session(s.host("lab-worker09", server_id="113000000009"), s.client_key, pins).connect()
+        assert "113000000009" not in pins, "no trust on first use"
+
+        def startup_script():  # installs the shipped key and restarts sshd, a little later
+            time.sleep(1.0)
+            s.stop()
+            s.host_key_path.write_text(shipped.private_key.get_secret_value())
+            s.host_key_path.chmod(0o600)
+            s.procs.clear()
+            s.start()
+
+        boot = threading.Thread(target=startup_script)
+        boot.start()
+        try:
+            with wait_reachable(s.host(), s.client_key, pins, timeout_s=30, hostkey_grace_s=20) as session:
+                assert session.run("echo ok").stdout == "ok\n"
+        finally:
+            boot.join()
+        assert pins.get("113000000001").key == shipped.public_key.split()[1]
     finally:
         s.stop()
 

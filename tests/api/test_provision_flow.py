@@ -17,7 +17,10 @@ import requests
 from flows.provision import provision
 from flows.teardown import teardown_lab
 from swarmlab.fleet import known_hosts_path
+from pydantic import SecretStr
+
 from swarmlab.hosts import KnownHosts
+from swarmlab.secrets import host_key
 from swarmlab.spec import local
 
 from tests.conftest import ROOT
@@ -64,9 +67,11 @@ def test_provision_is_idempotent_and_teardown_leaves_nothing(cloud_env, prefect_
     assert [s.id for s in again.servers] == [s.id for s in inv.servers]
     assert listing(cloud_env, "lab-a") == EXPECTED
 
-    pins = KnownHosts(known_hosts_path("lab-a"))
-    for s in inv.servers:
-        pins.pin(s.id, "ssh-ed25519", "AAAAC3NzaC1lZDI1NTE5AAAAIIcaFKjai/jgJhpuRrJccKLLELx7Fo7MFLpHl6FtMk7k")
+    pins = KnownHosts(known_hosts_path("lab-a")).pins()
+    for s in inv.servers:  # provision pinned the host key it shipped, before any connection
+        want = host_key(SecretStr(cloud_env.secret), "lab-a", s.name).public_key.split()
+        assert (pins[s.id].type, pins[s.id].key, pins[s.id].host) == (want[0], want[1], s.name)
+    assert len({p.key for p in pins.values()}) == 7, "every server has a key of its own"
     report = teardown_lab("lab-a", spec.zone)
     assert len(report.deleted) == sum(EXPECTED.values()) - 7 + FILTERS  # disks go with their servers
     assert report.detached == [] and report.already_gone == []

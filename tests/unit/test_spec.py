@@ -96,3 +96,35 @@ def test_renaming_a_lab_moves_a_registry_named_after_it_and_keeps_a_chosen_one()
 def test_a_spec_names_no_zone_unless_asked_so_the_credentials_decide():
     assert local("lab1").zone is None
     assert local("lab1", zone="tk1b").zone == "tk1b"
+
+
+HOSTILE = ["; reboot", "$(id)", "two words", "it's", '"quoted"', "`id`", "a|b", "x\nreboot"]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+@pytest.mark.parametrize("field,build", [
+    ("packages", lambda v: {"packages": ["vim", v]}),
+    ("nfs.export", lambda v: {"nfs": {"ip": "192.168.1.200", "export": "/export" + v}}),
+    ("nfs.mount_point", lambda v: {"nfs": {"ip": "192.168.1.200", "mount_point": "/mnt/" + v}}),
+    ("stack.name", lambda v: {"stack": {"name": "stack" + v}}),
+    ("ssh_user", lambda v: {"ssh_user": "ubuntu" + v}),
+    ("registry.user", lambda v: {"registry": {"name": "swarmlab", "user": "swarmlab" + v}}),
+])
+def test_hostile_values_of_shell_fields_are_refused_naming_the_field(field, build, value):
+    with pytest.raises(ValidationError) as e:
+        _with(**build(value))
+    assert f"{field}: " in str(e.value)
+
+
+def test_relative_or_dotdot_paths_are_refused():
+    with pytest.raises(ValidationError, match="nfs.export: 'export' is not an absolute path"):
+        _with(nfs={"ip": "192.168.1.200", "export": "export"})
+    with pytest.raises(ValidationError, match="nfs.mount_point: '/mnt/../etc' must not contain '..'"):
+        _with(nfs={"ip": "192.168.1.200", "mount_point": "/mnt/../etc"})
+
+
+def test_ordinary_shell_fields_are_accepted():
+    s = _with(packages=["vim", "nfs-common", "libc6=2.36-9+deb12u4", "g++"], ssh_user="ubuntu",
+              nfs={"ip": "192.168.1.200", "export": "/export/lab_1", "mount_point": "/mnt/nfs-data"},
+              stack={"name": "stack_01"}, registry={"name": "swarmlab", "user": "ci.bot-1"})
+    assert s.stack.name == "stack_01" and s.registry.user == "ci.bot-1"
