@@ -195,11 +195,6 @@ def create_app(cloud: Cloud, token: str, secret: str, instance: str, backend: st
         cloud.disk_attach(c.zone, rid, None)
         return c.reply({"is_ok": True})
 
-    @app.delete(f"{P}/interface/{{rid}}/to/switch")
-    def interface_disconnect(rid: str, c: Ctx = Depends(ctx)):
-        cloud.interface_disconnect(c.zone, rid)
-        return c.reply({"is_ok": True})
-
     @app.get(f"{P}/appliance/{{rid}}/database/monitor")
     def appliance_database_monitor(rid: str, c: Ctx = Depends(ctx)):
         return c.reply({"is_ok": True, "Data": cloud.appliance_database_monitor(c.zone, rid)})

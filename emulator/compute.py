@@ -130,18 +130,6 @@ class ComputeMixin:
             self._save(rec, touch=True)
             return self.render(rec)
 
-    def interface_disconnect(self, zone: str, rid: str) -> None:
-        """`DELETE /interface/{id}/to/switch`: the NIC stays on its server, connected to nothing."""
-        with self.lock:
-            rec = self._get("interface", zone, rid)
-            srv = self.res.get(rec.get("_server") or "")
-            if srv and self._busy_server(srv):
-                raise conflict("server_power_must_be_down")
-            if not rec.get("_switch"):
-                raise conflict("res_already_disconnected", "インターフェースは接続されていません。")
-            rec["_switch"] = None
-            self._save(rec, touch=True)
-
     # ---- server
     def _plan(self, p: dict) -> dict:
         if not isinstance(p, dict):
