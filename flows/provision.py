@@ -36,9 +36,10 @@ def provision(spec: LabSpec = local(), credentials: str | None = None, ssh_key: 
     switch_id, tags, switch_created = t.ensure_switch(
         client, spec, named(have.switches, spec.resource_name("switch"), "switch"))
     archive = t.find_archive.submit(client, spec)
-    note = t.ensure_note.submit(client, spec, tags, named(have.notes, spec.resource_name("startup"), "note"))
+    note = t.ensure_note.submit(client, spec, switch_id, tags, named(have.notes, spec.resource_name("startup"), "note"))
     nfs = t.ensure_nfs.submit(client, spec, switch_id, tags, named(have.nfs, spec.resource_name("nfs"), "NFS"))
-    registry = t.ensure_registry.submit(client, spec, tags, derive(creds.access_token_secret, spec.name, "registry"),
+    registry = t.ensure_registry.submit(client, spec, switch_id, tags,
+                                        derive(creds.access_token_secret, spec.name, "registry"),
                                         named(have.registries, spec.resource_name("registry"), "registry"))
     archive_id = archive.result()
     note_id, note_created = note.result()
