@@ -8,6 +8,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from blocks.sakura import SakuraCloudCredentials
 from blocks.ssh import SSHKeyPair
+from flows.lock import lab_lock
 from swarmlab.cost import markdown_estimate
 from swarmlab.inventory import Inventory
 from swarmlab.provision import named
@@ -20,6 +21,11 @@ from tasks import provision as t
 @flow(name="provision", task_runner=ThreadPoolTaskRunner(max_workers=12))
 def provision(spec: LabSpec = local(), credentials: str | None = None, ssh_key: str | None = None) -> Inventory:
     """Create (or adopt) every cloud resource of the lab; a re-run of a complete lab changes nothing."""
+    with lab_lock(spec.name):
+        return _provision(spec, credentials, ssh_key)
+
+
+def _provision(spec: LabSpec, credentials: str | None, ssh_key: str | None) -> Inventory:
     log = get_run_logger()
     creds = SakuraCloudCredentials.resolve(credentials)
     client = creds.client(spec.zone)
