@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -11,10 +14,10 @@ import pytest
 from prefect import flow, get_client
 
 from flows.lock import LabBusy, held_labs, lab_lock, lock_name
-from flows.provision import provision
 from flows.teardown import teardown_lab
 from swarmlab.spec import local
 from tests.api.test_provision_flow import EXPECTED, listing
+from tests.conftest import ROOT
 
 
 def active_slots(lab: str) -> int:
@@ -91,23 +94,33 @@ def test_a_second_writer_waits_logs_and_can_give_up(prefect_api, caplog):
     assert active_slots("lk-b") == 0
 
 
-def test_two_provisions_of_one_lab_at_once_build_one_lab(cloud_env, prefect_api):
-    spec = local("lab-l")
-    results: dict[int, object] = {}
+PROVISION = "import sys; from flows.provision import provision; from swarmlab.spec import local; " \
+            "print('CREATED', provision(local(sys.argv[1])).created)"
 
-    def run(i: int) -> None:
-        results[i] = provision(spec, return_state=True)
 
-    runners = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for r in runners:
-        r.start()
-    for r in runners:
-        r.join(300)
-    assert all(s.is_completed() for s in results.values()), [s.message for s in results.values()]
-    first, second = (results[i].result() for i in range(2))
+def test_two_provisions_of_one_lab_at_once_build_one_lab(cloud_env, prefect_api, tmp_path):
+    """Two processes (as two workers would) provision one lab at once: one lab, both see the same inventory."""
+    cloud_env.faults(delay_scale=1.0)  # a provision takes ~10 s: the two runs surely overlap
+    env = {**os.environ, "PREFECT_API_URL": prefect_api}
+    logs = [tmp_path / f"provision-{i}.log" for i in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-c", PROVISION, "lab-l"], cwd=ROOT, env=env,
+                              stdout=open(log, "wb"), stderr=subprocess.STDOUT) for log in logs]
+    try:
+        codes = [p.wait(300) for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    outputs = [log.read_text() for log in logs]
+    assert codes == [0, 0], [o[-2000:] for o in outputs]
+    cloud_env.faults(delay_scale=0.05)
     assert listing(cloud_env, "lab-l") == EXPECTED, "two concurrent provisions made duplicates"
-    assert [s.id for s in first.servers] == [s.id for s in second.servers]
-    assert (first.switch_id, first.nfs_id, first.registry_id) == (second.switch_id, second.nfs_id, second.registry_id)
-    assert sorted([first.created, second.created], key=len)[0] == [], "the second run should have found it all"
-    teardown_lab("lab-l", spec.zone)
+    created = sorted((next(line for line in o.splitlines() if line.startswith("CREATED")) for o in outputs), key=len)
+    assert created[0] == "CREATED []", f"the run that waited still created something: {created}"
+    assert any("waits for lab lab-l" in o for o in outputs), "neither run waited for the other"
+
+    from blocks.sakura import SakuraCloudCredentials
+    from swarmlab.provision import discover
+    inv = discover(SakuraCloudCredentials.from_env().client("is1a"), local("lab-l"))
+    assert len(inv.servers) == 7
+    teardown_lab("lab-l", "is1a")
     assert listing(cloud_env, "lab-l") == Counter()
