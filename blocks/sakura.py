@@ -28,15 +28,17 @@ class SakuraCloudCredentials(Block):
                                                      "http://127.0.0.1:PORT/cloud/zone")
     rate_per_s: float = Field(10.0, gt=0, le=100, description="request pacing; SAKURA Cloud allows about 10/s")
     _zone_source: str = PrivateAttr("this block")
+    retry_max: int = Field(8, ge=0, le=20, description="retries of one API call on busy/connection errors "
+                                                       "(backoff 0.5 s doubling, capped at 30 s)")
 
     def client(self, zone: str | None = None) -> SakuraClient:
         return SakuraClient(self.access_token, self.access_token_secret, zone or self.zone, api_root=self.api_root,
-                            rate_per_s=self.rate_per_s)
+                            rate_per_s=self.rate_per_s, max_retries=self.retry_max)
 
     @classmethod
     def from_env(cls) -> "SakuraCloudCredentials":
         """From SAKURACLOUD_ACCESS_TOKEN / _SECRET (the SDKs' names), SAKURACLOUD_ZONE, SAKURACLOUD_API_ROOT,
-        SAKURACLOUD_RATE_LIMIT."""
+        SAKURACLOUD_RATE_LIMIT, SAKURACLOUD_RETRY_MAX (the Terraform provider's name)."""
         missing = [v for v in ("SAKURACLOUD_ACCESS_TOKEN", "SAKURACLOUD_ACCESS_TOKEN_SECRET") if not os.environ.get(v)]
         if missing:
             raise ValueError(f"credentials: no block name given and {', '.join(missing)} not set; "
@@ -49,6 +51,12 @@ class SakuraCloudCredentials(Block):
                     rate_per_s=float(os.environ.get("SAKURACLOUD_RATE_LIMIT", 10)))
         creds._zone_source = "SAKURACLOUD_ZONE" if zone else "the default"
         return creds
+        return cls(access_token=os.environ["SAKURACLOUD_ACCESS_TOKEN"],
+                   access_token_secret=SecretStr(os.environ["SAKURACLOUD_ACCESS_TOKEN_SECRET"]),
+                   zone=os.environ.get("SAKURACLOUD_ZONE", "is1a"),
+                   api_root=os.environ.get("SAKURACLOUD_API_ROOT", REAL_API_ROOT),
+                   rate_per_s=float(os.environ.get("SAKURACLOUD_RATE_LIMIT", 10)),
+                   retry_max=int(os.environ.get("SAKURACLOUD_RETRY_MAX", 8)))
 
     @classmethod
     def resolve(cls, name: str | None) -> "SakuraCloudCredentials":

@@ -8,6 +8,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from blocks.sakura import SakuraCloudCredentials
 from blocks.ssh import SSHKeyPair
+from flows.lock import lab_lock
 from swarmlab.fleet import Fleet
 from swarmlab.hosts import SSHKey
 from swarmlab.inventory import Inventory
@@ -26,6 +27,11 @@ def open_fleet(inventory: Inventory, spec: LabSpec, ssh_key: str | None) -> Flee
 def bootstrap_swarm(inventory: Inventory, spec: LabSpec = local(), credentials: str | None = None,
                     ssh_key: str | None = None) -> list[str]:
     """Make the provisioned hosts one swarm (idempotent: a converged lab plans zero actions)."""
+    with lab_lock(spec.name):
+        return _bootstrap_swarm(inventory, spec, credentials, ssh_key)
+
+
+def _bootstrap_swarm(inventory: Inventory, spec: LabSpec, credentials: str | None, ssh_key: str | None) -> list[str]:
     log = get_run_logger()
     creds = SakuraCloudCredentials.resolve(credentials)
     fleet = open_fleet(inventory, spec, ssh_key)

@@ -22,6 +22,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel
 
 from flows.bootstrap import open_fleet
+from flows.lock import lab_lock
 from flows.provision import provision
 from flows.session import open_lab
 from swarmlab import edge
@@ -78,6 +79,12 @@ def build_lab(spec: LabSpec = local(), credentials: str | None = None, ssh_key: 
     engine: where images are built: "ssh" (a manager's engine, from scratch) or "local" (this machine's
     engine and build cache). base: the images' BASE build arg (default: their Dockerfiles' debian:bookworm).
     """
+    with lab_lock(spec.name):
+        return _build_lab(spec, credentials, ssh_key, engine, base)
+
+
+def _build_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, engine: str,
+               base: str | None) -> BuildResult:
     t0 = time.monotonic()
     timings: dict[str, float] = {}
 

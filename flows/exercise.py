@@ -18,6 +18,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from flows.bootstrap import open_fleet
+from flows.lock import lab_lock
 from flows.session import open_lab
 from swarmlab.deploy import service_names
 from swarmlab.drills import steps
@@ -40,6 +41,12 @@ def exercise_lab(spec: LabSpec = local(), credentials: str | None = None, ssh_ke
                  rate_per_s: float = 20.0, fail_on_verdict: bool = True) -> ExerciseReport:
     """Run every drill in order and always leave the lab healed. Raises `DrillsFailed` (after the
     artifact is published) when a verdict is fail, unless `fail_on_verdict` is off."""
+    with lab_lock(spec.name):
+        return _exercise_lab(spec, credentials, ssh_key, rate_per_s, fail_on_verdict)
+
+
+def _exercise_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, rate_per_s: float,
+                  fail_on_verdict: bool) -> ExerciseReport:
     log = get_run_logger()
     t0 = time.monotonic()
     creds, spec = open_lab(spec, credentials, log)

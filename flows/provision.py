@@ -8,6 +8,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from blocks.ssh import SSHKeyPair
+from flows.lock import lab_lock
 from flows.session import open_lab
 from swarmlab.cost import markdown_estimate
 from swarmlab.inventory import Inventory
@@ -21,6 +22,11 @@ from tasks import provision as t
 @flow(name="provision", task_runner=ThreadPoolTaskRunner(max_workers=12))
 def provision(spec: LabSpec = local(), credentials: str | None = None, ssh_key: str | None = None) -> Inventory:
     """Create (or adopt) every cloud resource of the lab; a re-run of a complete lab changes nothing."""
+    with lab_lock(spec.name):
+        return _provision(spec, credentials, ssh_key)
+
+
+def _provision(spec: LabSpec, credentials: str | None, ssh_key: str | None) -> Inventory:
     log = get_run_logger()
     creds, spec = open_lab(spec, credentials, log)
     check_exposure(spec)  # the seed profile names admin_cidrs before anything is created
@@ -38,9 +44,10 @@ def provision(spec: LabSpec = local(), credentials: str | None = None, ssh_key: 
     switch_id, tags, switch_created = t.ensure_switch(
         client, spec, named(have.switches, spec.resource_name("switch"), "switch"))
     archive = t.find_archive.submit(client, spec)
-    note = t.ensure_note.submit(client, spec, tags, named(have.notes, spec.resource_name("startup"), "note"))
+    note = t.ensure_note.submit(client, spec, switch_id, tags, named(have.notes, spec.resource_name("startup"), "note"))
     nfs = t.ensure_nfs.submit(client, spec, switch_id, tags, named(have.nfs, spec.resource_name("nfs"), "NFS"))
-    registry = t.ensure_registry.submit(client, spec, tags, derive(creds.access_token_secret, spec.name, "registry"),
+    registry = t.ensure_registry.submit(client, spec, switch_id, tags,
+                                        derive(creds.access_token_secret, spec.name, "registry"),
                                         named(have.registries, spec.resource_name("registry"), "registry"))
     archive_id = archive.result()
     note_id, note_created = note.result()

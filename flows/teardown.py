@@ -9,6 +9,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from blocks.sakura import SakuraCloudCredentials
+from flows.lock import lab_lock
 from flows.session import pick_zone
 from swarmlab import lifecycle as lc
 from swarmlab import teardown as lib
@@ -39,8 +40,16 @@ def teardown_lab(lab: str, zone: str | None = None, credentials: str | None = No
     `force`), plan every deletion in order (`dry_run` stops here: nothing deleted, no marker), mark the
     switch, then servers (their own disks with them; foreign disks detached, NICs on foreign switches
     disconnected, both left) ∥ NFS (its data logged first) → leftover disks → registry, notes, packet filters →
-    switch;
-    list again: must be empty. NotFound counts as done. The deleted servers' host-key pins are forgotten."""
+    switch; list again: must be empty. NotFound counts as done. The deleted servers' host-key pins are forgotten.
+    Holds the lab's lock (flows/lock.py), except for a dry run, which only reads."""
+    if dry_run:
+        return _teardown_lab(lab, zone, credentials, dry_run=True, force=force)
+    with lab_lock(lab):
+        return _teardown_lab(lab, zone, credentials, dry_run=False, force=force)
+
+
+def _teardown_lab(lab: str, zone: str | None, credentials: str | None, *, dry_run: bool,
+                  force: bool) -> lib.TeardownReport:
     log = get_run_logger()
     creds = SakuraCloudCredentials.resolve(credentials)
     zone = pick_zone(creds, zone, lab, log)

@@ -11,7 +11,7 @@ import time
 
 from pydantic import BaseModel, ConfigDict
 
-from swarmlab.hosts import CommandFailed, Session
+from swarmlab.hosts import CommandFailed, CommandTimeout, HostUnreachable, Session
 
 STAMP = "/var/lib/swarmlab/apt-updated"
 NOTES = "/root/.sacloud-api/notes"
@@ -112,17 +112,30 @@ def reboot(session: Session, timeout_s: float) -> None:
     """Reboot and wait until the host is back (a new PID 1) with Docker answering."""
     before = gather(session, []).boot
     session.run("systemctl reboot", sudo=True, check=False, timeout_s=30)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        time.sleep(2)
-        try:
-            if gather(session, []).boot != before:
-                break
-        except Exception:  # noqa: BLE001 — down while rebooting; the session reconnects on next call
-            continue
-    else:
-        raise CommandFailed(session.name, "systemctl reboot", -1, f"not back within {timeout_s:.0f} s")
+    wait_rebooted(session, before, timeout_s)
     wait_docker(session, timeout_s)
+
+
+# what a host that is going down or still booting answers; AuthFailed / HostKeyMismatch are not among them
+NOT_BACK_YET = (HostUnreachable, CommandFailed, CommandTimeout)
+
+
+def wait_rebooted(session: Session, before: str, timeout_s: float, interval_s: float = 2.0) -> HostFacts:
+    """Poll until PID 1 started after `before`. Only "not back yet" is waited out: a host that answers
+    with another host key or refuses our key fails at once (HostKeyMismatch / AuthFailed name the host)."""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        time.sleep(interval_s)
+        try:
+            facts = gather(session, [])
+        except NOT_BACK_YET as e:  # the session reconnects on the next call
+            last = f"{type(e).__name__}: {e}"[:300]
+            continue
+        if facts.boot != before:
+            return facts
+        last = "still the old boot"
+    raise CommandFailed(session.name, "systemctl reboot", -1, f"not back within {timeout_s:.0f} s; last: {last}")
 
 
 def wait_docker(session: Session, timeout_s: float = 300) -> str:

@@ -69,7 +69,10 @@ def ensure_switch(client: SakuraClient, spec: LabSpec, existing=None,
 
 
 def assert_not_torn_down(client: SakuraClient, spec: LabSpec, switch_id: str) -> None:
-    """Before creating anything: the lab's switch still exists and carries no teardown marker."""
+    """Before creating anything: the lab's switch still exists and carries no teardown marker.
+
+    Every create of provision calls this right before it, so a build racing a teardown stops feeding it.
+    """
     try:
         sw = client.switches.get(switch_id)
     except NotFound:
@@ -79,11 +82,13 @@ def assert_not_torn_down(client: SakuraClient, spec: LabSpec, switch_id: str) ->
         raise LabTearingDown(spec.name, since)
 
 
-def ensure_note(client: SakuraClient, spec: LabSpec, tags: list[str], existing=None) -> tuple[str, bool]:
+def ensure_note(client: SakuraClient, spec: LabSpec, *, switch_id: str, tags: list[str],
+                existing=None) -> tuple[str, bool]:
     """The startup-script note the servers' disk edit refers to."""
     existing = current(client, "notes", spec, spec.resource_name("startup"), existing)
     if existing:
         return existing.id, False
+    assert_not_torn_down(client, spec, switch_id)
     return client.notes.create(name=spec.resource_name("startup"), tags=tags,
                                content=render_startup_script(spec)).id, True
 
@@ -207,13 +212,14 @@ def ensure_nfs(client: SakuraClient, spec: LabSpec, *, switch_id: str, tags: lis
     return nfs.id, changed
 
 
-def ensure_registry(client: SakuraClient, spec: LabSpec, *, tags: list[str], password,
+def ensure_registry(client: SakuraClient, spec: LabSpec, *, switch_id: str, tags: list[str], password,
                     existing=None) -> tuple[str, str, bool]:
     """The container registry and its user: (id, fqdn, created anything?)."""
     name = spec.resource_name("registry")
     reg = current(client, "registries", spec, name, existing)
     changed = False
     if not reg:
+        assert_not_torn_down(client, spec, switch_id)
         reg = client.registries.create(name=name, tags=tags, registry_name=spec.registry.name)
         changed = True
     if spec.registry.user not in {u.username for u in client.registries.users(reg.id)}:

@@ -32,8 +32,9 @@ def find_archive(client: SakuraClient, spec: LabSpec) -> str:
 
 
 @task(name="startup-note", **TRANSIENT_RETRY)
-def ensure_note(client: SakuraClient, spec: LabSpec, tags: list[str], existing=None) -> tuple[str, bool]:
-    return lib.ensure_note(client, spec, tags, existing)
+def ensure_note(client: SakuraClient, spec: LabSpec, switch_id: str, tags: list[str],
+                existing=None) -> tuple[str, bool]:
+    return lib.ensure_note(client, spec, switch_id=switch_id, tags=tags, existing=existing)
 
 
 @task(name="server", task_run_name="server-{server.role.value}{server.index:02d}", **TRANSIENT_RETRY)
@@ -52,6 +53,6 @@ def ensure_nfs(client: SakuraClient, spec: LabSpec, switch_id: str, tags: list[s
 
 
 @task(name="registry", **TRANSIENT_RETRY)
-def ensure_registry(client: SakuraClient, spec: LabSpec, tags: list[str], password: SecretStr,
+def ensure_registry(client: SakuraClient, spec: LabSpec, switch_id: str, tags: list[str], password: SecretStr,
                     existing=None) -> tuple[str, str, bool]:
-    return lib.ensure_registry(client, spec, tags=tags, password=password, existing=existing)
+    return lib.ensure_registry(client, spec, switch_id=switch_id, tags=tags, password=password, existing=existing)

@@ -17,7 +17,7 @@ import requests
 
 from swarmlab import deploy, services
 from swarmlab.fleet import Fleet
-from swarmlab.hosts import CommandTimeout, HostError, Session
+from swarmlab.hosts import AuthFailed, CommandTimeout, HostError, HostKeyMismatch, Session
 from swarmlab.inventory import Inventory
 from swarmlab.render.haproxy import CHECK_FALL, CHECK_INTER_S
 from swarmlab.render.stack import APP_PORT
@@ -67,6 +67,8 @@ def wait_for(what: str, fn: Callable[[], T | None], *, timeout_s: float, interva
             if value:
                 return value
             last = why() if why else ""
+        except (AuthFailed, HostKeyMismatch):
+            raise  # waiting does not fix a wrong key or another host behind the address
         except (HostError, SwarmError, requests.RequestException, ValueError) as e:
             last = f"{type(e).__name__}: {e}"[:300]
         if time.monotonic() > deadline:

@@ -1,0 +1,126 @@
+"""One writer per lab: the lab lock (a Prefect global concurrency limit) against a real Prefect server."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+
+import pytest
+from prefect import flow, get_client
+
+from flows.lock import LabBusy, held_labs, lab_lock, lock_name
+from flows.teardown import teardown_lab
+from swarmlab.spec import local
+from tests.api.test_provision_flow import EXPECTED, listing
+from tests.conftest import ROOT
+
+
+def active_slots(lab: str) -> int:
+    with get_client(sync_client=True) as client:
+        return client.read_global_concurrency_limit_by_name(lock_name(lab)).active_slots
+
+
+def drop_limit(lab: str) -> None:
+    with get_client(sync_client=True) as client:
+        try:
+            client.delete_global_concurrency_limit_by_name(lock_name(lab))
+        except Exception:  # noqa: BLE001 — absent already
+            pass
+
+
+@flow
+def inner(lab: str) -> frozenset[str]:
+    with lab_lock(lab, timeout_s=5):  # not reentrant → LabBusy after 5 s
+        return held_labs()
+
+
+@flow
+def outer(lab: str) -> frozenset[str]:
+    with lab_lock(lab):
+        return inner(lab)
+
+
+def test_lock_is_created_reentrant_in_subflows_and_released_on_error(prefect_api):
+    drop_limit("lk-a")  # a missing limit would not limit anything: lab_lock creates it
+    t0 = time.monotonic()
+    assert outer("lk-a") == frozenset({"lk-a"})
+    assert time.monotonic() - t0 < 5, "the subflow waited for its parent's lock"
+    assert active_slots("lk-a") == 0 and held_labs() == frozenset()
+
+    with pytest.raises(ValueError, match="boom"):
+        with lab_lock("lk-a"):
+            assert active_slots("lk-a") == 1 and held_labs() == {"lk-a"}
+            with lab_lock("lk-a"):
+                raise ValueError("boom")
+    assert active_slots("lk-a") == 0 and held_labs() == frozenset()
+    with lab_lock("lk-a", timeout_s=2):  # free again
+        pass
+
+
+def test_a_second_writer_waits_logs_and_can_give_up(prefect_api, caplog):
+    entered, release = threading.Event(), threading.Event()
+
+    def holder():
+        with lab_lock("lk-b"):
+            entered.set()
+            release.wait(30)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    try:
+        assert entered.wait(30)
+        t0 = time.monotonic()
+        with caplog.at_level(logging.INFO, logger="swarmlab.lock"), pytest.raises(LabBusy, match="lab lk-b is busy"):
+            with lab_lock("lk-b", timeout_s=2):
+                pytest.fail("entered a lab lock that another thread holds")
+        assert time.monotonic() - t0 >= 1.9
+        assert "waits for lab lk-b" in caplog.text and lock_name("lk-b") in caplog.text
+        with lab_lock("lk-c", timeout_s=2):  # other labs are independent
+            assert held_labs() == {"lk-c"}
+
+        threading.Timer(1.0, release.set).start()
+        t0 = time.monotonic()
+        with lab_lock("lk-b", timeout_s=60):
+            waited = time.monotonic() - t0
+    finally:
+        release.set()
+        t.join(30)
+    assert waited >= 0.9, "entered before the holder released"
+    assert active_slots("lk-b") == 0
+
+
+PROVISION = "import sys; from flows.provision import provision; from swarmlab.spec import local; " \
+            "print('CREATED', provision(local(sys.argv[1])).created)"
+
+
+def test_two_provisions_of_one_lab_at_once_build_one_lab(cloud_env, prefect_api, tmp_path):
+    """Two processes (as two workers would) provision one lab at once: one lab, both see the same inventory."""
+    cloud_env.faults(delay_scale=1.0)  # a provision takes ~10 s: the two runs surely overlap
+    env = {**os.environ, "PREFECT_API_URL": prefect_api}
+    logs = [tmp_path / f"provision-{i}.log" for i in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-c", PROVISION, "lab-l"], cwd=ROOT, env=env,
+                              stdout=open(log, "wb"), stderr=subprocess.STDOUT) for log in logs]
+    try:
+        codes = [p.wait(300) for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    outputs = [log.read_text() for log in logs]
+    assert codes == [0, 0], [o[-2000:] for o in outputs]
+    cloud_env.faults(delay_scale=0.05)
+    assert listing(cloud_env, "lab-l") == EXPECTED, "two concurrent provisions made duplicates"
+    created = sorted((next(line for line in o.splitlines() if line.startswith("CREATED")) for o in outputs), key=len)
+    assert created[0] == "CREATED []", f"the run that waited still created something: {created}"
+    assert any("waits for lab lab-l" in o for o in outputs), "neither run waited for the other"
+
+    from blocks.sakura import SakuraCloudCredentials
+    from swarmlab.provision import discover
+    inv = discover(SakuraCloudCredentials.from_env().client("is1a"), local("lab-l"))
+    assert len(inv.servers) == 7
+    teardown_lab("lab-l", "is1a")
+    assert listing(cloud_env, "lab-l") == Counter()
