@@ -92,8 +92,8 @@ def test_a_second_writer_waits_logs_and_can_give_up(prefect_api, caplog):
     assert active_slots("lk-b") == 0
 
 
-HOLD = "import sys, time; from flows.lock import lab_lock\nwith lab_lock(sys.argv[1]):\n    print('held', flush=True)\n" \
-       "    time.sleep(600)"
+HOLD = ("import sys, time; from flows.lock import lab_lock\n"
+        "with lab_lock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(600)")
 
 
 def test_a_dead_holder_is_taken_over_once_its_heartbeat_is_stale(prefect_api, tmp_path, monkeypatch, caplog):
