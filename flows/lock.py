@@ -1,31 +1,44 @@
 """One writer per lab: provision, bootstrap, build, exercise and teardown of one lab never run at once.
 
 The lock is a Prefect global concurrency limit `swarmlab-lab-<lab>` of 1 slot, so it holds across processes
-and workers of one Prefect server. The slot is held with a lease that the holder renews (every 75 % of
-LEASE_S); a holder that dies without releasing frees the lab when its lease expires (LEASE_S plus the
-server's repossessor loop, 15 s by default). It is reentrant within one flow run tree: build_lab holds it
-and calls provision, which then does not wait for itself.
+and workers of one Prefect server. It is reentrant within one flow run tree: build_lab holds it and calls
+provision, which then does not wait for itself.
+
+A holder that dies without releasing must not block the lab forever. The slot is leased (LEASE_S; a server's
+repossessor frees an expired lease) and, because an ephemeral server (a
+`python -m flows ...` run or the test harness without `prefect server start`) runs no repossessor, the
+holder's keeper thread, which renews the lease every BEAT_S, also writes a heartbeat to the Prefect variable
+`swarmlab-lab-<lab>` (who holds it, when it last beat). A waiter that sees no heartbeat for STALE_S (longer
+than a lease plus the repossessor's loop) takes the lock over.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
+import socket
+import threading
+import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from contextvars import ContextVar
+from uuid import UUID
 
 import httpx
 from prefect import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
 from prefect.client.schemas.objects import ConcurrencyLeaseHolder
-from prefect.concurrency._asyncio import AcquireConcurrencySlotTimeoutError, ConcurrencySlotAcquisitionError
-from prefect.concurrency.sync import concurrency
 from prefect.context import FlowRunContext
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+from prefect.variables import Variable
 
-__all__ = ["LEASE_S", "LabBusy", "held_labs", "lab_lock", "lock_name"]
+__all__ = ["LEASE_S", "STALE_S", "LabBusy", "held_labs", "lab_lock", "lock_name"]
 
-LEASE_S = 120.0
+LEASE_S = 60.0      # the server's minimum
+BEAT_S = 10.0       # lease renewal and heartbeat
+STALE_S = 90.0      # > LEASE_S + the repossessor's 15 s loop: a real server has freed a dead holder's lease by then
+POLL_S = 2.0
 PREFIX = "swarmlab-lab-"
 
 _held: ContextVar[frozenset[str]] = ContextVar("swarmlab_held_labs", default=frozenset())
@@ -34,16 +47,17 @@ _held: ContextVar[frozenset[str]] = ContextVar("swarmlab_held_labs", default=fro
 class LabBusy(TimeoutError):
     """Another run kept the lab's lock for longer than this run was willing to wait."""
 
-    def __init__(self, lab: str, timeout_s: float):
-        self.lab, self.timeout_s = lab, timeout_s
-        super().__init__(f"lab {lab} is busy: another provision, bootstrap, build, exercise or teardown of it held "
-                         f"the lock {lock_name(lab)} for more than {timeout_s:g} s. Wait for that run to finish "
-                         f"(Prefect UI: Concurrency → Global), then run this again")
+    def __init__(self, lab: str, timeout_s: float, holder: str = ""):
+        self.lab, self.timeout_s, self.holder = lab, timeout_s, holder
+        by = f" ({holder})" if holder else ""
+        super().__init__(f"lab {lab} is busy: another provision, bootstrap, build, exercise or teardown of it{by} "
+                         f"held the lock {lock_name(lab)} for more than {timeout_s:g} s. Wait for that run to "
+                         f"finish (Prefect UI: Concurrency → Global), then run this again")
 
 
 def lock_name(lab: str) -> str:
-    """The global concurrency limit that is the lab's lock."""
-    return PREFIX + lab
+    """The global concurrency limit that is the lab's lock (also the name of its heartbeat variable)."""
+    return PREFIX + re.sub(r"[^a-z0-9_-]", "_", lab.lower())
 
 
 def held_labs() -> frozenset[str]:
@@ -68,50 +82,113 @@ def ensure_limit(name: str) -> None:
 
 
 def _who() -> tuple[logging.Logger | logging.LoggerAdapter, str, ConcurrencyLeaseHolder | None]:
+    where = f"pid {os.getpid()} on {socket.gethostname()}"
     ctx = FlowRunContext.get()
     if ctx is None or ctx.flow_run is None:
-        return logging.getLogger("swarmlab.lock"), "this process", None
+        return logging.getLogger("swarmlab.lock"), where, None
     from prefect import get_run_logger
 
     run = ctx.flow_run
-    who = f"flow run {run.name!r} of {ctx.flow.name if ctx.flow else 'a flow'} ({run.id})"
+    who = f"flow run {run.name!r} of {ctx.flow.name if ctx.flow else 'a flow'} ({run.id}, {where})"
     return get_run_logger(), who, ConcurrencyLeaseHolder(type="flow_run", id=run.id)
 
 
-def _locked(err: BaseException) -> bool:
-    cause = err.__cause__
-    return isinstance(cause, httpx.HTTPStatusError) and cause.response.status_code == 423
+def _try(name: str, holder: ConcurrencyLeaseHolder | None) -> UUID | None:
+    """One attempt: the lease id of the slot, or None when another run holds it (423)."""
+    with get_client(sync_client=True) as client:
+        try:
+            answer = client.increment_concurrency_slots_with_lease(names=[name], slots=1, mode="concurrency",
+                                                                   lease_duration=LEASE_S, holder=holder)
+        except httpx.HTTPStatusError as e:
+            if e.response.status_code == 423:
+                return None
+            raise
+    doc = answer.json()
+    if not doc.get("limits"):  # a limit that does not exist limits nothing
+        raise RuntimeError(f"the lab lock {name} does not exist on the Prefect server (deleted meanwhile?); "
+                           "run again: it is created on first use")
+    return UUID(doc["lease_id"])
+
+
+def _keep(name: str, lease_id: UUID, who: str, stop: threading.Event) -> None:
+    """While held: renew the lease and write the heartbeat, every BEAT_S."""
+    while not stop.wait(BEAT_S):
+        try:
+            with get_client(sync_client=True) as client:
+                client.renew_concurrency_lease(lease_id, lease_duration=LEASE_S)
+            Variable.set(name, {"holder": who, "beat": time.time()}, overwrite=True)
+        except Exception:  # noqa: BLE001 — retried next beat; LEASE_S and STALE_S allow several misses
+            logging.getLogger("swarmlab.lock").warning("could not renew the lock %s; retrying", name, exc_info=True)
+
+
+def _take_over(name: str, seen: dict | None, log, who: str, lab: str) -> None:
+    """Free a slot whose holder stopped beating (unless it beat again meanwhile)."""
+    if Variable.get(name) != seen:
+        return
+    log.warning("%s takes over the lock of lab %s: its holder (%s) has sent no heartbeat for %g s",
+                who, lab, (seen or {}).get("holder", "unknown"), STALE_S)
+    with get_client(sync_client=True) as client:
+        client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(active_slots=0))
+    Variable.unset(name)
+
+
+def _acquire(name: str, lab: str, timeout_s: float | None) -> tuple[UUID, str]:
+    log, who, holder = _who()
+    start = time.monotonic()
+    seen: dict | None = None
+    seen_since = start
+    waiting = False
+    while (lease_id := _try(name, holder)) is None:
+        now = time.monotonic()
+        record = Variable.get(name)
+        if record != seen or not waiting:
+            seen, seen_since = record, now
+        if not waiting:
+            log.info("%s waits for lab %s: %s holds its lock %s (provision, bootstrap, build, exercise and "
+                     "teardown of one lab take turns)", who, lab, (record or {}).get("holder", "another run"), name)
+            waiting = True
+        beat_age = time.time() - record["beat"] if isinstance(record, dict) and "beat" in record else now - seen_since
+        if beat_age > STALE_S and now - seen_since > STALE_S:
+            _take_over(name, seen, log, who, lab)
+            continue
+        if timeout_s is not None and now - start > timeout_s:
+            raise LabBusy(lab, timeout_s, (record or {}).get("holder", ""))
+        time.sleep(POLL_S)
+    Variable.set(name, {"holder": who, "beat": time.time()}, overwrite=True)
+    if waiting:
+        log.info("%s got the lock of lab %s after %.0f s", who, lab, time.monotonic() - start)
+    return lease_id, who
+
+
+def _release(name: str, lease_id: UUID) -> None:
+    try:
+        Variable.unset(name)
+    finally:
+        with get_client(sync_client=True) as client:
+            client.release_concurrency_slots_with_lease(lease_id)
 
 
 @contextmanager
 def lab_lock(lab: str, timeout_s: float | None = None) -> Iterator[None]:
-    """Hold the lab's lock for the body; waits (logging who waits for what) while another run holds it.
+    """Hold the lab's lock for the body; waits (logging who waits for whom) while another run holds it.
 
     Reentrant: a flow run tree that holds it already (build_lab → provision) enters at once. Released on
-    exit, error included. `timeout_s` bounds the wait (LabBusy); None waits as long as it takes.
+    exit, error included. `timeout_s` bounds the wait (LabBusy); None waits as long as the holder lives.
     """
     if lab in _held.get():
         yield
         return
     name = lock_name(lab)
     ensure_limit(name)
-    log, who, holder = _who()
-    opts = dict(occupy=1, lease_duration=LEASE_S, strict=True, holder=holder, raise_on_lease_renewal_failure=True)
-    with ExitStack() as stack:
-        try:
-            stack.enter_context(concurrency(name, max_retries=0, **opts))
-        except ConcurrencySlotAcquisitionError as e:
-            if not _locked(e):
-                raise
-            log.info("%s waits for lab %s: another run holds its lock %s (provision, bootstrap, build, exercise "
-                     "and teardown of one lab take turns)", who, lab, name)
-            try:
-                stack.enter_context(concurrency(name, timeout_seconds=timeout_s, **opts))
-            except AcquireConcurrencySlotTimeoutError:
-                raise LabBusy(lab, timeout_s or 0) from None
-            log.info("%s got the lock of lab %s", who, lab)
-        token = _held.set(_held.get() | {lab})
-        try:
-            yield
-        finally:
-            _held.reset(token)
+    lease_id, who = _acquire(name, lab, timeout_s)
+    stop = threading.Event()
+    keeper = threading.Thread(target=_keep, args=(name, lease_id, who, stop), daemon=True, name=f"{name} keeper")
+    keeper.start()
+    token = _held.set(_held.get() | {lab})
+    try:
+        yield
+    finally:
+        _held.reset(token)
+        stop.set()
+        keeper.join(30)
+        _release(name, lease_id)

@@ -47,9 +47,7 @@ def outer(lab: str) -> frozenset[str]:
 
 def test_lock_is_created_reentrant_in_subflows_and_released_on_error(prefect_api):
     drop_limit("lk-a")  # a missing limit would not limit anything: lab_lock creates it
-    t0 = time.monotonic()
-    assert outer("lk-a") == frozenset({"lk-a"})
-    assert time.monotonic() - t0 < 5, "the subflow waited for its parent's lock"
+    assert outer("lk-a") == frozenset({"lk-a"})  # inner would raise LabBusy if it waited for its parent
     assert active_slots("lk-a") == 0 and held_labs() == frozenset()
 
     with pytest.raises(ValueError, match="boom"):
@@ -92,6 +90,35 @@ def test_a_second_writer_waits_logs_and_can_give_up(prefect_api, caplog):
         t.join(30)
     assert waited >= 0.9, "entered before the holder released"
     assert active_slots("lk-b") == 0
+
+
+HOLD = ("import sys, time; from flows.lock import lab_lock\n"
+        "with lab_lock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(600)")
+
+
+def test_a_dead_holder_is_taken_over_once_its_heartbeat_is_stale(prefect_api, tmp_path, monkeypatch, caplog):
+    import flows.lock
+
+    monkeypatch.setattr(flows.lock, "STALE_S", 25.0)  # 90 s in production; the holder beats every 10 s
+    env = {**os.environ, "PREFECT_API_URL": prefect_api}
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, "lk-d"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=open(tmp_path / "holder.log", "wb"), text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held", (tmp_path / "holder.log").read_text()[-2000:]
+        with pytest.raises(LabBusy):  # alive: not taken over
+            with lab_lock("lk-d", timeout_s=8):
+                pass
+        proc.kill()  # dies holding the lock: no release, no more heartbeats
+        proc.wait()
+        t0 = time.monotonic()
+        with caplog.at_level(logging.INFO, logger="swarmlab.lock"), lab_lock("lk-d", timeout_s=90):
+            waited = time.monotonic() - t0
+            assert active_slots("lk-d") == 1
+    finally:
+        proc.kill()
+    assert 24 <= waited < 60, waited
+    assert "takes over the lock of lab lk-d" in caplog.text and "pid" in caplog.text
+    assert active_slots("lk-d") == 0
 
 
 PROVISION = "import sys; from flows.provision import provision; from swarmlab.spec import local; " \
