@@ -17,6 +17,7 @@ from prefect.runtime import flow_run
 
 from flows.build import BuildResult, build_lab
 from flows.exercise import ExerciseReport, exercise_lab
+from flows.lock import lab_lock
 from flows.session import open_lab
 from flows.teardown import teardown_lab
 from swarmlab.cost import Estimate, Ledger, estimate, ledger, markdown_estimate, markdown_ledger
@@ -80,11 +81,18 @@ def build_and_destroy(spec: LabSpec = local(), credentials: str | None = None, s
     returns the accrued yen before teardown.
 
     lab_prefix: the lab is named `<lab_prefix>-<yyyymmdd-hhmm>` (the run's start, UTC) and must not exist
-    yet; None: the lab is `spec.name`, which must not exist yet unless `adopt` is true.
+    yet; None: the lab is `spec.name`, which must not exist yet unless `adopt` is true. The run holds the
+    lab's lock from the check through teardown, so no other run slips in between.
     """
-    log = get_run_logger()
     if lab_prefix:
         spec = spec.renamed(run_lab_name(lab_prefix, run_start()))
+    with lab_lock(spec.name):
+        return _build_and_destroy(spec, credentials, ssh_key, drills, lab_prefix, adopt)
+
+
+def _build_and_destroy(spec: LabSpec, credentials: str | None, ssh_key: str | None, drills: bool,
+                       lab_prefix: str | None, adopt: bool) -> float:
+    log = get_run_logger()
     creds, spec = open_lab(spec, credentials, log)
     client = creds.client(spec.zone)
     existing = t.lab_resources(client, spec.name)

@@ -8,11 +8,15 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from blocks.sakura import SakuraCloudCredentials
+from flows.lock import LabBusy
 from flows.teardown import teardown_lab
 from swarmlab import lifecycle as lc
 from swarmlab.cost import ledger, projected
 from swarmlab.cost import guard as g
 from tasks import cost as t
+
+
+LOCK_WAIT_S = 60.0  # a lab another run holds (a build, a teardown) is left for the next guard run
 
 
 class GuardFailed(RuntimeError):
@@ -54,9 +58,12 @@ def cost_guard(zones: list[str] | None = None, interval_minutes: int = 10, defau
             if d.action != "teardown" or dry_run:
                 continue
             try:  # never forced: teardown_lab re-reads the tags and refuses a lab protected meanwhile (Swabbie)
-                done = teardown_lab(lab, zone, credentials)
+                done = teardown_lab(lab, zone, credentials, lock_timeout_s=LOCK_WAIT_S)
                 outcomes[(lab, zone)] = f"torn down ({len(done.deleted)} deleted" + (
                     f", {len(done.detached)} not the lab's detached and left)" if done.detached else ")")
+            except LabBusy as e:
+                outcomes[(lab, zone)] = "busy: another run holds the lab; the next guard run tries again"
+                log.warning("%s/%s: %s", zone, lab, e)
             except lc.TeardownRefused as e:
                 outcomes[(lab, zone)] = ("kept (protected meanwhile)" if isinstance(e, lc.LabProtected)
                                          else "kept (a lifecycle tag does not parse)")

@@ -35,16 +35,17 @@ def _total(found: lib.LabResources, data: dict[str, int | None]) -> int | None:
 
 @flow(name="teardown-lab", task_runner=ThreadPoolTaskRunner(max_workers=12))
 def teardown_lab(lab: str, zone: str | None = None, credentials: str | None = None, *,
-                 dry_run: bool = False, force: bool = False) -> lib.TeardownReport:
+                 dry_run: bool = False, force: bool = False, lock_timeout_s: float | None = None) -> lib.TeardownReport:
     """Read the lab's lifecycle tags (protected or unreadable → LabProtected / LabTagUnreadable unless
     `force`), plan every deletion in order (`dry_run` stops here: nothing deleted, no marker), mark the
     switch, then servers (their own disks with them; foreign disks detached, NICs on foreign switches
     disconnected, both left) ∥ NFS (its data logged first) → leftover disks → registry, notes, packet filters →
     switch; list again: must be empty. NotFound counts as done. The deleted servers' host-key pins are forgotten.
-    Holds the lab's lock (flows/lock.py), except for a dry run, which only reads."""
+    Holds the lab's lock (flows/lock.py; `lock_timeout_s` bounds the wait for it: LabBusy), except for a dry
+    run, which only reads."""
     if dry_run:
         return _teardown_lab(lab, zone, credentials, dry_run=True, force=force)
-    with lab_lock(lab):
+    with lab_lock(lab, timeout_s=lock_timeout_s):
         return _teardown_lab(lab, zone, credentials, dry_run=False, force=force)
 
 
