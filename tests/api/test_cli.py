@@ -92,3 +92,14 @@ def test_an_adopted_lab_that_provision_refuses_is_not_torn_down(cloud_env, prefe
     with pytest.raises(lc.LabExpired):
         build_and_destroy(local("old"), drills=False, lab_prefix=None, adopt=True)
     assert listing(cloud_env, "old") == EXPECTED, "an expired lab is the guard's to tear down, not this run's"
+
+
+def test_the_credentials_blocks_zone_is_used_when_no_zone_is_given(cloud_env, prefect_api, monkeypatch):
+    monkeypatch.setenv("SAKURACLOUD_ZONE", "is1b")  # the block beats the environment
+    env = SakuraCloudCredentials.from_env()
+    SakuraCloudCredentials(access_token=env.access_token, access_token_secret=env.access_token_secret,
+                           api_root=env.api_root, zone="tk1b").save("cli-block", overwrite=True)
+    inv = provision(local("cli-b"), credentials="cli-block")
+    assert inv.zone == "tk1b"
+    assert main(["teardown", "--name", "cli-b", "--credentials", "cli-block", "--yes"]) == 0
+    assert env.client("tk1b").switches.find(name="cli-b-switch") == []
