@@ -247,7 +247,7 @@ def discover(client: SakuraClient, spec: LabSpec) -> Inventory:
                                   private_ip=str(s.private_ip), status=srv.status))
     nfs = need("nfs", spec.resource_name("nfs"))
     reg = need("registries", spec.resource_name("registry"))
-    return Inventory(lab=spec.name, zone=spec.zone, switch_id=switch.id, servers=servers, nfs_id=nfs.id,
+    return Inventory(lab=spec.name, zone=client.zone, switch_id=switch.id, servers=servers, nfs_id=nfs.id,
                      nfs_ip=str(spec.nfs.ip), registry_id=reg.id, registry_fqdn=reg.fqdn,
                      registry_user=spec.registry.user, unchanged=[s.name for s in servers])
 
