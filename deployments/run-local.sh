@@ -54,7 +54,7 @@ urllib.request.urlopen(urllib.request.Request(sys.argv[1], headers=auth), timeou
   echo "run-local: $3 did not answer on $1 within $2 s; see $state/*.log" >&2; return 1
 }
 purge() {
-  "$py" -c 'import sys; from pathlib import Path; from emulator.docker_backend import DockerBackend
+  "$py" -c 'import sys; from pathlib import Path; from emulator.docker import DockerBackend
 DockerBackend(sys.argv[1], Path(sys.argv[2]), sys.argv[3]).purge()' "$instance" "$state/$instance" "$shared"
 }
 

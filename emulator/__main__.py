@@ -37,9 +37,9 @@ def make_backend(args: argparse.Namespace, instance: str, state: Path):
     if args.backend == "memory":
         return MemoryBackend()
     try:
-        from .docker_backend import DockerBackend
+        from .docker import DockerBackend
     except ImportError as e:
-        sys.exit(f"emulator: --backend docker needs emulator/docker_backend.py (DockerBackend), "
+        sys.exit(f"emulator: --backend docker needs emulator/docker/ (DockerBackend), "
                  f"which could not be imported: {e}")
     state_dir = state.parent / instance
     state_dir.mkdir(parents=True, exist_ok=True)

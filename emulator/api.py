@@ -7,6 +7,7 @@ import base64
 import hmac
 import json
 import random
+from collections.abc import Callable
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,7 +18,7 @@ from . import seed
 from .cloud import Cloud
 from .core import KINDS
 from .errors import ApiError, bad, error_body
-from .paths import add_paths
+from .paths import add_paths, path_ids
 from .query import find
 from .wire import WireMiddleware, parse_body, parse_query, render
 
@@ -39,6 +40,16 @@ async def ctx(request: Request, zone: str) -> Ctx:
 
 def err(status: int, code: str, msg: str | None = None, headers: dict | None = None) -> JSONResponse:
     return JSONResponse(error_body(status, code, msg), status_code=status, headers=headers)
+
+
+def add_action(app: FastAPI, method: str, path: str, run: Callable[..., None]) -> None:
+    """A route that calls `run(ctx, **path ids)` and answers `{"is_ok": true}`."""
+
+    def action(request: Request, c: Ctx = Depends(ctx)) -> JSONResponse:
+        run(c, **path_ids(request))
+        return c.reply({"is_ok": True})
+
+    app.add_api_route(path, action, methods=[method])
 
 
 def create_app(cloud: Cloud, token: str, secret: str, instance: str, backend: str) -> FastAPI:
@@ -154,46 +165,23 @@ def create_app(cloud: Cloud, token: str, secret: str, instance: str, backend: st
     def server_power_get(rid: str, c: Ctx = Depends(ctx)):
         return c.reply({"is_ok": True, "Instance": cloud.read("server", c.zone, rid)["Instance"]})
 
-    @app.put(f"{P}/server/{{rid}}/power")
-    def server_boot(rid: str, c: Ctx = Depends(ctx)):
-        cloud.server_power(c.zone, rid, on=True)
-        return c.reply({"is_ok": True})
+    # ---- actions: run one state change, answer {"is_ok": true}
+    def force(c: Ctx) -> bool:
+        return bool(c.body.get("Force"))
 
-    @app.delete(f"{P}/server/{{rid}}/power")
-    def server_shutdown(rid: str, c: Ctx = Depends(ctx)):
-        cloud.server_power(c.zone, rid, on=False, force=bool(c.body.get("Force")))
-        return c.reply({"is_ok": True})
-
-    @app.put(f"{P}/server/{{rid}}/reset")
-    def server_reset(rid: str, c: Ctx = Depends(ctx)):
-        cloud.server_reset(c.zone, rid)
-        return c.reply({"is_ok": True})
-
-    @app.put(f"{P}/appliance/{{rid}}/power")
-    def appliance_boot(rid: str, c: Ctx = Depends(ctx)):
-        cloud.appliance_power(c.zone, rid, on=True)
-        return c.reply({"is_ok": True})
-
-    @app.delete(f"{P}/appliance/{{rid}}/power")
-    def appliance_shutdown(rid: str, c: Ctx = Depends(ctx)):
-        cloud.appliance_power(c.zone, rid, on=False, force=bool(c.body.get("Force")))
-        return c.reply({"is_ok": True})
-
-    # ---- disk actions
-    @app.put(f"{P}/disk/{{rid}}/config")
-    def disk_config(rid: str, c: Ctx = Depends(ctx)):
-        cloud.edit_disk(c.zone, rid, c.body)
-        return c.reply({"is_ok": True})
-
-    @app.put(f"{P}/disk/{{rid}}/to/server/{{sid}}")
-    def disk_attach(rid: str, sid: str, c: Ctx = Depends(ctx)):
-        cloud.disk_attach(c.zone, rid, sid)
-        return c.reply({"is_ok": True})
-
-    @app.delete(f"{P}/disk/{{rid}}/to/server")
-    def disk_detach(rid: str, c: Ctx = Depends(ctx)):
-        cloud.disk_attach(c.zone, rid, None)
-        return c.reply({"is_ok": True})
+    actions: list[tuple[str, str, Callable[..., None]]] = [
+        ("PUT", "server/{rid}/power", lambda c, rid: cloud.server_power(c.zone, rid, on=True)),
+        ("DELETE", "server/{rid}/power", lambda c, rid: cloud.server_power(c.zone, rid, on=False, force=force(c))),
+        ("PUT", "server/{rid}/reset", lambda c, rid: cloud.server_reset(c.zone, rid)),
+        ("PUT", "appliance/{rid}/power", lambda c, rid: cloud.appliance_power(c.zone, rid, on=True)),
+        ("DELETE", "appliance/{rid}/power",
+         lambda c, rid: cloud.appliance_power(c.zone, rid, on=False, force=force(c))),
+        ("PUT", "disk/{rid}/config", lambda c, rid: cloud.edit_disk(c.zone, rid, c.body)),
+        ("PUT", "disk/{rid}/to/server/{sid}", lambda c, rid, sid: cloud.disk_attach(c.zone, rid, sid)),
+        ("DELETE", "disk/{rid}/to/server", lambda c, rid: cloud.disk_attach(c.zone, rid, None)),
+    ]
+    for method, path, run in actions:
+        add_action(app, method, f"{P}/{path}", run)
 
     @app.get(f"{P}/appliance/{{rid}}/database/monitor")
     def appliance_database_monitor(rid: str, c: Ctx = Depends(ctx)):

@@ -102,9 +102,7 @@ class Cloud(Core, ComputeMixin, NicMixin, PacketFilterMixin, ServicesMixin):
             rec = self._get(kind, zone, rid)
             if rec.get("Scope") == "shared":
                 raise ApiError(403, "forbidden", "公開リソースは削除できません。")
-            out = self.render(rec)
-            self._remove(rec)
-            return out
+            return self._deleted(rec)
 
     # ---- catalogue
     def zones(self) -> list[dict]:

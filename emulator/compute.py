@@ -65,11 +65,8 @@ class ComputeMixin:
                 a.get("_switch") == rid for a in self._all("appliance", zone))
             if used:
                 raise conflict("disconnect_b4_delete")
-            out = self.render(rec)
-            self._remove(rec)
-            self._event(rec, "deleted")
-        with self._job_lock(rid):
-            self.backend.switch_deleted(rid)
+            out = self._deleted(rec)
+        self._backend_job(rid, self.backend.switch_deleted)
         return out
 
     def _render_switch(self, rec: dict, out: dict) -> dict:
@@ -252,7 +249,8 @@ class ComputeMixin:
             if rec is None:
                 return
             rt = self._runtime(rec) if op in ("boot", "reset") else None
-        try:
+
+        def run() -> None:
             if op == "boot":
                 self.backend.server_power_on(rt)
             elif op == "shutdown":
@@ -260,15 +258,12 @@ class ComputeMixin:
             else:
                 self.backend.server_power_off(rid, True)
                 self.backend.server_power_on(rt)
-            ok = True
-        except Exception:  # noqa: BLE001
-            log.exception("server %s %s failed in the backend", rid, op)
-            ok = False
+
+        ok = self._backend_ok(f"server {rid} {op} in the backend", run)
         with self.lock:
-            rec = self._current(rid, pend)
+            rec = self._finish(rid, pend)
             if rec is None:
                 return
-            rec.pop("_pending")
             if op == "boot" and ok:
                 rec["Instance"]["Host"] = {"Name": f"sac-{rec['_zone']}-sv{int(rid) % 1000:03d}", "InfoURL": ""}
                 self._set_status(rec, "up")
@@ -326,14 +321,11 @@ class ComputeMixin:
                 d["_server"] = None
                 self._save(d)
             for d in disks:
-                self._remove(d)
-                self._event(d, "deleted")
+                self._drop(d)
             for n in self._nics(rid):
                 self._remove(n)
-            self._remove(rec)
-            self._event(rec, "deleted")
-        with self._job_lock(rid):
-            self.backend.server_deleted(rid)
+            self._drop(rec)
+        self._backend_job(rid, self.backend.server_deleted)
         return out
 
     # ---- disk
@@ -454,10 +446,7 @@ class ComputeMixin:
             srv = self.res.get(rec.get("_server") or "")
             if srv and self._busy_server(srv):
                 raise conflict("server_power_must_be_down")
-            out = self.render(rec)
-            self._remove(rec)
-            self._event(rec, "deleted")
-            return out
+            return self._deleted(rec)
 
     def _render_disk(self, rec: dict, out: dict) -> dict:
         srv = self.res.get(rec.get("_server") or "")

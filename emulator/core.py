@@ -10,6 +10,7 @@ import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from . import seed
@@ -111,6 +112,22 @@ class Core:
         self.res.pop(rec["ID"], None)
         self.store.delete(rec["ID"])
 
+    def _drop(self, rec: dict) -> None:
+        """Remove a resource and record its deletion (caller holds self.lock)."""
+        self._remove(rec)
+        self._event(rec, "deleted")
+
+    def _deleted(self, rec: dict) -> dict:
+        """`_drop` a resource; returns it as rendered just before (what a DELETE answers)."""
+        out = self.render(rec)
+        self._drop(rec)
+        return out
+
+    def _backend_job(self, rid: str, call: Callable[[str], None]) -> None:
+        """A backend side effect for one resource, serialised with its other jobs."""
+        with self._job_lock(rid):
+            call(rid)
+
     def _get(self, kind: str, zone: str, rid) -> dict:
         rec = self.res.get(str(rid))
         if not rec or rec["_kind"] != kind or (kind not in GLOBAL_KINDS and rec["_zone"] != zone):
@@ -181,6 +198,23 @@ class Core:
         """The record, if it still exists and still has this pending operation (caller holds the lock)."""
         rec = self.res.get(rid)
         return rec if rec is not None and rec.get("_pending") == pend else None
+
+    def _finish(self, rid: str, pend: dict) -> dict | None:
+        """`_current`, with the pending operation cleared: the job's result is about to be written."""
+        rec = self._current(rid, pend)
+        if rec is not None:
+            rec.pop("_pending")
+        return rec
+
+    @staticmethod
+    def _backend_ok(what: str, call: Callable[[], None]) -> bool:
+        """Run a backend call from a job; False (logged with `what`) if it raised."""
+        try:
+            call()
+            return True
+        except Exception:  # noqa: BLE001 - the job records the failure on the resource
+            log.exception("%s failed", what)
+            return False
 
     def _wait_due(self, pend: dict) -> bool:
         """Sleep until the transition is due; False if the emulator is shutting down meanwhile."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 
 from . import seed
 from .cloud import Cloud
@@ -17,6 +17,11 @@ def _one(items: list[dict], rid: str, what: str) -> dict:
         if str(item["ID"]) == rid:
             return item
     raise not_found(f"{what} {rid}")
+
+
+def path_ids(request: Request) -> dict[str, str]:
+    """The IDs in a request's path (`rid`, `sid`, ...), the zone left out."""
+    return {k: v for k, v in request.path_params.items() if k != "zone"}
 
 
 def add_paths(app: FastAPI, cloud: Cloud, prefix: str, ctx: Callable, catalogue: Callable) -> None:
@@ -37,33 +42,27 @@ def add_paths(app: FastAPI, cloud: Cloud, prefix: str, ctx: Callable, catalogue:
     for kind in products:
         product(kind)
 
-    @app.post(f"{P}/interface")
-    def interface_create(c=Depends(ctx)):
-        return c.reply({"is_ok": True, "Success": True, "Interface": cloud.create_interface(c.zone, c.body)}, 201)
+    def nic_route(method: str, path: str, run: Callable[..., dict], status: int) -> None:
+        def _nic(request: Request, c=Depends(ctx)):
+            return c.reply({"is_ok": True, "Success": True, "Interface": run(c, **path_ids(request))}, status)
 
-    @app.delete(f"{P}/interface/{{rid}}")
-    def interface_delete(rid: str, c=Depends(ctx)):
-        return c.reply({"is_ok": True, "Success": True, "Interface": cloud.delete_interface(c.zone, rid, c.body)})
+        app.add_api_route(f"{P}/{path}", _nic, methods=[method])
 
-    @app.put(f"{P}/interface/{{rid}}/to/switch/shared")
-    def interface_to_shared(rid: str, c=Depends(ctx)):
-        return c.reply({"is_ok": True, "Success": True, "Interface": cloud.interface_connect(c.zone, rid, "shared")})
-
-    @app.put(f"{P}/interface/{{rid}}/to/switch/{{sid}}")
-    def interface_to_switch(rid: str, sid: str, c=Depends(ctx)):
-        return c.reply({"is_ok": True, "Success": True, "Interface": cloud.interface_connect(c.zone, rid, sid)})
-
-    @app.delete(f"{P}/interface/{{rid}}/to/switch")
-    def interface_disconnect(rid: str, c=Depends(ctx)):
-        return c.reply({"is_ok": True, "Success": True, "Interface": cloud.interface_connect(c.zone, rid, None)})
-
-    @app.put(f"{P}/interface/{{rid}}/to/packetfilter/{{pfid}}")
-    def interface_to_filter(rid: str, pfid: str, c=Depends(ctx)):
-        return c.reply({"is_ok": True, "Success": True, "Interface": cloud.interface_filter(c.zone, rid, pfid)})
-
-    @app.delete(f"{P}/interface/{{rid}}/to/packetfilter")
-    def interface_filter_off(rid: str, c=Depends(ctx)):
-        return c.reply({"is_ok": True, "Success": True, "Interface": cloud.interface_filter(c.zone, rid, None)})
+    # NIC operations: each answers the Interface as it is afterwards
+    nic_routes: list[tuple[str, str, Callable[..., dict], int]] = [
+        ("POST", "interface", lambda c: cloud.create_interface(c.zone, c.body), 201),
+        ("DELETE", "interface/{rid}", lambda c, rid: cloud.delete_interface(c.zone, rid, c.body), 200),
+        ("PUT", "interface/{rid}/to/switch/shared", lambda c, rid: cloud.interface_connect(c.zone, rid, "shared"),
+         200),
+        ("PUT", "interface/{rid}/to/switch/{sid}", lambda c, rid, sid: cloud.interface_connect(c.zone, rid, sid),
+         200),
+        ("DELETE", "interface/{rid}/to/switch", lambda c, rid: cloud.interface_connect(c.zone, rid, None), 200),
+        ("PUT", "interface/{rid}/to/packetfilter/{pfid}",
+         lambda c, rid, pfid: cloud.interface_filter(c.zone, rid, pfid), 200),
+        ("DELETE", "interface/{rid}/to/packetfilter", lambda c, rid: cloud.interface_filter(c.zone, rid, None), 200),
+    ]
+    for method, path, run, status in nic_routes:
+        nic_route(method, path, run, status)
 
     @app.get(f"{P}/auth-status")
     def auth_status(c=Depends(ctx)):

@@ -70,7 +70,7 @@ class Emulator:
             self.proc.kill()
             self.proc.wait()
         if purge and self.backend == "docker":
-            from emulator.docker_backend import DockerBackend
+            from emulator.docker import DockerBackend
 
             DockerBackend(self.instance, self.state.parent / self.instance, "192.0.2.0/24").purge()
 

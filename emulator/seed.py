@@ -111,7 +111,8 @@ def disk_plans() -> list[dict]:
 
 
 def service_classes(zone: str) -> list[dict]:
-    """Prices (yen): the walkthrough's for its classes; other sizes scaled from them (emulator values)."""
+    """Prices (yen per hour/day/month): a 1-core/1 GB server 9/100/1991, a switch 11/110/2200, a 100 GB HDD
+    NFS 9/99/1980; other sizes are scaled from these (the emulator's values, not a price list)."""
     rows = []
 
     def add(path: str, name: str, hourly: int, daily: int, monthly: int):

@@ -106,18 +106,13 @@ class ServicesMixin:
                 if rec is None:
                     return
                 args = (rid, rec["_switch"], rec["Remark"]["Servers"][0]["IPAddress"], list(rec["Tags"]))
-            try:
-                self.backend.nfs_created(*args)
-            except Exception:  # noqa: BLE001
-                log.exception("nfs_created %s failed", rid)
-                ok = False
+            ok = self._backend_ok(f"nfs_created {rid}", lambda: self.backend.nfs_created(*args))
         if not self._wait_due(pend):
             return
         with self.lock:
-            rec = self._current(rid, pend)
+            rec = self._finish(rid, pend)
             if rec is None:
                 return
-            rec.pop("_pending")
             if pend["op"] == "create":
                 rec["Availability"] = "available" if ok else "failed"
                 self._event(rec, rec["Availability"])
@@ -132,11 +127,8 @@ class ServicesMixin:
                 raise conflict("still_creating")
             if rec.get("_pending") or rec["Instance"]["Status"] != "down":
                 raise conflict("server_power_must_be_down")
-            out = self.render(rec)
-            self._remove(rec)
-            self._event(rec, "deleted")
-        with self._job_lock(rid):
-            self.backend.nfs_deleted(rid)
+            out = self._deleted(rec)
+        self._backend_job(rid, self.backend.nfs_deleted)
         return out
 
     # ---- container registry
@@ -195,17 +187,11 @@ class ServicesMixin:
             if rec is None:
                 return
             fqdn, tags = rec["Status"]["hostname"], list(rec["Tags"])
-        try:
-            self.backend.registry_created(rid, fqdn, tags)
-            ok = True
-        except Exception:  # noqa: BLE001
-            log.exception("registry_created %s failed", rid)
-            ok = False
+        ok = self._backend_ok(f"registry_created {rid}", lambda: self.backend.registry_created(rid, fqdn, tags))
         with self.lock:
-            rec = self._current(rid, pend)
+            rec = self._finish(rid, pend)
             if rec is None:
                 return
-            rec.pop("_pending")
             rec["Availability"] = "available" if ok else "failed"
             users = self._registry_users(rec)
             self._save(rec)
@@ -274,11 +260,8 @@ class ServicesMixin:
     def delete_commonserviceitem(self, zone: str, rid: str, body: dict) -> dict:
         with self.lock:
             rec = self._get("commonserviceitem", zone, rid)
-            out = self.render(rec)
-            self._remove(rec)
-            self._event(rec, "deleted")
-        with self._job_lock(rid):
-            self.backend.registry_deleted(rid)
+            out = self._deleted(rec)
+        self._backend_job(rid, self.backend.registry_deleted)
         return out
 
     # ---- notes and SSH keys

@@ -17,7 +17,7 @@ from .registries import Registries
 from .servers import Servers
 from .ssh_keys import SSHKeys
 from .switches import Switches
-from .transport import DEFAULT_API_ROOT, Transport
+from .transport import DEFAULT_API_ROOT, SakuraTransport, Transport
 
 __all__ = ["GLOBAL_ZONE", "SakuraClient"]
 
@@ -27,24 +27,30 @@ GLOBAL_ZONE = "is1a"  # the SDK calls global resources (note, sshkey, commonserv
 class SakuraClient:
     """SAKURA Cloud IaaS API 1.1 client.
 
-    `URL = {api_root}/{zone}/api/cloud/1.1/{path}`; HTTP Basic auth with the access token and
-    secret; at most `rate_per_s` requests/s across threads; retries per `transport` (503, 423,
-    409 still_creating, connection errors); waiters poll every `poll_interval_s`.
-    Global resources (notes, SSH keys, registries) are called through `global_zone`.
+    By default calls go over HTTP (`Transport`): `URL = {api_root}/{zone}/api/cloud/1.1/{path}`; HTTP
+    Basic auth with the access token and secret; at most `rate_per_s` requests/s across threads;
+    retries per `transport` (503, 423, 409 still_creating, connection errors). `transport=` replaces
+    all of that with any `SakuraTransport` (then token, secret, api_root, rate and retries are unused).
+    Waiters poll every `poll_interval_s`. Global resources (notes, SSH keys, registries) are called
+    through `global_zone`.
     """
 
-    def __init__(self, token: str, secret: str | SecretStr, zone: str,
+    def __init__(self, token: str = "", secret: str | SecretStr = "", zone: str = "",
                  api_root: str = DEFAULT_API_ROOT, rate_per_s: float = 10.0,
                  max_retries: int = 8, timeout_s: float = 30.0, poll_interval_s: float = 2.0,
                  *, global_zone: str = GLOBAL_ZONE, backoff_base_s: float = 0.5,
-                 backoff_cap_s: float = 30.0):
-        if not token:
+                 backoff_cap_s: float = 30.0, transport: SakuraTransport | None = None):
+        if transport is None and not token:
             raise ValueError("SAKURA Cloud access token is empty")
+        if not zone:
+            raise ValueError("SakuraClient needs a zone (is1a, is1b, tk1a, tk1b or tk1v)")
+        if transport is None:
+            transport = Transport(token, secret, zone, api_root, rate_per_s, max_retries, timeout_s,
+                                  backoff_base_s, backoff_cap_s)
         self.zone = zone
         self.global_zone = global_zone
         self.poll_interval_s = poll_interval_s
-        self.transport = Transport(token, secret, zone, api_root, rate_per_s, max_retries, timeout_s,
-                                   backoff_base_s, backoff_cap_s)
+        self.transport: SakuraTransport = transport
         self.switches = Switches(self)
         self.servers = Servers(self)
         self.interfaces = Interfaces(self)

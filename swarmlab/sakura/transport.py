@@ -27,7 +27,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import requests
 import urllib3.exceptions
@@ -36,7 +36,8 @@ from pydantic import SecretStr
 from .errors import SakuraAPIError, SakuraConnectionError, error_for, redact
 from .query import backoff_delay, encode_query
 
-__all__ = ["DEFAULT_API_ROOT", "RateLimiter", "Transport", "should_retry_status", "request_not_sent"]
+__all__ = ["DEFAULT_API_ROOT", "RateLimiter", "SakuraTransport", "Transport", "should_retry_status",
+           "request_not_sent"]
 
 log = logging.getLogger("swarmlab.sakura")
 
@@ -71,6 +72,20 @@ def request_not_sent(exc: BaseException) -> bool:
         return isinstance(reason, (urllib3.exceptions.NewConnectionError,
                                    urllib3.exceptions.ConnectTimeoutError))
     return False
+
+
+@runtime_checkable
+class SakuraTransport(Protocol):
+    """What `SakuraClient` sends every call through (httpx-style): `Transport` over HTTP, or any object
+    with these members (an in-memory one in unit tests). `path` is relative to `/{zone}/api/cloud/1.1/`;
+    the answer is the decoded JSON body (`{}` if none); failures raise `SakuraError`s."""
+
+    api_root: str
+
+    def request(self, method: str, path: str, *, body: Any = None,
+                query: Mapping[str, Any] | None = None, zone: str | None = None) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
 
 
 class RateLimiter:

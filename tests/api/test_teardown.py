@@ -135,7 +135,7 @@ def test_nfs_database_monitor_reports_free_disk_size_in_kib(cloud_env):
 
 
 def test_docker_backend_measures_what_its_share_holds(tmp_path):
-    from emulator.docker_backend import DockerBackend
+    from emulator.docker import DockerBackend
 
     backend = DockerBackend("t", tmp_path, "198.18.0.0/24", client=object())  # no docker call on this path
     assert backend.nfs_used_bytes("1") is None

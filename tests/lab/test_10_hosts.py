@@ -5,7 +5,7 @@ from __future__ import annotations
 import docker
 import pytest
 
-from emulator.docker_backend import L_INSTANCE, L_RESOURCE
+from emulator.docker import L_INSTANCE, L_RESOURCE
 from swarmlab.hosts import run_parallel
 
 pytestmark = pytest.mark.lab

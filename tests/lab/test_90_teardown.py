@@ -5,7 +5,7 @@ from __future__ import annotations
 import docker
 import pytest
 
-from emulator.docker_backend import L_INSTANCE, L_KIND
+from emulator.docker import L_INSTANCE, L_KIND
 
 pytestmark = pytest.mark.lab
 

@@ -10,7 +10,7 @@ import subprocess
 import docker
 import pytest
 
-from emulator.docker_backend import L_INSTANCE
+from emulator.docker import L_INSTANCE
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.lab

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey 
 
 from emulator import images  # noqa: E402
 from emulator.backend import Note, PrivateNIC, RegistryUser, ServerRuntime  # noqa: E402
-from emulator.docker_backend import L_INSTANCE, L_KIND, DockerBackend  # noqa: E402
+from emulator.docker import L_INSTANCE, L_KIND, DockerBackend  # noqa: E402
 
 pytestmark = pytest.mark.lab
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.docker_backend import L_INSTANCE, L_KIND, L_RESOURCE
-from emulator.netfilter import Netfilter
+from emulator.docker import L_INSTANCE, L_KIND, L_RESOURCE
+from emulator.docker.netfilter import Netfilter
 from swarmlab.spec import Role
 from tests.lab.conftest import running_lab
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from emulator.backend import FilterRule as R
-from emulator.netfilter import chain_name, restore_input, rule_args
+from emulator.docker.netfilter import chain_name, restore_input, rule_args
 
 
 def test_each_sakura_rule_becomes_one_stateless_iptables_rule():

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import threading
 
-from .backend import FilterRule
+from ..backend import FilterRule
 
 HOOKS = ("DOCKER-USER", "OUTPUT")
 

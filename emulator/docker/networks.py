@@ -1,0 +1,126 @@
+"""Bridge networks: the shared segment (`<instance>-shared`) and one internal bridge per switch
+(`<instance>-sw-<switch id>`), made when the first NIC with an address joins it."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import threading
+
+from docker.errors import APIError, NotFound
+from docker.types import IPAMConfig, IPAMPool
+
+from .common import L_KIND, L_RESOURCE, DockerBackendError, Scope, write_file
+
+SHARED_RESOURCE = "shared"
+
+
+class Networks:
+    def __init__(self, scope: Scope, shared_subnet: str) -> None:
+        self.scope = scope
+        self.shared_subnet = ipaddress.ip_network(shared_subnet, strict=False)
+        if self.shared_subnet.version != 4 or self.shared_subnet.prefixlen > 28:
+            raise ValueError(f"shared_subnet {shared_subnet} must be IPv4 and at least a /28")
+        self.shared_gateway = str(self.shared_subnet.network_address + 1)
+        # registries (the only containers without a fixed address) take their shared IP from here
+        self.dynamic_range = (ipaddress.ip_network(f"{self.shared_subnet.broadcast_address - 15}/28", strict=False)
+                              if self.shared_subnet.prefixlen <= 26 else None)
+        self._lock = threading.Lock()
+
+    @property
+    def shared_name(self) -> str:
+        return f"{self.scope.instance}-shared"
+
+    def switch_name(self, switch_id: str) -> str:
+        return f"{self.scope.instance}-sw-{switch_id}"
+
+    def _meta_path(self, switch_id: str):
+        return self.scope.state_dir / "switches" / f"{switch_id}.json"
+
+    def _get(self, name: str):
+        try:
+            n = self.scope.client.networks.get(name)
+        except NotFound:
+            return None
+        if n.name != name:        # `get` also matches id prefixes
+            return None
+        if not self.scope.ours(n.attrs.get("Labels")):
+            raise DockerBackendError(f"docker network {name} exists but was not made by emulator instance "
+                                     f"{self.scope.instance}; remove it or pick another instance name")
+        return n
+
+    def _create(self, name: str, subnet: ipaddress.IPv4Network, gateway: str, labels: dict,
+                internal: bool, iprange: str | None = None):
+        pool = IPAMPool(subnet=str(subnet), gateway=gateway, iprange=iprange)
+        try:
+            return self.scope.client.networks.create(name, driver="bridge", ipam=IPAMConfig(pool_configs=[pool]),
+                                                     labels=labels, internal=internal, check_duplicate=True)
+        except APIError as e:
+            if e.status_code == 409:    # created concurrently (another process)
+                n = self._get(name)
+                if n is not None:
+                    return n
+            raise DockerBackendError(f"cannot create docker network {name} ({subnet}): {e.explanation}") from None
+
+    def ensure_shared(self):
+        with self._lock:
+            n = self._get(self.shared_name)
+            if n is not None:
+                return n
+            return self._create(self.shared_name, self.shared_subnet, self.shared_gateway,
+                                self.scope.labels(SHARED_RESOURCE, "shared"), internal=False,
+                                iprange=str(self.dynamic_range) if self.dynamic_range else None)
+
+    def ensure_switch(self, switch_id: str, ip: str, mask_len: int):
+        name = self.switch_name(switch_id)
+        with self._lock:
+            n = self._get(name)
+            if n is not None:
+                return n
+            subnet = ipaddress.ip_network(f"{ip}/{mask_len}", strict=False)
+            if subnet.prefixlen > 30:
+                raise DockerBackendError(f"switch {switch_id}: /{mask_len} is too small for a docker network")
+            gw = subnet.network_address + 1
+            if str(gw) == ip:
+                gw = subnet.broadcast_address - 1
+            meta = self._meta(switch_id)
+            # internal: a private switch has no route out (like SAKURA's); VMs reach the internet via NIC0
+            return self._create(name, subnet, str(gw), self.scope.labels(switch_id, "switch", meta.get("tags")),
+                                internal=True)
+
+    def _meta(self, switch_id: str) -> dict:
+        try:
+            return json.loads(self._meta_path(switch_id).read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def remove(self, n) -> None:
+        try:
+            n.reload()
+            for cid in (n.attrs.get("Containers") or {}):
+                try:
+                    n.disconnect(cid, force=True)
+                except (NotFound, APIError):
+                    pass
+            n.remove()
+        except NotFound:
+            pass
+
+    def switch_created(self, switch_id: str, name: str, tags: list[str]) -> None:
+        # the subnet is unknown until a NIC with an address joins: only remember name and tags
+        write_file(self._meta_path(switch_id), json.dumps({"name": name, "tags": list(tags)}))
+
+    def switch_deleted(self, switch_id: str) -> None:
+        with self.scope.lock(switch_id):
+            with self._lock:
+                n = self._get(self.switch_name(switch_id))
+                if n is not None:
+                    self.remove(n)
+            self._meta_path(switch_id).unlink(missing_ok=True)
+
+    def sweep(self, live: set[str]) -> None:
+        """Remove this instance's switch networks whose switch is not live (the shared one stays)."""
+        for n in self.scope.client.networks.list(filters=self.scope.filters()):
+            labels = n.attrs["Labels"]
+            if labels.get(L_KIND) != "shared" and labels.get(L_RESOURCE) not in live:
+                self.remove(n)
