@@ -9,10 +9,10 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from blocks.sakura import SakuraCloudCredentials
 from blocks.ssh import SSHKeyPair
 from flows.lock import lab_lock
-from swarmlab.fleet import Fleet
+from swarmlab.cloud.fleet import Fleet
 from swarmlab.hosts import SSHKey
-from swarmlab.inventory import Inventory
-from swarmlab.secrets import derive
+from swarmlab.cloud.inventory import Inventory
+from swarmlab.cloud.secrets import derive
 from swarmlab.spec import LabSpec, Role, local
 from tasks import hosts as h
 from tasks import swarm as sw

@@ -25,10 +25,10 @@ from flows.bootstrap import open_fleet
 from flows.lock import lab_lock
 from flows.provision import provision
 from flows.session import open_lab
-from swarmlab import edge
-from swarmlab.inventory import Inventory
+from swarmlab.release import edge
+from swarmlab.cloud.inventory import Inventory
 from swarmlab.render.stack import StackImages
-from swarmlab.secrets import derive
+from swarmlab.cloud.secrets import derive
 from swarmlab.spec import LabSpec, Role, local
 from tasks import hosts as h
 from tasks import release as r

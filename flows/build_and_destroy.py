@@ -20,9 +20,9 @@ from flows.exercise import ExerciseReport, exercise_lab
 from flows.session import open_lab
 from flows.teardown import teardown_lab
 from swarmlab.cost import Estimate, Ledger, estimate, ledger, markdown_estimate, markdown_ledger
-from swarmlab.lifecycle import LabRetired, TeardownRefused
+from swarmlab.cloud.lifecycle import LabRetired, TeardownRefused
 from swarmlab.spec import LabSpec, local, run_lab_name
-from swarmlab.teardown import TeardownReport, human_bytes
+from swarmlab.cloud.teardown import TeardownReport, human_bytes
 from tasks import cost as t
 
 

@@ -20,16 +20,16 @@ from prefect.artifacts import create_markdown_artifact
 from flows.bootstrap import open_fleet
 from flows.lock import lab_lock
 from flows.session import open_lab
-from swarmlab.deploy import service_names
+from swarmlab.release.deploy import service_names
 from swarmlab.drills import steps
 from swarmlab.drills.probe import Probe
 from swarmlab.drills.verdict import DrillResult, DrillsFailed, ExerciseReport, markdown
-from swarmlab.provision import discover
+from swarmlab.cloud.provision import discover
 from swarmlab.render.stack import APP_PORT
-from swarmlab.secrets import derive
-from swarmlab.services import observe_service
+from swarmlab.cloud.secrets import derive
+from swarmlab.release.services import observe_service
 from swarmlab.spec import LabSpec, Role, local
-from swarmlab.swarm.service_facts import strip_digest
+from swarmlab.release.service_facts import strip_digest
 from tasks import drills as d
 from tasks import release as r
 

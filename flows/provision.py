@@ -1,5 +1,5 @@
 """provision: switch → servers ∥ (host key pinned → disk + startup script + SSH keys), NFS, registry + user.
-Each server's shared NIC gets the lab's packet filter before its first boot (swarmlab.provision)."""
+Each server's shared NIC gets the lab's packet filter before its first boot (swarmlab.cloud.provision)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from blocks.ssh import SSHKeyPair
 from flows.lock import lab_lock
 from flows.session import open_lab
 from swarmlab.cost import markdown_estimate
-from swarmlab.inventory import Inventory
-from swarmlab.provision import check_exposure, named
-from swarmlab.secrets import derive, host_key
+from swarmlab.cloud.inventory import Inventory
+from swarmlab.cloud.provision import check_exposure, named
+from swarmlab.cloud.secrets import derive, host_key
 from swarmlab.spec import LabSpec, local
 from tasks import cost
 from tasks import provision as t

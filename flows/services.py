@@ -13,9 +13,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from blocks.sakura import SakuraCloudCredentials
 from flows.bootstrap import open_fleet
-from swarmlab.inventory import Inventory
-from swarmlab.secrets import derive
-from swarmlab.services import StepResult
+from swarmlab.cloud.inventory import Inventory
+from swarmlab.cloud.secrets import derive
+from swarmlab.release.services import StepResult
 from swarmlab.spec import LabSpec, Role, local
 from tasks import release as r
 

@@ -11,24 +11,25 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from blocks.sakura import SakuraCloudCredentials
 from flows.lock import lab_lock
 from flows.session import pick_zone
-from swarmlab import lifecycle as lc
-from swarmlab import teardown as lib
-from swarmlab.fleet import known_hosts_path
+from swarmlab.cloud import lifecycle as lc
+from swarmlab.cloud import teardown as lib
+from swarmlab.cloud.resources import FILTERS, KINDS, LabResources
+from swarmlab.cloud.fleet import known_hosts_path
 from swarmlab.hosts import KnownHosts
 from tasks import teardown as t
 
 
-def _lifecycle(found: lib.LabResources) -> lc.Lifecycle:
+def _lifecycle(found: LabResources) -> lc.Lifecycle:
     return lc.lab_lifecycle([x for s in found.switches for x in s.tags],
-                            [r.tags for kind in lib.KINDS for r in getattr(found, kind)])
+                            [r.tags for kind in KINDS for r in getattr(found, kind)])
 
 
-def _nfs_data(client, found: lib.LabResources, known: dict[str, int | None]) -> dict[str, int | None]:
+def _nfs_data(client, found: LabResources, known: dict[str, int | None]) -> dict[str, int | None]:
     futures = {str(n.id): t.nfs_data_bytes.submit(client, n) for n in found.nfs if str(n.id) not in known}
     return {**known, **{i: f.result() for i, f in futures.items()}}
 
 
-def _total(found: lib.LabResources, data: dict[str, int | None]) -> int | None:
+def _total(found: LabResources, data: dict[str, int | None]) -> int | None:
     values = [data.get(str(n.id)) for n in found.nfs]
     return None if not values or None in values else sum(values)
 
@@ -87,7 +88,7 @@ def _teardown_lab(lab: str, zone: str | None, credentials: str | None, *, dry_ru
     for server in found.servers:  # a deleted server's host key means nothing now (an emulator reuses IDs)
         pins.forget(server.id)
     rest = t.find_lab(client, lab) if first else found  # disks went with their servers
-    second = [t.delete_simple.submit(client, kind, r) for kind in ("disks", "registries", "notes", lib.FILTERS)
+    second = [t.delete_simple.submit(client, kind, r) for kind in ("disks", "registries", "notes", FILTERS)
               for r in getattr(rest, kind)]
     outcomes += [f.result() for f in second]
     outcomes += [t.delete_simple(client, "switches", s) for s in rest.switches]

@@ -6,7 +6,7 @@ from prefect import flow, get_run_logger
 
 from flows.bootstrap import open_fleet
 from flows.session import open_lab
-from swarmlab.provision import discover
+from swarmlab.cloud.provision import discover
 from swarmlab.spec import LabSpec, local
 from tasks import swarm as sw
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from prefect import task
 from pydantic import SecretStr
 
-from swarmlab import provision as lib
-from swarmlab.fleet import known_hosts_path
+from swarmlab.cloud import provision as lib
+from swarmlab.cloud.fleet import known_hosts_path
 from swarmlab.hosts import KeyPair, KnownHosts
-from swarmlab.inventory import ServerInfo
+from swarmlab.cloud.inventory import ServerInfo
 from swarmlab.sakura import SakuraClient
 from swarmlab.spec import LabSpec, ServerSpec
-from swarmlab.teardown import LabResources, find_lab
+from swarmlab.cloud.resources import LabResources, find_lab
 from tasks.retry import TRANSIENT_RETRY
 
 

@@ -9,13 +9,13 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import SecretStr
 
-from swarmlab import deploy as dep
-from swarmlab import edge, services
-from swarmlab.engine import engine_connector, registry_route
-from swarmlab.fleet import Fleet
+from swarmlab.release import deploy as dep
+from swarmlab.release import edge, services
+from swarmlab.hosts.engine import engine_connector, registry_route
+from swarmlab.cloud.fleet import Fleet
 from swarmlab.hosts import HostUnreachable, wait_reachable
-from swarmlab.inventory import Inventory
-from swarmlab.publish import PublishResult, image_builds, publish
+from swarmlab.cloud.inventory import Inventory
+from swarmlab.release.publish import PublishResult, image_builds, publish
 from swarmlab.render.stack import StackImages
 from swarmlab.spec import LabSpec
 from tasks.retry import SSH_RETRY, retry_on
@@ -40,7 +40,7 @@ def publish_images(fleet: Fleet, builder: str, inventory: Inventory, password: S
 
     engine "ssh": build on `builder`'s engine (SSH dial-stdio). "local": the controller's engine and its
     build cache, pushing to the registry by name, or through a relay when only the lab resolves it
-    (`swarmlab.engine.registry_route`).
+    (`swarmlab.hosts.engine.registry_route`).
     """
     if engine not in ("ssh", "local"):
         raise ValueError(f"engine must be 'ssh' (a manager's engine through SSH) or 'local', not {engine!r}")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from prefect import task
 
-from swarmlab import teardown as lib
+from swarmlab.cloud import resources
+from swarmlab.cloud import teardown as lib
 from swarmlab.sakura import SakuraClient
 from tasks.retry import TRANSIENT_RETRY
 
 
 @task(name="find-lab", **TRANSIENT_RETRY)
-def find_lab(client: SakuraClient, lab: str) -> lib.LabResources:
-    return lib.find_lab(client, lab)
+def find_lab(client: SakuraClient, lab: str) -> resources.LabResources:
+    return resources.find_lab(client, lab)
 
 
 @task(name="nfs-data", task_run_name="nfs-data-{nfs.name}", **TRANSIENT_RETRY)

@@ -2,7 +2,7 @@
 
 `scan` reads the API; `view`, `decide` and `report` are pure. The guard only ever considers resources
 tagged `swarmlab`, and a resource belongs to lab L only if it carries `swarmlab` and `swarmlab-lab=L`
-and its name starts with `L-` (teardown.owned); teardown_lab re-checks the same before each delete.
+and its name starts with `L-` (cloud.resources.owned); teardown_lab re-checks the same before each delete.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from swarmlab import lifecycle as lc
+from swarmlab.cloud import lifecycle as lc
 from swarmlab.cost.ledger import Ledger
 from swarmlab.spec import LAB_TAG
-from swarmlab.teardown import KINDS, LabResources, owned
+from swarmlab.cloud.resources import KINDS, LabResources, owned
 
 ZONAL = ("servers", "disks", "nfs", "switches")  # notes and registries are global (reached through is1a)
 

@@ -10,9 +10,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from swarmlab.deploy import StackStatus
+from swarmlab.errors import SwarmlabError
+from swarmlab.release.deploy import StackStatus
 from swarmlab.swarm.facts import NodeRow
-from swarmlab.swarm.service_facts import converged, last_task_error, strip_digest
+from swarmlab.release.service_facts import converged, last_task_error, strip_digest
 
 from .probe import ProbeSummary
 
@@ -62,7 +63,7 @@ class ExerciseReport(BaseModel):
         return next(d for d in self.drills if d.name == name)
 
 
-class DrillsFailed(Exception):
+class DrillsFailed(SwarmlabError):
     """At least one drill's verdict is fail; the lab was healed. The report says which and why."""
 
     def __init__(self, report: ExerciseReport):

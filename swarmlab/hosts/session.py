@@ -222,7 +222,7 @@ class Session:
                 out, err, status = self._exec(chan, command, cmd, timeout_s, secrets, input)
             finally:
                 chan.close()
-        result = Result(exit_status=status, stdout=redact(out, secrets), stderr=redact(err, secrets))
+        result = Result(exit_status=status, stdout=redact(out, *secrets), stderr=redact(err, *secrets))
         if check and status != 0:
             raise CommandFailed(self.host.name, cmd, status, tail(err), stdout_tail=tail(out), secrets=secrets)
         return result
@@ -270,7 +270,7 @@ class Session:
             raise
         except (EOFError, OSError, paramiko.SSHException) as e:
             self.close()
-            raise ConnectionLost(self.host.name, redact(shown, secrets), _describe(e),
+            raise ConnectionLost(self.host.name, redact(shown, *secrets), _describe(e),
                                  address=f"{self.host.address}:{self.host.port}") from None
         return out.decode(errors="replace"), err.decode(errors="replace"), status
 

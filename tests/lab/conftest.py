@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from emulator import process
-from swarmlab.inventory import Inventory
+from swarmlab.cloud.inventory import Inventory
 from swarmlab.spec import LabSpec, local
 
 LAB, SUBNET, SHARED = "labtest", "192.168.1.0/24", "198.18.1.0/24"

@@ -43,7 +43,7 @@ def exposed(tmp_path_factory, prefect_api):
     with running_lab(tmp_path_factory.mktemp("exposure"), LAB, SUBNET, SHARED) as (emu, spec):
         spec = spec.model_copy(update={"zone": "is1a"})
         build_lab(spec)  # apt, the registry, the Hub stand-in and HAProxy all work through the filters
-        from swarmlab.provision import discover
+        from swarmlab.cloud.provision import discover
 
         client = docker.from_env()
         box = client.containers.run(

@@ -1,4 +1,4 @@
-from swarmlab.prepare import HostFacts, parse_facts, plan_host
+from swarmlab.hosts.prepare import HostFacts, parse_facts, plan_host
 
 NOW = 1_800_000_000
 

@@ -7,18 +7,19 @@ import threading
 import weakref
 from datetime import datetime, timedelta, timezone
 
+from swarmlab.cloud.errors import DuplicateResources, ForeignFilter, LabNotFound, NicMissing
 from swarmlab.sakura import NotFound, SakuraClient
 from swarmlab.sakura.disks import DiskEdit
 from swarmlab.hosts import KeyPair, KnownHosts
-from swarmlab.inventory import Inventory, ServerInfo
+from swarmlab.cloud.inventory import Inventory, ServerInfo
 from swarmlab.render import filters as pf
 from swarmlab.render.startup import host_key_variable, render_startup_script
 from swarmlab.sakura.packet_filters import expression
-from swarmlab.lifecycle import (EXPIRES_PREFIX, LabTearingDown, budget_tag, check_adoptable,  # noqa: F401
+from swarmlab.cloud.lifecycle import (EXPIRES_PREFIX, LabTearingDown, budget_tag, check_adoptable,  # noqa: F401
                                 expiry_tag, parse_budget, parse_expiry, parse_teardown)
 from swarmlab.spec import LabSpec, ServerSpec
 
-log = logging.getLogger("swarmlab.provision")
+log = logging.getLogger("swarmlab.cloud.provision")
 BOOT_TIMEOUT_S = 900.0
 _filters_lock = threading.Lock()
 _filters_seen: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # client -> {rendered filters: ids}
@@ -26,9 +27,7 @@ _filters_seen: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # client
 
 def _one(found: list, what: str):
     if len(found) > 1:
-        ids = ", ".join(r.id for r in found)
-        raise RuntimeError(f"{what}: {len(found)} resources carry this exact name and the lab's tags ({ids}); "
-                           f"delete the extra ones (teardown_lab removes all of them)")
+        raise DuplicateResources(what, [r.id for r in found])
     return found[0] if found else None
 
 
@@ -114,8 +113,7 @@ def ensure_filters(client: SakuraClient, spec: LabSpec, shared_gateway: str | No
             same = [client.packet_filters.model.model_validate(x) for x in have if x.get("Name") == f.name]
             foreign = [x.id for x in same if not pf.owned(spec.name, x.name, x.description)]
             if foreign:
-                raise RuntimeError(f"packet filter {f.name} ({', '.join(foreign)}) exists without the marker of "
-                                   f"lab {spec.name} in its Description; rename or delete it, then re-run provision")
+                raise ForeignFilter(f.name, foreign, spec.name)
             cur = _one(same, f"packet filter {f.name}")
             if cur is None:
                 cur = client.packet_filters.create(f.name, f.rules, description=f.description)
@@ -149,8 +147,7 @@ def ensure_server(client: SakuraClient, spec: LabSpec, server: ServerSpec, *, sw
         changed = True
     nic = next((n for n in srv.interfaces if n.switch_id == switch_id), None)
     if nic is None:
-        raise RuntimeError(f"server {name} ({srv.id}) has no NIC on the lab switch {switch_id}; "
-                           f"delete it and re-run provision")
+        raise NicMissing(name, srv.id, f"the lab switch {switch_id}")
     if nic.user_ip_address != str(server.private_ip):
         client.interfaces.set_user_ip(nic.id, str(server.private_ip))
         changed = True
@@ -186,7 +183,7 @@ def _ensure_filter_on(client: SakuraClient, spec: LabSpec, server: ServerSpec, s
     """Attach the role's filter to the shared NIC (before the first boot); True if it changed."""
     shared = next((n for n in srv.interfaces if n.is_shared), None)
     if shared is None:
-        raise RuntimeError(f"server {srv.name} ({srv.id}) has no NIC on the shared segment; delete it and re-run")
+        raise NicMissing(srv.name, srv.id, "the shared segment", then="re-run")
     gateway = shared.switch.user_subnet.default_route if shared.switch.user_subnet else None
     want = ensure_filters(client, spec, gateway)[pf.filter_name(spec, server.role)]
     if shared.packet_filter is not None and shared.packet_filter.id == want:
@@ -235,7 +232,7 @@ def discover(client: SakuraClient, spec: LabSpec) -> Inventory:
     def need(kind: str, name: str):
         found = _one(getattr(client, kind).find(name=name, tags=spec.tags), name)
         if found is None:
-            raise LookupError(f"lab {spec.name}: {name} does not exist in {spec.zone}; run provision first")
+            raise LabNotFound(spec.name, name, spec.zone)
         return found
 
     switch = need("switches", spec.resource_name("switch"))
@@ -253,7 +250,7 @@ def discover(client: SakuraClient, spec: LabSpec) -> Inventory:
 
 
 def missing(found, spec: LabSpec) -> list[str]:
-    """What provision would still create for `spec`, given the lab's resources (teardown.LabResources)."""
+    """What provision would still create for `spec`, given the lab's resources (cloud.resources.LabResources)."""
     want = [("switches", spec.resource_name("switch")), ("notes", spec.resource_name("startup")),
             ("nfs", spec.resource_name("nfs")), ("registries", spec.resource_name("registry"))]
     want += [("servers", spec.server_name(s)) for s in spec.servers]

@@ -17,8 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import SwarmFactsError
-from .facts import json_lines
+from swarmlab.swarm.errors import SwarmFactsError
+from swarmlab.swarm.facts import json_lines
 
 __all__ = [
     "SERVICE_LS_COMMAND",

@@ -15,8 +15,9 @@ import time
 import requests
 from pydantic import BaseModel
 
+from swarmlab.errors import SwarmlabError
 from swarmlab.hosts import CommandFailed, HostError, Session
-from swarmlab.prepare import APT
+from swarmlab.hosts.prepare import APT
 from swarmlab.render.haproxy import render_haproxy
 from swarmlab.render.stack import APP_PORT, WEB_PORT
 from swarmlab.spec import LabSpec
@@ -32,7 +33,7 @@ class EdgeConfigInvalid(HostError):
         self.output = output
 
 
-class EdgeNotAnswering(Exception):
+class EdgeNotAnswering(SwarmlabError):
     def __init__(self, url: str, detail: str, timeout_s: float):
         super().__init__(f"{url} did not answer as expected within {timeout_s:g} s: {detail}. Check the HAProxy "
                          "stats page and `docker service ps` of the stack: HAProxy needs at least one healthy "

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from swarmlab.hosts import CommandFailed, Session
 from swarmlab.swarm.errors import SwarmError
-from swarmlab.swarm.service_facts import (
+from swarmlab.release.service_facts import (
     SERVICE_LS_COMMAND,
     ServiceInspect,
     ServiceRow,

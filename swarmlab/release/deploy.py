@@ -33,7 +33,7 @@ from swarmlab.render.stack import (
 )
 from swarmlab.spec import LabSpec
 from swarmlab.swarm.errors import SwarmError
-from swarmlab.swarm.service_facts import (
+from swarmlab.release.service_facts import (
     ServiceInspect,
     ServiceRow,
     TaskRow,
