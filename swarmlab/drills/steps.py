@@ -26,6 +26,7 @@ from swarmlab.sakura.client import SakuraClient
 from swarmlab.spec import LabSpec, Role
 from swarmlab.swarm import SwarmError, SwarmNoLeader, node_table
 from swarmlab.release.service_facts import strip_digest
+from swarmlab.sakura.wait import Poll
 
 from .probe import Probe
 from .verdict import (
@@ -60,21 +61,18 @@ class DrillTimeout(SwarmlabError):
 def wait_for(what: str, fn: Callable[[], T | None], *, timeout_s: float, interval_s: float = 1.0,
              why: Callable[[], str] | None = None) -> T:
     """Poll `fn` until it returns something truthy; `DrillTimeout` after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    last = ""
-    while True:
+    attempts = Poll(what, timeout_s, interval_s=interval_s)
+    for attempt in attempts:
         try:
             value = fn()
             if value:
                 return value
-            last = why() if why else ""
+            attempt.note(why() if why else "")
         except (AuthFailed, HostKeyMismatch):
             raise  # waiting does not fix a wrong key or another host behind the address
         except (HostError, SwarmError, requests.RequestException, ValueError) as e:
-            last = f"{type(e).__name__}: {e}"[:300]
-        if time.monotonic() > deadline:
-            raise DrillTimeout(what, timeout_s, last)
-        time.sleep(interval_s)
+            attempt.note(f"{type(e).__name__}: {e}"[:300])
+    raise DrillTimeout(what, timeout_s, attempts.last)
 
 
 class DrillLab:

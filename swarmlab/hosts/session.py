@@ -20,6 +20,8 @@ import paramiko
 from paramiko.ssh_exception import NoValidConnectionsError
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from swarmlab.sakura.wait import Deadline
+
 from .errors import (
     AuthFailed,
     CommandFailed,
@@ -229,7 +231,7 @@ class Session:
 
     def _exec(self, chan: paramiko.Channel, command: str, shown: str, timeout_s: float,
               secrets: list[str | SecretStr], input: str | None) -> tuple[str, str, int]:
-        deadline = time.monotonic() + timeout_s
+        deadline = Deadline(timeout_s)
         out, err = bytearray(), bytearray()
         try:
             chan.settimeout(self.channel_timeout_s)
@@ -252,7 +254,7 @@ class Session:
                     if chan.exit_status_ready():
                         break
                     raise EOFError("transport closed")
-                if time.monotonic() > deadline:
+                if deadline.passed:
                     raise CommandTimeout(self.host.name, shown, timeout_s, secrets=secrets)
                 if got:
                     pause = 0.001
@@ -260,7 +262,7 @@ class Session:
                     time.sleep(pause)
                     pause = min(pause * 2, 0.05)
             while not chan.exit_status_ready():
-                if time.monotonic() > deadline:
+                if deadline.passed:
                     raise CommandTimeout(self.host.name, shown, timeout_s, secrets=secrets)
                 if not chan.get_transport().is_active():
                     raise EOFError("transport closed before the exit status arrived")
