@@ -24,7 +24,7 @@ def yen(v: float) -> float | int:
 
 
 def tagged(client) -> int:
-    return sum(len(getattr(client, kind).find(tags=[LAB_TAG])) for kind in KINDS)
+    return sum(len(kind.api(client).find(tags=[LAB_TAG])) for kind in KINDS)
 
 
 def run(tmp: str) -> dict:

@@ -12,7 +12,7 @@ from flows.lock import lab_lock
 from flows.session import open_lab
 from swarmlab.cost import markdown_estimate
 from swarmlab.cloud.inventory import Inventory
-from swarmlab.cloud.provision import check_exposure, named
+from swarmlab.cloud.provision import ServerCreate, check_exposure, named
 from swarmlab.cloud.secrets import derive, host_key
 from swarmlab.spec import LabSpec, local
 from tasks import cost
@@ -54,10 +54,11 @@ def _provision(spec: LabSpec, credentials: str | None, ssh_key: str | None) -> I
     servers = []
     for s in spec.servers:
         name = spec.server_name(s)
-        servers.append(t.ensure_server.submit(client, spec, s, switch_id, tags, archive_id, note_id, public_key,
-                                              named(have.servers, name, "server"),
-                                              named(have.disks, f"{name}-disk", "disk"),
-                                              host_key(creds.access_token_secret, spec.name, name)))
+        want = ServerCreate(server=s, switch_id=switch_id, tags=tags, archive_id=archive_id, note_id=note_id,
+                            public_key=public_key, existing=named(have.servers, name, "server"),
+                            existing_disk=named(have.disks, f"{name}-disk", "disk"),
+                            host_key=host_key(creds.access_token_secret, spec.name, name))
+        servers.append(t.ensure_server.submit(client, spec, want))
 
     created, unchanged = [], []
     (created if switch_created else unchanged).append(spec.resource_name("switch"))

@@ -13,7 +13,7 @@ from flows.lock import lab_lock
 from flows.session import pick_zone
 from swarmlab.cloud import lifecycle as lc
 from swarmlab.cloud import teardown as lib
-from swarmlab.cloud.resources import FILTERS, KINDS, LabResources
+from swarmlab.cloud.resources import FILTERS, KINDS, Kind, LabResources
 from swarmlab.cloud.fleet import known_hosts_path
 from swarmlab.hosts import KnownHosts
 from tasks import teardown as t
@@ -21,7 +21,7 @@ from tasks import teardown as t
 
 def _lifecycle(found: LabResources) -> lc.Lifecycle:
     return lc.lab_lifecycle([x for s in found.switches for x in s.tags],
-                            [r.tags for kind in KINDS for r in getattr(found, kind)])
+                            [r.tags for kind in KINDS for r in found.of(kind)])
 
 
 def _nfs_data(client, found: LabResources, known: dict[str, int | None]) -> dict[str, int | None]:
@@ -88,10 +88,10 @@ def _teardown_lab(lab: str, zone: str | None, credentials: str | None, *, dry_ru
     for server in found.servers:  # a deleted server's host key means nothing now (an emulator reuses IDs)
         pins.forget(server.id)
     rest = t.find_lab(client, lab) if first else found  # disks went with their servers
-    second = [t.delete_simple.submit(client, kind, r) for kind in ("disks", "registries", "notes", FILTERS)
-              for r in getattr(rest, kind)]
+    second = [t.delete_simple.submit(client, kind, r) for kind in (Kind.DISKS, Kind.REGISTRIES, Kind.NOTES, FILTERS)
+              for r in rest.of(kind)]
     outcomes += [f.result() for f in second]
-    outcomes += [t.delete_simple(client, "switches", s) for s in rest.switches]
+    outcomes += [t.delete_simple(client, Kind.SWITCHES, s) for s in rest.switches]
 
     left = t.find_lab(client, lab)
     if not left.empty:

@@ -17,7 +17,7 @@ from swarmlab.hosts import HostUnreachable, wait_reachable
 from swarmlab.cloud.inventory import Inventory
 from swarmlab.release.publish import PublishResult, image_builds, publish
 from swarmlab.render.stack import StackImages
-from swarmlab.spec import LabSpec
+from swarmlab.spec import LabSpec, Role
 from tasks.retry import SSH_RETRY, retry_on
 
 #: publish may start while apt runs on the builder (build_lab overlaps them): an upgrade that restarts
@@ -82,6 +82,6 @@ def stack_status(fleet: Fleet, manager: str, spec: LabSpec) -> dep.StackStatus:
 @task(name="service-ops", task_run_name="service-ops-{name}", cache_policy=NO_CACHE)
 def service_ops(fleet: Fleet, manager: str, spec: LabSpec, name: str, image: str, image2: str, port: int,
                 timeout_s: float = services.STEP_TIMEOUT_S) -> list[services.StepResult]:
-    ips = {spec.server_name(w): str(w.private_ip) for w in spec.workers}
+    ips = {s.name: s.private_ip for s in fleet.inventory.by_role(Role.WORKER)}
     return services.exercise(fleet.session(manager), name, image, image2, port=services.Port(published=port, target=80),
                              node_ips=ips, timeout_s=timeout_s, log=_log())

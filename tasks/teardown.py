@@ -31,7 +31,7 @@ def delete_nfs(client: SakuraClient, nfs) -> lib.Outcome:
 
 
 @task(name="delete", task_run_name="delete-{resource.name}", **TRANSIENT_RETRY)
-def delete_simple(client: SakuraClient, kind: str, resource) -> lib.Outcome:
+def delete_simple(client: SakuraClient, kind: resources.Kind, resource) -> lib.Outcome:
     return lib.delete_simple(client, kind, resource)
 
 

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from swarmlab.cloud.resources import FILTERS, LabResources, owned
+from swarmlab.cloud.resources import FILTERS, Kind, LabResources, owned
 from swarmlab.sakura import NotFound, ResourceFailed, SakuraAPIError, SakuraClient
 from swarmlab.spec import lab_tags
 
@@ -121,7 +121,7 @@ def plan_teardown(found: LabResources, nfs_bytes: dict[str, int | None] | None =
     steps += [Step(action="delete", kind="disks", name=d.name, id=str(d.id))
               for d in found.disks if str(d.id) not in with_servers]
     steps += [Step(action="delete", kind=kind, name=r.name, id=str(r.id))
-              for kind in ("registries", "notes", FILTERS, "switches") for r in getattr(found, kind)]
+              for kind in (Kind.REGISTRIES, Kind.NOTES, FILTERS, Kind.SWITCHES) for r in found.of(kind)]
     return steps
 
 
@@ -194,9 +194,9 @@ def delete_nfs(client: SakuraClient, nfs) -> Outcome:
     return Outcome(deleted=[what]) if done else Outcome(gone=[what])
 
 
-def delete_simple(client: SakuraClient, kind: str, resource) -> Outcome:
+def delete_simple(client: SakuraClient, kind: Kind, resource) -> Outcome:
     what = f"{kind} {resource.name}"
-    return Outcome(deleted=[what]) if getattr(client, kind).delete(resource.id) else Outcome(gone=[what])
+    return Outcome(deleted=[what]) if Kind(kind).api(client).delete(resource.id) else Outcome(gone=[what])
 
 
 def mark_teardown(client: SakuraClient, lab: str, now: datetime | None = None) -> list[str]:

@@ -24,10 +24,10 @@ def scan(client) -> dict[str, LabResources]:
     """Every lab with a resource in the client's zone: one listing per kind by the `swarmlab` tag."""
     found: dict[str, dict[str, list]] = {}
     for kind in KINDS:
-        for r in getattr(client, kind).find(tags=[LAB_TAG]):
+        for r in kind.api(client).find(tags=[LAB_TAG]):
             for lab in lc.lab_names(r.tags):
                 if owned(r, lab):
-                    found.setdefault(lab, {k: [] for k in KINDS})[kind].append(r)
+                    found.setdefault(lab, {k.value: [] for k in KINDS})[kind.value].append(r)
     return {lab: LabResources(**kinds) for lab, kinds in sorted(found.items())}
 
 

@@ -7,6 +7,7 @@ package lists were refreshed by us within the last hour is not updated or upgrad
 from __future__ import annotations
 
 import shlex
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -57,20 +58,33 @@ def parse_facts(output: str) -> HostFacts:
     return HostFacts(**values)
 
 
-def plan_host(facts: HostFacts, cache_valid_s: int = CACHE_VALID_S) -> list[str]:
-    """Actions for one host, in order: update, upgrade, install <pkgs>, autoremove, reboot."""
-    actions = []
+class AptStep(BaseModel):
+    """One planned step on a host: `update`, `upgrade`, `install` (of `packages`), `autoremove` or `reboot`."""
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["update", "upgrade", "install", "autoremove", "reboot"]
+    packages: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return " ".join((self.kind, *self.packages))
+
+
+UPDATE, UPGRADE, AUTOREMOVE, REBOOT = (AptStep(kind=k) for k in ("update", "upgrade", "autoremove", "reboot"))
+
+
+def plan_host(facts: HostFacts, cache_valid_s: int = CACHE_VALID_S) -> list[AptStep]:
+    """Steps for one host, in order: update, upgrade, install <pkgs>, autoremove, reboot."""
+    steps: list[AptStep] = []
     if facts.now - facts.apt_updated > cache_valid_s:
-        actions += ["update", "upgrade"]
+        steps += [UPDATE, UPGRADE]
     if facts.missing:
-        if "update" not in actions:
-            actions.append("update")
-        actions.append("install " + " ".join(facts.missing))
-    if "upgrade" in actions:
-        actions.append("autoremove")
+        if UPDATE not in steps:
+            steps.append(UPDATE)
+        steps.append(AptStep(kind="install", packages=tuple(facts.missing)))
+    if UPGRADE in steps:
+        steps.append(AUTOREMOVE)
     if facts.reboot_required:
-        actions.append("reboot")
-    return actions
+        steps.append(REBOOT)
+    return steps
 
 
 def gather(session: Session, packages: list[str]) -> HostFacts:
@@ -89,21 +103,23 @@ def wait_startup_scripts(session: Session, packages: list[str], timeout_s: float
                         f"still not done after {timeout_s:.0f} s; its log ends with:\n{log}")
 
 
-def apply_host(session: Session, actions: list[str], reboot_timeout_s: float = 600) -> list[str]:
-    """Run the planned actions; returns what changed (empty when nothing was planned)."""
-    for action in actions:
-        if action == "update":
-            session.run(f"{APT} update", sudo=True, timeout_s=900)
-        elif action == "upgrade":
-            session.run(f"{APT} upgrade && mkdir -p {STAMP.rsplit('/', 1)[0]} && date +%s > {STAMP}",
-                        sudo=True, timeout_s=1800)
-        elif action.startswith("install "):
-            session.run(f"{APT} install {' '.join(shlex.quote(p) for p in action[8:].split())}", sudo=True, timeout_s=1800)
-        elif action == "autoremove":
-            session.run(f"{APT} autoremove", sudo=True, timeout_s=900)
-        elif action == "reboot":
-            reboot(session, reboot_timeout_s)
-    return [f"{session.name}: {a}" for a in actions]
+def apply_host(session: Session, steps: list[AptStep], reboot_timeout_s: float = 600) -> list[str]:
+    """Run the planned steps; returns what changed (empty when nothing was planned)."""
+    for step in steps:
+        match step.kind:
+            case "update":
+                session.run(f"{APT} update", sudo=True, timeout_s=900)
+            case "upgrade":
+                session.run(f"{APT} upgrade && mkdir -p {STAMP.rsplit('/', 1)[0]} && date +%s > {STAMP}",
+                            sudo=True, timeout_s=1800)
+            case "install":
+                session.run(f"{APT} install {' '.join(shlex.quote(p) for p in step.packages)}", sudo=True,
+                            timeout_s=1800)
+            case "autoremove":
+                session.run(f"{APT} autoremove", sudo=True, timeout_s=900)
+            case "reboot":
+                reboot(session, reboot_timeout_s)
+    return [f"{session.name}: {s}" for s in steps]
 
 
 def reboot(session: Session, timeout_s: float) -> None:

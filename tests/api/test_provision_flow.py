@@ -142,9 +142,9 @@ def test_a_retried_task_with_a_stale_snapshot_creates_no_duplicate(cloud_env, pr
     inv = provision(spec)
     client = SakuraCloudCredentials.from_env().client(spec.zone)
     server = spec.servers[0]
-    info, changed = lib.ensure_server(client, spec, server, switch_id=inv.switch_id, tags=spec.tags,
-                                      archive_id="unused", note_id="unused", public_key="unused",
-                                      existing=None, existing_disk=None)  # as a retry with the run's old snapshot
+    want = lib.ServerCreate(server=server, switch_id=inv.switch_id, tags=spec.tags, archive_id="unused",
+                            note_id="unused", public_key="unused")  # as a retry with the run's old snapshot: none
+    info, changed = lib.ensure_server(client, spec, want)
     assert (info.id, changed) == (inv.server(spec.server_name(server)).id, False)
     assert listing(cloud_env, "lab-f") == EXPECTED
     teardown_lab("lab-f", spec.zone)
