@@ -14,8 +14,6 @@ from flows.session import pick_zone
 from swarmlab.cloud import lifecycle as lc
 from swarmlab.cloud import teardown as lib
 from swarmlab.cloud.resources import FILTERS, KINDS, Kind, LabResources
-from swarmlab.cloud.fleet import known_hosts_path
-from swarmlab.hosts import KnownHosts
 from tasks import teardown as t
 
 
@@ -84,9 +82,7 @@ def _teardown_lab(lab: str, zone: str | None, credentials: str | None, *, dry_ru
     first = [t.delete_server.submit(client, s, owned_disks, lab_switches) for s in found.servers]
     first += [t.delete_nfs.submit(client, n) for n in found.nfs]
     outcomes = [f.result() for f in first]
-    pins = KnownHosts(known_hosts_path(lab))
-    for server in found.servers:  # a deleted server's host key means nothing now (an emulator reuses IDs)
-        pins.forget(server.id)
+    t.forget_host_keys(lab, [server.id for server in found.servers])  # a deleted server's key means nothing now
     rest = t.find_lab(client, lab) if first else found  # disks went with their servers
     second = [t.delete_simple.submit(client, kind, r) for kind in (Kind.DISKS, Kind.REGISTRIES, Kind.NOTES, FILTERS)
               for r in rest.of(kind)]

@@ -8,7 +8,7 @@ from pydantic import SecretStr
 from swarmlab.cloud import provision as lib
 from swarmlab.cloud.fleet import known_hosts_path
 from swarmlab.hosts import KnownHosts
-from swarmlab.cloud.inventory import ServerInfo
+from swarmlab.cloud.inventory import Inventory, ServerInfo
 from swarmlab.sakura import SakuraClient
 from swarmlab.spec import LabSpec
 from swarmlab.cloud.resources import LabResources, find_lab
@@ -52,3 +52,9 @@ def ensure_nfs(client: SakuraClient, spec: LabSpec, switch_id: str, tags: list[s
 def ensure_registry(client: SakuraClient, spec: LabSpec, switch_id: str, tags: list[str], password: SecretStr,
                     existing=None) -> tuple[str, str, bool]:
     return lib.ensure_registry(client, spec, switch_id=switch_id, tags=tags, password=password, existing=existing)
+
+
+@task(name="discover", **TRANSIENT_RETRY)
+def discover(client: SakuraClient, spec: LabSpec) -> Inventory:
+    """The inventory of an existing lab, read-only (`LabNotFound` names what is missing)."""
+    return lib.discover(client, spec)

@@ -15,6 +15,7 @@ from swarmlab.hosts.engine import engine_connector, registry_route
 from swarmlab.cloud.fleet import Fleet
 from swarmlab.hosts import HostUnreachable, wait_reachable
 from swarmlab.cloud.inventory import Inventory
+from swarmlab.release.service_facts import strip_digest
 from swarmlab.release.publish import PublishResult, image_builds, publish
 from swarmlab.render.stack import StackImages
 from swarmlab.spec import LabSpec, Role
@@ -72,6 +73,12 @@ def configure_edge(fleet: Fleet, name: str, spec: LabSpec) -> list[str]:
 @task(name="verify-edge", task_run_name="verify-edge-{address}", cache_policy=NO_CACHE)
 def verify_edge(address: str, timeout_s: float = edge.VERIFY_TIMEOUT_S) -> None:
     edge.verify(address, timeout_s=timeout_s)
+
+
+@task(name="service-image", task_run_name="service-image-{service}", cache_policy=NO_CACHE)
+def service_image(fleet: Fleet, manager: str, service: str) -> str:
+    """The image `service` runs (its spec's, without the digest), read on `manager`."""
+    return strip_digest(services.observe_service(fleet.session(manager), service).inspect.image)
 
 
 @task(name="stack-status", cache_policy=NO_CACHE)

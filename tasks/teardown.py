@@ -6,6 +6,8 @@ from prefect import task
 
 from swarmlab.cloud import resources
 from swarmlab.cloud import teardown as lib
+from swarmlab.cloud.fleet import known_hosts_path
+from swarmlab.hosts import KnownHosts
 from swarmlab.sakura import SakuraClient
 from tasks.retry import TRANSIENT_RETRY
 
@@ -38,3 +40,11 @@ def delete_simple(client: SakuraClient, kind: resources.Kind, resource) -> lib.O
 @task(name="mark-teardown", **TRANSIENT_RETRY)
 def mark_teardown(client: SakuraClient, lab: str) -> list[str]:
     return lib.mark_teardown(client, lab)
+
+
+@task(name="forget-host-keys")
+def forget_host_keys(lab: str, server_ids: list[str]) -> None:
+    """Drop the deleted servers' host-key pins (an emulator reuses IDs)."""
+    pins = KnownHosts(known_hosts_path(lab))
+    for server_id in server_ids:
+        pins.forget(server_id)

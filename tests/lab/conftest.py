@@ -28,7 +28,7 @@ class Lab:
         return SakuraCloudCredentials.from_env().client(self.spec.zone)
 
     def fleet(self):
-        from flows.bootstrap import open_fleet
+        from flows.session import open_fleet
         return open_fleet(self.inventory, self.spec, None)
 
 

@@ -35,7 +35,7 @@ class Built:
     first_s: float
 
     def fleet(self):
-        from flows.bootstrap import open_fleet
+        from flows.session import open_fleet
         return open_fleet(self.inventory, self.spec, None)
 
     @property

@@ -72,7 +72,7 @@ def test_worker_down_keeps_postgres_data_and_reports_failures_within_the_health_
 def test_every_node_ready_and_the_stack_converged_at_the_end(exercised):
     spec, report = exercised
     from blocks.sakura import SakuraCloudCredentials
-    from flows.bootstrap import open_fleet
+    from flows.session import open_fleet
     from swarmlab.release import deploy
     from swarmlab.drills.verdict import nodes_not_ready, stack_unconverged
     from swarmlab.cloud.provision import discover

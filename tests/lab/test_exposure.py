@@ -71,7 +71,7 @@ def test_only_the_edge_answers_the_internet(exposed):
 
 
 def test_ssh_works_from_the_admin_address_and_a_detached_filter_opens_the_server(exposed):
-    from flows.bootstrap import open_fleet
+    from flows.session import open_fleet
 
     spec, inv, box, api, emu = exposed
     worker = inv.by_role(Role.worker)[0]
@@ -92,7 +92,7 @@ def test_ssh_works_from_the_admin_address_and_a_detached_filter_opens_the_server
 
 
 def test_root_in_a_vm_cannot_lift_the_filter(exposed):
-    from flows.bootstrap import open_fleet
+    from flows.session import open_fleet
 
     spec, inv, box, _, _ = exposed
     worker = inv.by_role(Role.worker)[-1]
