@@ -14,7 +14,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import paramiko
 from paramiko.ssh_exception import NoValidConnectionsError
@@ -34,6 +35,8 @@ from .errors import (
 )
 from .keys import SSHKey
 from .known_hosts import KnownHosts
+
+T = TypeVar("T")
 
 __all__ = ["Host", "Result", "Session", "sudo_wrap"]
 
@@ -170,36 +173,31 @@ class Session:
 
     def _open_channel(self) -> paramiko.Channel:
         """A new session channel; reconnects once if the transport is dead or the open fails."""
+        def open_() -> paramiko.Channel:
+            transport = self._client.get_transport()
+            if transport is None:
+                raise EOFError("no transport")
+            return transport.open_session(timeout=self.channel_timeout_s)
+        return self._reconnecting("could not open a channel", open_)
+
+    def _sftp(self) -> paramiko.SFTPClient:
+        def open_() -> paramiko.SFTPClient:
+            sftp = self._client.open_sftp()
+            sftp.get_channel().settimeout(self.channel_timeout_s)
+            return sftp
+        return self._reconnecting("could not open SFTP", open_)
+
+    def _reconnecting(self, what: str, open_: Callable[[], T]) -> T:
+        """`open_()` on a connected session; on a dead transport close, reconnect and try once more."""
         for attempt in (1, 2):
             try:
                 self.connect()
-                transport = self._client.get_transport()
-                if transport is None:
-                    raise EOFError("no transport")
-                return transport.open_session(timeout=self.channel_timeout_s)
+                return open_()
             except (EOFError, OSError, paramiko.SSHException) as e:
                 # AuthFailed / HostKeyMismatch are not among these (HostUnreachable is an Exception, not OSError)
                 self.close()
                 if attempt == 2:
-                    raise HostUnreachable(self.host.name, f"could not open a channel: {_describe(e)}",
-                                          address=f"{self.host.address}:{self.host.port}") from e
-            except HostUnreachable:
-                self.close()
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
-    def _sftp(self) -> paramiko.SFTPClient:
-        for attempt in (1, 2):
-            try:
-                self.connect()
-                sftp = self._client.open_sftp()
-                sftp.get_channel().settimeout(self.channel_timeout_s)
-                return sftp
-            except (EOFError, OSError, paramiko.SSHException) as e:
-                self.close()
-                if attempt == 2:
-                    raise HostUnreachable(self.host.name, f"could not open SFTP: {_describe(e)}",
+                    raise HostUnreachable(self.host.name, f"{what}: {_describe(e)}",
                                           address=f"{self.host.address}:{self.host.port}") from e
             except HostUnreachable:
                 self.close()
