@@ -19,8 +19,8 @@ from .probe import ProbeSummary
 
 PASS, FAIL = "pass", "fail"
 
-#: what a manager says once quorum is lost for good (local-lab.md §5); before it, it may hang ~20 s and
-#: end with "context deadline exceeded" (addendum): both mean "no leader", only this one is definitive
+#: what a manager says once quorum is lost for good; before it, it may hang ~20 s and
+#: end with "context deadline exceeded": both mean "no leader", only this one is definitive
 DEFINITIVE_NO_LEADER = "does not have a leader"
 
 

@@ -1,7 +1,7 @@
 """Docker engines and the lab registry, reached from this machine over loopback relays.
 
 - `DialStdioTunnel`: a lab host's engine. docker-py's own `ssh://` transport cannot take our key, our
-  pinned host keys or our sessions (prefect-notes §8), so every connection accepted on 127.0.0.1:<port>
+  pinned host keys or our sessions, so every connection accepted on 127.0.0.1:<port>
   runs `docker system dial-stdio` on the host over a new exec channel of an SSH session; the SDK talks
   plain HTTP to `tcp://127.0.0.1:<port>` and the engine sees an ordinary client on its socket.
 - `registry_route`: how this machine's engine pushes to the lab's registry: by name, through a

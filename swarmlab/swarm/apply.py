@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["JoinTokens", "apply_plan", "gather_facts", "init_command", "join_request", "join_tokens", "node_table",
            "observe", "rotate_join_tokens", "swarm_facts"]
 
-#: a manager without quorum hangs ~20 s before answering (local-lab.md addendum)
+#: a manager without quorum hangs ~20 s before answering (the drills take quorum away and see it)
 MANAGER_CALL_TIMEOUT_S = 60
 
 

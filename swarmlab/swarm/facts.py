@@ -38,7 +38,7 @@ SWARM_INFO_COMMAND = "docker info --format '{{json .Swarm}}'"
 NODE_LS_COMMAND = "docker node ls --format '{{json .}}'"
 SWARM_PORT = 2377
 
-#: what a manager says while quorum is lost (local-lab.md, addendum): first a deadline, then this
+#: what a manager says while quorum is lost: first a deadline, then this
 NO_LEADER_MARKERS = ("does not have a leader", "context deadline exceeded")
 
 
