@@ -89,6 +89,6 @@ def stack_status(fleet: Fleet, manager: str, spec: LabSpec) -> dep.StackStatus:
 @task(name="service-ops", task_run_name="service-ops-{name}", cache_policy=NO_CACHE)
 def service_ops(fleet: Fleet, manager: str, spec: LabSpec, name: str, image: str, image2: str, port: int,
                 timeout_s: float = services.STEP_TIMEOUT_S) -> list[services.StepResult]:
-    ips = {s.name: s.private_ip for s in fleet.inventory.by_role(Role.WORKER)}
+    ips = {s.name: s.private_ip for s in fleet.inventory.by_role(Role.worker)}
     return services.exercise(fleet.session(manager), name, image, image2, port=services.Port(published=port, target=80),
                              node_ips=ips, timeout_s=timeout_s, log=_log())
