@@ -249,7 +249,8 @@ def ensure_registry(client: SakuraClient, spec: LabSpec, *, switch_id: str, tags
 
 
 def discover(client: SakuraClient, spec: LabSpec) -> Inventory:
-    """The inventory of an existing lab, read-only; raises naming what is missing (run provision)."""
+    """The inventory of an existing lab in the client's zone, read-only; raises naming what is missing (run
+    provision)."""
     def need(kind: Kind, name: str):
         found = _one(kind.api(client).find(name=name, tags=spec.tags), name)
         if found is None:
@@ -265,7 +266,7 @@ def discover(client: SakuraClient, spec: LabSpec) -> Inventory:
                                   private_ip=str(s.private_ip), status=srv.status))
     nfs = need(Kind.NFS, spec.resource_name("nfs"))
     reg = need(Kind.REGISTRIES, spec.resource_name("registry"))
-    return Inventory(lab=spec.name, zone=spec.zone, switch_id=switch.id, servers=servers, nfs_id=nfs.id,
+    return Inventory(lab=spec.name, zone=client.zone, switch_id=switch.id, servers=servers, nfs_id=nfs.id,
                      nfs_ip=str(spec.nfs.ip), registry_id=reg.id, registry_fqdn=reg.fqdn,
                      registry_user=spec.registry.user, unchanged=[s.name for s in servers])
 
