@@ -24,8 +24,8 @@ def run(tmp: str) -> dict:
 
         try:
             if BASE:  # warm: the stack's images are in this engine's build cache, as the lab images are
-                from swarmlab.engine import local_engine
-                from swarmlab.publish import build_image, image_builds
+                from swarmlab.hosts.engine import local_engine
+                from swarmlab.release.publish import build_image, image_builds
                 with local_engine() as client:
                     for b in image_builds(f"{spec.name}.sakuracr.jp", base=BASE).values():
                         build_image(client, b)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from benchmarks import warm_prefect
 from emulator import process
-from swarmlab import lifecycle as lc
+from swarmlab.cloud import lifecycle as lc
 from swarmlab.cost import PriceTable, estimate, load_prices
 from swarmlab.spec import LAB_TAG, local, seed
-from swarmlab.teardown import KINDS
+from swarmlab.cloud.resources import KINDS
 
 GUARD_EVERY_S = 5.0
 EXPIRES_IN_S = 5.0
@@ -24,7 +24,7 @@ def yen(v: float) -> float | int:
 
 
 def tagged(client) -> int:
-    return sum(len(getattr(client, kind).find(tags=[LAB_TAG])) for kind in KINDS)
+    return sum(len(kind.api(client).find(tags=[LAB_TAG])) for kind in KINDS)
 
 
 def run(tmp: str) -> dict:

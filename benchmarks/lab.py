@@ -13,7 +13,7 @@ def run(tmp: str) -> dict:
     _, cold = labenv.timed(images.build_all, engine, force=True)
     _, warm = labenv.timed(images.build_all, engine)
     with labenv.lab(tmp, "benchlab", 9) as spec:
-        from flows.bootstrap import open_fleet
+        from flows.session import open_fleet
         from flows.provision import provision
         from flows.teardown import teardown_lab
         from swarmlab.hosts import run_parallel

@@ -48,15 +48,10 @@ class SakuraCloudCredentials(Block):
                     access_token_secret=SecretStr(os.environ["SAKURACLOUD_ACCESS_TOKEN_SECRET"]),
                     zone=zone or DEFAULT_ZONE,
                     api_root=os.environ.get("SAKURACLOUD_API_ROOT", REAL_API_ROOT),
-                    rate_per_s=float(os.environ.get("SAKURACLOUD_RATE_LIMIT", 10)))
+                    rate_per_s=float(os.environ.get("SAKURACLOUD_RATE_LIMIT", 10)),
+                    retry_max=int(os.environ.get("SAKURACLOUD_RETRY_MAX", 8)))
         creds._zone_source = "SAKURACLOUD_ZONE" if zone else "the default"
         return creds
-        return cls(access_token=os.environ["SAKURACLOUD_ACCESS_TOKEN"],
-                   access_token_secret=SecretStr(os.environ["SAKURACLOUD_ACCESS_TOKEN_SECRET"]),
-                   zone=os.environ.get("SAKURACLOUD_ZONE", "is1a"),
-                   api_root=os.environ.get("SAKURACLOUD_API_ROOT", REAL_API_ROOT),
-                   rate_per_s=float(os.environ.get("SAKURACLOUD_RATE_LIMIT", 10)),
-                   retry_max=int(os.environ.get("SAKURACLOUD_RETRY_MAX", 8)))
 
     @classmethod
     def resolve(cls, name: str | None) -> "SakuraCloudCredentials":

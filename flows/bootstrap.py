@@ -1,26 +1,42 @@
-"""bootstrap_swarm: prepare_hosts ∥ → nfs_share → form_swarm → registry login → node table."""
+"""bootstrap_swarm: prepare_hosts ∥ → nfs_share → form_swarm → registry login → node table.
+
+`bootstrap` is the one order of these tasks; build_lab calls it too, with publish and the edge running
+beside it."""
 
 from __future__ import annotations
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from blocks.sakura import SakuraCloudCredentials
-from blocks.ssh import SSHKeyPair
+from flows import artifacts
 from flows.lock import lab_lock
-from swarmlab.fleet import Fleet
-from swarmlab.hosts import SSHKey
-from swarmlab.inventory import Inventory
-from swarmlab.secrets import derive
+from flows.session import LabSession
+from swarmlab.cloud.fleet import Fleet
+from swarmlab.cloud.inventory import Inventory
 from swarmlab.spec import LabSpec, Role, local
 from tasks import hosts as h
 from tasks import swarm as sw
 
 
-def open_fleet(inventory: Inventory, spec: LabSpec, ssh_key: str | None) -> Fleet:
-    key = SSHKeyPair.resolve(ssh_key, spec.name)
-    return Fleet(inventory, SSHKey.from_pem(key.private_key), user=spec.ssh_user)
+def bootstrap(fleet: Fleet, spec: LabSpec, inventory: Inventory, registry_password, log,
+              on_prepared=lambda: None) -> list[str]:
+    """prepare ×N → NFS mounts and data dir (each after its host's prepare) ∥ swarm plan → apply → registry
+    logins on the managers. Returns what changed; `on_prepared` is called once every host is prepared."""
+    managers, workers = fleet.names(Role.manager), fleet.names(Role.worker)
+    prepared = {n: h.prepare_host.submit(fleet, n, spec) for n in managers + workers}
+    mounts = [h.nfs_mount.submit(fleet, n, spec, wait_for=[prepared[n]]) for n in workers]
+    data_dir = h.nfs_data_dir.submit(fleet, workers[0], spec, wait_for=[prepared[workers[0]]])
+    changes = [line for f in prepared.values() for line in f.result()]
+    on_prepared()
+    plan = sw.plan(fleet, spec)
+    for line in plan.describe():
+        log.info("swarm plan: %s", line)
+    changes += sw.apply(fleet, plan)
+    logins = [h.registry_login.submit(fleet, n, inventory.registry_fqdn, inventory.registry_user, registry_password)
+              for n in managers]
+    for f in [data_dir, *mounts, *logins]:
+        changes += f.result()
+    return changes
 
 
 @flow(name="bootstrap-swarm", task_runner=ThreadPoolTaskRunner(max_workers=12))
@@ -33,34 +49,9 @@ def bootstrap_swarm(inventory: Inventory, spec: LabSpec = local(), credentials: 
 
 def _bootstrap_swarm(inventory: Inventory, spec: LabSpec, credentials: str | None, ssh_key: str | None) -> list[str]:
     log = get_run_logger()
-    creds = SakuraCloudCredentials.resolve(credentials)
-    fleet = open_fleet(inventory, spec, ssh_key)
-    try:
-        swarm_hosts = fleet.names(Role.manager, Role.worker)
-        prepared = [h.prepare_host.submit(fleet, n, spec) for n in swarm_hosts]
-        changed = [line for f in prepared for line in f.result()]
-
-        workers = fleet.names(Role.worker)
-        mounts = [h.nfs_mount.submit(fleet, n, spec) for n in workers]
-        changed += h.nfs_data_dir(fleet, workers[0], spec)
-        changed += [line for f in mounts for line in f.result()]
-
-        plan = sw.plan(fleet, spec)
-        for line in plan.describe():
-            log.info("swarm plan: %s", line)
-        changed += sw.apply(fleet, plan)
-
-        password = derive(creds.access_token_secret, spec.name, "registry")
-        logins = [h.registry_login.submit(fleet, n, inventory.registry_fqdn, inventory.registry_user, password)
-                  for n in fleet.names(Role.manager)]
-        changed += [line for f in logins for line in f.result()]
-
-        rows = sw.node_table(fleet, spec)
-        create_table_artifact(key=f"{spec.name}-swarm-nodes", table=[
-            {"hostname": r.hostname, "status": r.status, "availability": r.availability,
-             "manager status": r.manager_status, "engine": r.engine_version} for r in rows],
-            description=f"docker node ls on {spec.name}")
+    with LabSession(spec, credentials, log, ssh_key) as lab:
+        fleet = lab.fleet(inventory)
+        changed = bootstrap(fleet, lab.spec, inventory, lab.secret("registry"), log)
+        artifacts.node_table(spec.name, sw.node_table(fleet, lab.spec))
         log.info("bootstrap %s: %s", spec.name, f"{len(changed)} changes" if changed else "no changes")
         return changed
-    finally:
-        fleet.close()

@@ -1,6 +1,6 @@
 """build_lab: provision → bootstrap ∥ publish ∥ edge → deploy_stack → verify through HAProxy → report.
 
-The bootstrap steps are bootstrap_swarm's own tasks, called here so that other work overlaps them:
+The bootstrap steps are bootstrap_swarm's own (`flows.bootstrap.bootstrap`), run here beside other work:
 
     provision ─┬─ prepare ×6 ─┬─ nfs mounts, data dir ───────────┐
                │              └─ swarm plan → apply → logins ────┼─ deploy_stack ─ verify edge ─ report
@@ -21,16 +21,15 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel
 
-from flows.bootstrap import open_fleet
+from flows import artifacts
+from flows.bootstrap import bootstrap
 from flows.lock import lab_lock
 from flows.provision import provision
-from flows.session import open_lab
-from swarmlab import edge
-from swarmlab.inventory import Inventory
+from flows.session import LabSession
+from swarmlab.release import edge
+from swarmlab.cloud.inventory import Inventory
 from swarmlab.render.stack import StackImages
-from swarmlab.secrets import derive
 from swarmlab.spec import LabSpec, Role, local
-from tasks import hosts as h
 from tasks import release as r
 from tasks import swarm as sw
 
@@ -50,11 +49,8 @@ class BuildResult(BaseModel):
 
 
 def report(spec: LabSpec, inventory: Inventory, result: BuildResult, nodes: list, status) -> None:
-    create_table_artifact(
-        key=f"{spec.name}-inventory",
-        table=[{"name": s.name, "role": s.role.value, "address": s.address, "private_ip": s.private_ip,
-                "status": s.status} for s in inventory.servers],
-        description=f"Lab {spec.name}: servers (NFS {inventory.nfs_ip}, registry {inventory.registry_fqdn})")
+    artifacts.inventory_table(inventory, f"Lab {spec.name}: servers (NFS {inventory.nfs_ip}, "
+                                         f"registry {inventory.registry_fqdn})")
     create_markdown_artifact(
         key=f"{spec.name}-urls",
         markdown=(f"# Lab {spec.name}\n\n- web (nginx through HAProxy): <{result.web_url}>\n"
@@ -62,11 +58,7 @@ def report(spec: LabSpec, inventory: Inventory, result: BuildResult, nodes: list
                   + ("Changes:\n" + "\n".join(f"- {c}" for c in result.changes) if result.changes
                      else "No changes: the lab was already built.") + "\n"),
         description=f"Lab {spec.name}: where it answers")
-    create_table_artifact(
-        key=f"{spec.name}-swarm-nodes",
-        table=[{"hostname": n.hostname, "status": n.status, "availability": n.availability,
-                "manager status": n.manager_status, "engine": n.engine_version} for n in nodes],
-        description=f"docker node ls on {spec.name}")
+    artifacts.node_table(spec.name, nodes)
     create_table_artifact(key=f"{spec.name}-services", table=status.rows(),
                           description=f"stack {spec.stack.name} on {spec.name}")
 
@@ -92,35 +84,20 @@ def _build_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, engi
         timings[stage] = round(time.monotonic() - t0, 2)
 
     log = get_run_logger()
-    creds, spec = open_lab(spec, credentials, log)
-    inventory = provision(spec, credentials, ssh_key)
-    changes = [f"created {n}" for n in inventory.created]
-    mark("provisioned")
-    fleet = open_fleet(inventory, spec, ssh_key)
-    try:
-        managers, workers = fleet.names(Role.manager), fleet.names(Role.worker)
+    with LabSession(spec, credentials, log, ssh_key) as lab:
+        spec = lab.spec
+        inventory = provision(spec, credentials, ssh_key)
+        changes = [f"created {n}" for n in inventory.created]
+        mark("provisioned")
+        fleet = lab.fleet(inventory)
+        managers = fleet.names(Role.manager)
         lb = fleet.names(Role.haproxy)[0]
-        builder = managers[-1]
-        registry_pw = derive(creds.access_token_secret, spec.name, "registry")
+        registry_pw = lab.secret("registry")
 
         edge_f = r.configure_edge.submit(fleet, lb, spec)
-        prepared = {n: h.prepare_host.submit(fleet, n, spec) for n in managers + workers}
-        # not waiting for the builder's prepare: builds overlap apt (a dockerd restart is retried)
-        published = r.publish_images.submit(fleet, builder, inventory, registry_pw, engine=engine, base=base)
-
-        mounts = [h.nfs_mount.submit(fleet, n, spec, wait_for=[prepared[n]]) for n in workers]
-        data_dir = h.nfs_data_dir.submit(fleet, workers[0], spec, wait_for=[prepared[workers[0]]])
-        for n, f in prepared.items():
-            changes += f.result()
-        mark("prepared")
-        plan = sw.plan(fleet, spec)
-        for line in plan.describe():
-            log.info("swarm plan: %s", line)
-        changes += sw.apply(fleet, plan)
-        logins = [h.registry_login.submit(fleet, n, inventory.registry_fqdn, inventory.registry_user, registry_pw)
-                  for n in managers]
-        for f in [data_dir, *mounts, *logins]:
-            changes += f.result()
+        # publish does not wait for the builder's prepare: builds overlap apt (a dockerd restart is retried)
+        published = r.publish_images.submit(fleet, managers[-1], inventory, registry_pw, engine=engine, base=base)
+        changes += bootstrap(fleet, spec, inventory, registry_pw, log, on_prepared=lambda: mark("prepared"))
         mark("swarm_formed")
 
         pub = published.result()
@@ -128,7 +105,7 @@ def _build_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, engi
         timings["publish_s"] = pub.seconds
         changes += [f"pushed {ref}" for ref in pub.pushed]
         images = StackImages(web=pub.images["web"], app=pub.images["app"], postgres=pub.images["postgres"])
-        deployed = r.deploy_stack(fleet, managers[0], spec, images, derive(creds.access_token_secret, spec.name, "db"))
+        deployed = r.deploy_stack(fleet, managers[0], spec, images, lab.secret("db"))
         if deployed.secret_created:
             changes.append(f"{managers[0]}: created secret db_password")
         if deployed.deployed:
@@ -148,5 +125,3 @@ def _build_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, engi
         log.info("build %s in %.1f s: %s; %s", spec.name, result.seconds,
                  f"{len(changes)} changes" if changes else "no changes", web_url)
         return result
-    finally:
-        fleet.close()

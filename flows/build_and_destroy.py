@@ -18,12 +18,12 @@ from prefect.runtime import flow_run
 from flows.build import BuildResult, build_lab
 from flows.exercise import ExerciseReport, exercise_lab
 from flows.lock import lab_lock
-from flows.session import open_lab
+from flows.session import LabSession
 from flows.teardown import teardown_lab
 from swarmlab.cost import Estimate, Ledger, estimate, ledger, markdown_estimate, markdown_ledger
-from swarmlab.lifecycle import LabRetired, TeardownRefused
+from swarmlab.cloud.lifecycle import LabRetired, TeardownRefused
 from swarmlab.spec import LabSpec, local, run_lab_name
-from swarmlab.teardown import TeardownReport, human_bytes
+from swarmlab.cloud.teardown import TeardownReport, human_bytes
 from tasks import cost as t
 
 
@@ -84,56 +84,50 @@ def build_and_destroy(spec: LabSpec = local(), credentials: str | None = None, s
     yet; None: the lab is `spec.name`, which must not exist yet unless `adopt` is true. The run holds the
     lab's lock from the check through teardown, so no other run slips in between.
     """
+    log = get_run_logger()
     if lab_prefix:
         spec = spec.renamed(run_lab_name(lab_prefix, run_start()))
-    with lab_lock(spec.name):
-        return _build_and_destroy(spec, credentials, ssh_key, drills, lab_prefix, adopt)
-
-
-def _build_and_destroy(spec: LabSpec, credentials: str | None, ssh_key: str | None, drills: bool,
-                       lab_prefix: str | None, adopt: bool) -> float:
-    log = get_run_logger()
-    creds, spec = open_lab(spec, credentials, log)
-    client = creds.client(spec.zone)
-    existing = t.lab_resources(client, spec.name)
-    if not existing.empty and not adopt:
-        raise LabExists(spec.name, spec.zone, existing.names())
-    ours = existing.empty
-    log.info("build-and-destroy %s: %s", spec.name, "a lab of this run's own" if ours else "adopting an existing lab")
-    est = estimate(spec, spec.ttl_hours, t.load_prices(client))
-    log.info("estimate %s: %g yen for %g h, budget %d yen", spec.name, est.total, est.hours, spec.budget_yen)
-    led: Ledger | None = None
-    outcome, end = "failed", "Not torn down."
-    refused = False
-    try:
-        build(spec, credentials, ssh_key)
-        if drills:
-            exercise(spec, credentials, ssh_key)
-        outcome = "completed"
-    except LabRetired:
-        refused = True  # expired or being torn down: the guard's or teardown_lab's, not this run's
-        raise
-    finally:
+    with lab_lock(spec.name), LabSession(spec, credentials, log, ssh_key) as lab:
+        spec, client = lab.spec, lab.client
+        existing = t.lab_resources(client, spec.name)
+        if not existing.empty and not adopt:
+            raise LabExists(spec.name, spec.zone, existing.names())
+        ours = existing.empty
+        log.info("build-and-destroy %s: %s", spec.name, "a lab of this run's own" if ours else "adopting an existing lab")
+        est = estimate(spec, spec.ttl_hours, t.load_prices(client))
+        log.info("estimate %s: %g yen for %g h, budget %d yen", spec.name, est.total, est.hours, spec.budget_yen)
+        led: Ledger | None = None
+        outcome, end = "failed", "Not torn down."
+        refused = False
         try:
-            led = ledger(spec.name, t.lab_resources(client, spec.name), t.load_prices(client),
-                         datetime.now(timezone.utc))
-        except Exception as e:  # noqa: BLE001 - the cost report must never stop the teardown
-            log.warning("ledger before teardown failed: %s", type(e).__name__)
-        try:
-            if refused and not ours:
-                end = "Not torn down: provision refused to adopt the lab (expired, or its teardown has started)."
-                log.warning("build-and-destroy %s: %s", spec.name, end)
-            else:
-                try:
-                    end = teardown_note(teardown_lab(spec.name, spec.zone, credentials))
-                except TeardownRefused as e:
-                    if ours:
-                        raise
-                    end = f"Not torn down: {e}"
-                    log.warning("build-and-destroy %s: adopted lab kept: %s", spec.name, e)
+            build(spec, credentials, ssh_key)
+            if drills:
+                exercise(spec, credentials, ssh_key)
+            outcome = "completed"
+        except LabRetired:
+            refused = True  # expired or being torn down: the guard's or teardown_lab's, not this run's
+            raise
         finally:
-            create_markdown_artifact(key=f"{lab_prefix or spec.name}-run-cost",
-                                     markdown=cost_report(spec, est, led, outcome, end),
-                                     description=f"build-and-destroy {spec.name}: {outcome}")
+            try:
+                led = ledger(spec.name, t.lab_resources(client, spec.name), t.load_prices(client),
+                             datetime.now(timezone.utc))
+            except Exception as e:  # noqa: BLE001 - the cost report must never stop the teardown
+                log.warning("ledger before teardown failed: %s", type(e).__name__)
+            try:
+                if refused and not ours:
+                    end = "Not torn down: provision refused to adopt the lab (expired, or its teardown has started)."
+                    log.warning("build-and-destroy %s: %s", spec.name, end)
+                else:
+                    try:
+                        end = teardown_note(teardown_lab(spec.name, spec.zone, credentials))
+                    except TeardownRefused as e:
+                        if ours:
+                            raise
+                        end = f"Not torn down: {e}"
+                        log.warning("build-and-destroy %s: adopted lab kept: %s", spec.name, e)
+            finally:
+                create_markdown_artifact(key=f"{lab_prefix or spec.name}-run-cost",
+                                         markdown=cost_report(spec, est, led, outcome, end),
+                                         description=f"build-and-destroy {spec.name}: {outcome}")
     log.info("build-and-destroy %s: %s, %g yen accrued", spec.name, outcome, led.total if led else float("nan"))
     return led.total if led else 0.0

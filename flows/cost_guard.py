@@ -10,7 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 from blocks.sakura import SakuraCloudCredentials
 from flows.lock import LabBusy
 from flows.teardown import teardown_lab
-from swarmlab import lifecycle as lc
+from swarmlab.cloud import lifecycle as lc
 from swarmlab.cost import ledger, projected
 from swarmlab.cost import guard as g
 from tasks import cost as t

@@ -17,20 +17,16 @@ import time
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from flows.bootstrap import open_fleet
 from flows.lock import lab_lock
-from flows.session import open_lab
-from swarmlab.deploy import service_names
+from flows.session import LabSession
+from swarmlab.release.deploy import service_names
 from swarmlab.drills import steps
 from swarmlab.drills.probe import Probe
 from swarmlab.drills.verdict import DrillResult, DrillsFailed, ExerciseReport, markdown
-from swarmlab.provision import discover
 from swarmlab.render.stack import APP_PORT
-from swarmlab.secrets import derive
-from swarmlab.services import observe_service
 from swarmlab.spec import LabSpec, Role, local
-from swarmlab.swarm.service_facts import strip_digest
 from tasks import drills as d
+from tasks import provision as p
 from tasks import release as r
 
 PROBE_TIMEOUT_S = 3.0
@@ -49,10 +45,10 @@ def _exercise_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, r
                   fail_on_verdict: bool) -> ExerciseReport:
     log = get_run_logger()
     t0 = time.monotonic()
-    creds, spec = open_lab(spec, credentials, log)
-    client = creds.client(spec.zone)
-    inventory = discover(client, spec)
-    fleet = open_fleet(inventory, spec, ssh_key)
+    session = LabSession(spec, credentials, log, ssh_key)
+    spec, client = session.spec, session.client
+    inventory = p.discover(client, spec)
+    fleet = session.fleet(inventory)
     address = inventory.by_role(Role.haproxy)[0].address
     urls = [f"http://{address}/", f"http://{address}:{APP_PORT}/version"]
     probe = Probe(urls, {s.address for s in inventory.servers if s.address}, rate_per_s=rate_per_s,
@@ -64,9 +60,8 @@ def _exercise_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, r
     try:
         d.heal.with_options(name="preflight")(lab)
         managers = fleet.names(Role.manager)
-        current = strip_digest(observe_service(fleet.session(managers[0]), service_names(spec)["app"]).inspect.image)
-        pub = r.publish_images(fleet, managers[-1], inventory, derive(creds.access_token_secret, spec.name, "registry"),
-                               variants=[("app", "v2")])
+        current = r.service_image(fleet, managers[0], service_names(spec)["app"])
+        pub = r.publish_images(fleet, managers[-1], inventory, session.secret("registry"), variants=[("app", "v2")])
         v2 = pub.images["app-v2"]
         log.info("rolling update: %s → %s", current, v2)
         probe.start()
@@ -86,7 +81,7 @@ def _exercise_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, r
             report.healed = d.heal(lab)
         finally:
             probe.stop()
-            fleet.close()
+            session.close()
             report.drills = results
             report.total = probe.summary()
             report.seconds = round(time.monotonic() - t0, 1)

@@ -1,19 +1,19 @@
 """provision: switch → servers ∥ (host key pinned → disk + startup script + SSH keys), NFS, registry + user.
-Each server's shared NIC gets the lab's packet filter before its first boot (swarmlab.provision)."""
+Each server's shared NIC gets the lab's packet filter before its first boot (swarmlab.cloud.provision)."""
 
 from __future__ import annotations
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_markdown_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from blocks.ssh import SSHKeyPair
+from flows import artifacts
 from flows.lock import lab_lock
-from flows.session import open_lab
+from flows.session import LabSession
 from swarmlab.cost import markdown_estimate
-from swarmlab.inventory import Inventory
-from swarmlab.provision import check_exposure, named
-from swarmlab.secrets import derive, host_key
+from swarmlab.cloud.inventory import Inventory
+from swarmlab.cloud.provision import ServerCreate, check_exposure, named
+from swarmlab.cloud.secrets import host_key
 from swarmlab.spec import LabSpec, local
 from tasks import cost
 from tasks import provision as t
@@ -28,11 +28,14 @@ def provision(spec: LabSpec = local(), credentials: str | None = None, ssh_key: 
 
 def _provision(spec: LabSpec, credentials: str | None, ssh_key: str | None) -> Inventory:
     log = get_run_logger()
-    creds, spec = open_lab(spec, credentials, log)
+    with LabSession(spec, credentials, log, ssh_key) as lab:
+        return _provision_lab(lab, log)
+
+
+def _provision_lab(lab: LabSession, log) -> Inventory:
+    spec, client = lab.spec, lab.client
     check_exposure(spec)  # the seed profile names admin_cidrs before anything is created
-    client = creds.client(spec.zone)
-    key = SSHKeyPair.resolve(ssh_key, spec.name)
-    public_key = spec.ssh_public_key or key.public_key
+    public_key = spec.ssh_public_key or lab.key_pair().public_key
 
     have = t.snapshot(client, spec)
     estimate = cost.budget_gate(client, spec, have)  # only when something is to be created; OverBudget stops here
@@ -47,17 +50,18 @@ def _provision(spec: LabSpec, credentials: str | None, ssh_key: str | None) -> I
     note = t.ensure_note.submit(client, spec, switch_id, tags, named(have.notes, spec.resource_name("startup"), "note"))
     nfs = t.ensure_nfs.submit(client, spec, switch_id, tags, named(have.nfs, spec.resource_name("nfs"), "NFS"))
     registry = t.ensure_registry.submit(client, spec, switch_id, tags,
-                                        derive(creds.access_token_secret, spec.name, "registry"),
+                                        lab.secret("registry"),
                                         named(have.registries, spec.resource_name("registry"), "registry"))
     archive_id = archive.result()
     note_id, note_created = note.result()
     servers = []
     for s in spec.servers:
         name = spec.server_name(s)
-        servers.append(t.ensure_server.submit(client, spec, s, switch_id, tags, archive_id, note_id, public_key,
-                                              named(have.servers, name, "server"),
-                                              named(have.disks, f"{name}-disk", "disk"),
-                                              host_key(creds.access_token_secret, spec.name, name)))
+        want = ServerCreate(server=s, switch_id=switch_id, tags=tags, archive_id=archive_id, note_id=note_id,
+                            public_key=public_key, existing=named(have.servers, name, "server"),
+                            existing_disk=named(have.disks, f"{name}-disk", "disk"),
+                            host_key=host_key(lab.creds.access_token_secret, spec.name, name))
+        servers.append(t.ensure_server.submit(client, spec, want))
 
     created, unchanged = [], []
     (created if switch_created else unchanged).append(spec.resource_name("switch"))
@@ -75,11 +79,6 @@ def _provision(spec: LabSpec, credentials: str | None, ssh_key: str | None) -> I
     inventory = Inventory(lab=spec.name, zone=spec.zone, switch_id=switch_id, servers=infos, nfs_id=nfs_id,
                           nfs_ip=str(spec.nfs.ip), registry_id=registry_id, registry_fqdn=fqdn,
                           registry_user=spec.registry.user, created=created, unchanged=unchanged)
-    create_table_artifact(
-        key=f"{spec.name}-inventory",
-        table=[{"name": s.name, "role": s.role.value, "id": s.id, "address": s.address, "private_ip": s.private_ip,
-                "status": s.status} for s in infos],
-        description=f"Lab {spec.name}: {'changed: ' + ', '.join(created) if created else 'unchanged'}",
-    )
+    artifacts.inventory_table(inventory, f"Lab {spec.name}: {'changed: ' + ', '.join(created) if created else 'unchanged'}")
     log.info("provision %s: %s", spec.name, f"created/changed {created}" if created else "unchanged")
     return inventory

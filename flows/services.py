@@ -11,11 +11,9 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from blocks.sakura import SakuraCloudCredentials
-from flows.bootstrap import open_fleet
-from swarmlab.inventory import Inventory
-from swarmlab.secrets import derive
-from swarmlab.services import StepResult
+from flows.session import LabSession
+from swarmlab.cloud.inventory import Inventory
+from swarmlab.release.services import StepResult
 from swarmlab.spec import LabSpec, Role, local
 from tasks import release as r
 
@@ -25,17 +23,13 @@ def service_ops(inventory: Inventory, spec: LabSpec = local(), credentials: str 
                 ssh_key: str | None = None, name: str = "nginxs", port: int = 8080,
                 engine: str = "ssh") -> list[StepResult]:
     log = get_run_logger()
-    creds = SakuraCloudCredentials.resolve(credentials)
-    fleet = open_fleet(inventory, spec, ssh_key)
-    try:
+    with LabSession(spec, credentials, log, ssh_key) as lab:
+        fleet = lab.fleet(inventory)
         managers = fleet.names(Role.manager)
-        pub = r.publish_images(fleet, managers[-1], inventory,
-                               derive(creds.access_token_secret, spec.name, "registry"),
+        pub = r.publish_images(fleet, managers[-1], inventory, lab.secret("registry"),
                                variants=[("web", "v2")], engine=engine)
         steps = r.service_ops(fleet, managers[0], spec, name, pub.images["web"], pub.images["web-v2"], port)
         create_table_artifact(key=f"{spec.name}-service-ops", table=[s.model_dump() for s in steps],
                               description=f"service {name} on {spec.name}: every step verified")
         log.info("service ops on %s: %s", spec.name, ", ".join(f"{s.step} {s.seconds:g}s" for s in steps))
         return steps
-    finally:
-        fleet.close()

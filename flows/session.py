@@ -1,8 +1,17 @@
-"""How a flow opens a lab: the credentials, and the zone by one rule, said in the run's first log line."""
+"""How every flow opens a lab: `LabSession` — credentials (zone by one rule, said in the run's first log
+line), the API client, the inventory, the fleet and the derived secrets, closed in one place."""
 
 from __future__ import annotations
 
+from pydantic import SecretStr
+
 from blocks.sakura import ZONE_RULE, SakuraCloudCredentials
+from blocks.ssh import SSHKeyPair
+from swarmlab.cloud.fleet import Fleet
+from swarmlab.cloud.inventory import Inventory
+from swarmlab.cloud.secrets import derive
+from swarmlab.hosts import SSHKey
+from swarmlab.sakura import SakuraClient
 from swarmlab.spec import LabSpec
 
 
@@ -17,3 +26,51 @@ def open_lab(spec: LabSpec, credentials: str | None, log) -> tuple[SakuraCloudCr
     """The credentials (block name, or SAKURACLOUD_* env) and the spec with its zone settled."""
     creds = SakuraCloudCredentials.resolve(credentials)
     return creds, spec.model_copy(update={"zone": pick_zone(creds, spec.zone, spec.name, log)})
+
+
+def open_fleet(inventory: Inventory, spec: LabSpec, ssh_key: str | None) -> Fleet:
+    """SSH sessions to `inventory`'s servers with the lab's key (an `SSHKeyPair` block, or the lab's key file)."""
+    key = SSHKeyPair.resolve(ssh_key, spec.name)
+    return Fleet(inventory, SSHKey.from_pem(key.private_key), user=spec.ssh_user)
+
+
+class LabSession:
+    """One lab as a flow run sees it. `with LabSession(spec, credentials, log, ssh_key) as lab:` settles the
+    zone; the client and the fleet are made on first use and closed when the block ends."""
+
+    def __init__(self, spec: LabSpec, credentials: str | None, log, ssh_key: str | None = None):
+        self.creds, self.spec = open_lab(spec, credentials, log)
+        self.ssh_key = ssh_key
+        self._client: SakuraClient | None = None
+        self._fleet: Fleet | None = None
+
+    def __enter__(self) -> LabSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def client(self) -> SakuraClient:
+        if self._client is None:
+            self._client = self.creds.client(self.spec.zone)
+        return self._client
+
+    def secret(self, purpose: str) -> SecretStr:
+        """The lab's secret for `purpose` (`registry`, `db`, ...), derived from the API secret."""
+        return derive(self.creds.access_token_secret, self.spec.name, purpose)
+
+    def key_pair(self) -> SSHKeyPair:
+        return SSHKeyPair.resolve(self.ssh_key, self.spec.name)
+
+    def fleet(self, inventory: Inventory) -> Fleet:
+        """SSH sessions to `inventory`'s servers (one fleet per session, closed with it)."""
+        if self._fleet is None:
+            self._fleet = open_fleet(inventory, self.spec, self.ssh_key)
+        return self._fleet
+
+    def close(self) -> None:
+        if self._fleet is not None:
+            self._fleet.close()
+        if self._client is not None:
+            self._client.close()

@@ -11,24 +11,23 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from blocks.sakura import SakuraCloudCredentials
 from flows.lock import lab_lock
 from flows.session import pick_zone
-from swarmlab import lifecycle as lc
-from swarmlab import teardown as lib
-from swarmlab.fleet import known_hosts_path
-from swarmlab.hosts import KnownHosts
+from swarmlab.cloud import lifecycle as lc
+from swarmlab.cloud import teardown as lib
+from swarmlab.cloud.resources import FILTERS, KINDS, Kind, LabResources
 from tasks import teardown as t
 
 
-def _lifecycle(found: lib.LabResources) -> lc.Lifecycle:
+def _lifecycle(found: LabResources) -> lc.Lifecycle:
     return lc.lab_lifecycle([x for s in found.switches for x in s.tags],
-                            [r.tags for kind in lib.KINDS for r in getattr(found, kind)])
+                            [r.tags for kind in KINDS for r in found.of(kind)])
 
 
-def _nfs_data(client, found: lib.LabResources, known: dict[str, int | None]) -> dict[str, int | None]:
+def _nfs_data(client, found: LabResources, known: dict[str, int | None]) -> dict[str, int | None]:
     futures = {str(n.id): t.nfs_data_bytes.submit(client, n) for n in found.nfs if str(n.id) not in known}
     return {**known, **{i: f.result() for i, f in futures.items()}}
 
 
-def _total(found: lib.LabResources, data: dict[str, int | None]) -> int | None:
+def _total(found: LabResources, data: dict[str, int | None]) -> int | None:
     values = [data.get(str(n.id)) for n in found.nfs]
     return None if not values or None in values else sum(values)
 
@@ -84,14 +83,12 @@ def _teardown_lab(lab: str, zone: str | None, credentials: str | None, *, dry_ru
     first = [t.delete_server.submit(client, s, owned_disks, lab_switches) for s in found.servers]
     first += [t.delete_nfs.submit(client, n) for n in found.nfs]
     outcomes = [f.result() for f in first]
-    pins = KnownHosts(known_hosts_path(lab))
-    for server in found.servers:  # a deleted server's host key means nothing now (an emulator reuses IDs)
-        pins.forget(server.id)
+    t.forget_host_keys(lab, [server.id for server in found.servers])  # a deleted server's key means nothing now
     rest = t.find_lab(client, lab) if first else found  # disks went with their servers
-    second = [t.delete_simple.submit(client, kind, r) for kind in ("disks", "registries", "notes", lib.FILTERS)
-              for r in getattr(rest, kind)]
+    second = [t.delete_simple.submit(client, kind, r) for kind in (Kind.DISKS, Kind.REGISTRIES, Kind.NOTES, FILTERS)
+              for r in rest.of(kind)]
     outcomes += [f.result() for f in second]
-    outcomes += [t.delete_simple(client, "switches", s) for s in rest.switches]
+    outcomes += [t.delete_simple(client, Kind.SWITCHES, s) for s in rest.switches]
 
     left = t.find_lab(client, lab)
     if not left.empty:

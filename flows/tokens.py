@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from flows.bootstrap import open_fleet
-from flows.session import open_lab
-from swarmlab.provision import discover
+from flows.session import LabSession
 from swarmlab.spec import LabSpec, local
+from tasks import provision as p
 from tasks import swarm as sw
 
 
@@ -15,10 +14,9 @@ from tasks import swarm as sw
 def rotate_join_tokens(spec: LabSpec = local(), credentials: str | None = None, ssh_key: str | None = None) -> int:
     """Rotate both tokens on a manager, then prove every node that was Ready still is. Returns the node count."""
     log = get_run_logger()
-    creds, spec = open_lab(spec, credentials, log)
-    client = creds.client(spec.zone)
-    fleet = open_fleet(discover(client, spec), spec, ssh_key)
-    try:
+    with LabSession(spec, credentials, log, ssh_key) as lab:
+        spec = lab.spec
+        fleet = lab.fleet(p.discover(lab.client, spec))
         before = {r.hostname: r.status for r in sw.node_table(fleet, spec)}
         sw.rotate(fleet, spec.server_name(spec.managers[0]))
         after = {r.hostname: r.status for r in sw.node_table(fleet, spec)}
@@ -27,5 +25,3 @@ def rotate_join_tokens(spec: LabSpec = local(), credentials: str | None = None, 
             raise RuntimeError(f"after rotating the join tokens these nodes are no longer Ready: {', '.join(lost)}")
         log.info("rotated the join tokens of %s; %d nodes still Ready", spec.name, len(after))
         return len(after)
-    finally:
-        fleet.close()

@@ -243,7 +243,12 @@ class LabSpec(Model):
     @property
     def tags(self) -> list[str]:
         """Tags every resource of this lab carries (the expiry tag is added at provision time)."""
-        return [LAB_TAG, f"{LAB_TAG}-lab={self.name}"]
+        return lab_tags(self.name)
+
+
+def lab_tags(lab: str) -> list[str]:
+    """The tags that mark a resource as lab `lab`'s: `swarmlab` and `swarmlab-lab=<lab>`."""
+    return [LAB_TAG, f"{LAB_TAG}-lab={lab}"]
 
 
 def run_lab_name(prefix: str, started: datetime) -> str:

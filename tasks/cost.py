@@ -8,8 +8,8 @@ from swarmlab import cost as lib
 from swarmlab.cost import guard
 from swarmlab.sakura import SakuraClient
 from swarmlab.spec import LabSpec
-from swarmlab.provision import missing
-from swarmlab.teardown import LabResources, find_lab
+from swarmlab.cloud.provision import missing
+from swarmlab.cloud.resources import LabResources, find_lab
 from tasks.retry import TRANSIENT_RETRY
 
 

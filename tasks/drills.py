@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -21,44 +23,22 @@ def _report(result: DrillResult) -> DrillResult:
     return result
 
 
-@task(name="drill-scale", cache_policy=NO_CACHE)
-def scale(lab: steps.DrillLab) -> DrillResult:
-    return _report(steps.scale(_logged(lab)))
+def _drill(step: Callable[..., DrillResult]):
+    """The task `drill-<name>` running `steps.<name>` on the lab (with its arguments) and logging its verdict."""
+    def run(lab: steps.DrillLab, *args: str) -> DrillResult:
+        return _report(step(_logged(lab), *args))
+    run.__name__ = run.__qualname__ = step.__name__
+    return task(name=f"drill-{step.__name__.replace('_', '-')}", cache_policy=NO_CACHE)(run)
 
 
-@task(name="drill-rolling-update", cache_policy=NO_CACHE)
-def rolling_update(lab: steps.DrillLab, image: str) -> DrillResult:
-    return _report(steps.rolling_update(_logged(lab), image))
-
-
-@task(name="drill-rollback", cache_policy=NO_CACHE)
-def rollback(lab: steps.DrillLab, previous: str) -> DrillResult:
-    return _report(steps.rollback(_logged(lab), previous))
-
-
-@task(name="drill-worker-down", cache_policy=NO_CACHE)
-def worker_down(lab: steps.DrillLab) -> DrillResult:
-    return _report(steps.worker_down(_logged(lab)))
-
-
-@task(name="drill-one-manager-down", cache_policy=NO_CACHE)
-def one_manager_down(lab: steps.DrillLab) -> DrillResult:
-    return _report(steps.one_manager_down(_logged(lab)))
-
-
-@task(name="drill-two-managers-down", cache_policy=NO_CACHE)
-def two_managers_down(lab: steps.DrillLab) -> DrillResult:
-    return _report(steps.two_managers_down(_logged(lab)))
-
-
-@task(name="drill-all-managers-down", cache_policy=NO_CACHE)
-def all_managers_down(lab: steps.DrillLab) -> DrillResult:
-    return _report(steps.all_managers_down(_logged(lab)))
-
-
-@task(name="drill-recovery", cache_policy=NO_CACHE)
-def recovery(lab: steps.DrillLab) -> DrillResult:
-    return _report(steps.recovery(_logged(lab)))
+scale = _drill(steps.scale)
+rolling_update = _drill(steps.rolling_update)      # (lab, image)
+rollback = _drill(steps.rollback)                  # (lab, previous image)
+worker_down = _drill(steps.worker_down)
+one_manager_down = _drill(steps.one_manager_down)
+two_managers_down = _drill(steps.two_managers_down)
+all_managers_down = _drill(steps.all_managers_down)
+recovery = _drill(steps.recovery)
 
 
 @task(name="heal-lab", cache_policy=NO_CACHE)

@@ -7,8 +7,9 @@ import time
 from prefect import get_run_logger, task
 from pydantic import SecretStr
 
-from swarmlab import nfs, prepare, registry
-from swarmlab.fleet import Fleet
+from swarmlab.hosts import nfs, prepare
+from swarmlab.release import registry
+from swarmlab.cloud.fleet import Fleet
 from swarmlab.spec import LabSpec
 from tasks.retry import SSH_RETRY
 

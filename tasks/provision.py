@@ -5,13 +5,13 @@ from __future__ import annotations
 from prefect import task
 from pydantic import SecretStr
 
-from swarmlab import provision as lib
-from swarmlab.fleet import known_hosts_path
-from swarmlab.hosts import KeyPair, KnownHosts
-from swarmlab.inventory import ServerInfo
+from swarmlab.cloud import provision as lib
+from swarmlab.cloud.fleet import known_hosts_path
+from swarmlab.hosts import KnownHosts
+from swarmlab.cloud.inventory import Inventory, ServerInfo
 from swarmlab.sakura import SakuraClient
-from swarmlab.spec import LabSpec, ServerSpec
-from swarmlab.teardown import LabResources, find_lab
+from swarmlab.spec import LabSpec
+from swarmlab.cloud.resources import LabResources, find_lab
 from tasks.retry import TRANSIENT_RETRY
 
 
@@ -37,14 +37,10 @@ def ensure_note(client: SakuraClient, spec: LabSpec, switch_id: str, tags: list[
     return lib.ensure_note(client, spec, switch_id=switch_id, tags=tags, existing=existing)
 
 
-@task(name="server", task_run_name="server-{server.role.value}{server.index:02d}", **TRANSIENT_RETRY)
-def ensure_server(client: SakuraClient, spec: LabSpec, server: ServerSpec, switch_id: str, tags: list[str],
-                  archive_id: str, note_id: str, public_key: str, existing=None,
-                  existing_disk=None, host_key: KeyPair | None = None) -> tuple[ServerInfo, bool]:
-    """The server; its `host_key` is pinned in the lab's known-hosts store before its disk exists."""
-    return lib.ensure_server(client, spec, server, switch_id=switch_id, tags=tags, archive_id=archive_id,
-                             note_id=note_id, public_key=public_key, existing=existing, existing_disk=existing_disk,
-                             host_key=host_key, pins=KnownHosts(known_hosts_path(spec.name)))
+@task(name="server", task_run_name="server-{want.server.role.value}{want.server.index:02d}", **TRANSIENT_RETRY)
+def ensure_server(client: SakuraClient, spec: LabSpec, want: lib.ServerCreate) -> tuple[ServerInfo, bool]:
+    """The server; its host key is pinned in the lab's known-hosts store before its disk exists."""
+    return lib.ensure_server(client, spec, want, pins=KnownHosts(known_hosts_path(spec.name)))
 
 
 @task(name="nfs", **TRANSIENT_RETRY)
@@ -56,3 +52,9 @@ def ensure_nfs(client: SakuraClient, spec: LabSpec, switch_id: str, tags: list[s
 def ensure_registry(client: SakuraClient, spec: LabSpec, switch_id: str, tags: list[str], password: SecretStr,
                     existing=None) -> tuple[str, str, bool]:
     return lib.ensure_registry(client, spec, switch_id=switch_id, tags=tags, password=password, existing=existing)
+
+
+@task(name="discover", **TRANSIENT_RETRY)
+def discover(client: SakuraClient, spec: LabSpec) -> Inventory:
+    """The inventory of an existing lab, read-only (`LabNotFound` names what is missing)."""
+    return lib.discover(client, spec)

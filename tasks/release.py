@@ -9,15 +9,16 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import SecretStr
 
-from swarmlab import deploy as dep
-from swarmlab import edge, services
-from swarmlab.engine import engine_connector, registry_route
-from swarmlab.fleet import Fleet
+from swarmlab.release import deploy as dep
+from swarmlab.release import edge, services
+from swarmlab.hosts.engine import engine_connector, registry_route
+from swarmlab.cloud.fleet import Fleet
 from swarmlab.hosts import HostUnreachable, wait_reachable
-from swarmlab.inventory import Inventory
-from swarmlab.publish import PublishResult, image_builds, publish
+from swarmlab.cloud.inventory import Inventory
+from swarmlab.release.service_facts import strip_digest
+from swarmlab.release.publish import PublishResult, image_builds, publish
 from swarmlab.render.stack import StackImages
-from swarmlab.spec import LabSpec
+from swarmlab.spec import LabSpec, Role
 from tasks.retry import SSH_RETRY, retry_on
 
 #: publish may start while apt runs on the builder (build_lab overlaps them): an upgrade that restarts
@@ -40,7 +41,7 @@ def publish_images(fleet: Fleet, builder: str, inventory: Inventory, password: S
 
     engine "ssh": build on `builder`'s engine (SSH dial-stdio). "local": the controller's engine and its
     build cache, pushing to the registry by name, or through a relay when only the lab resolves it
-    (`swarmlab.engine.registry_route`).
+    (`swarmlab.hosts.engine.registry_route`).
     """
     if engine not in ("ssh", "local"):
         raise ValueError(f"engine must be 'ssh' (a manager's engine through SSH) or 'local', not {engine!r}")
@@ -74,6 +75,12 @@ def verify_edge(address: str, timeout_s: float = edge.VERIFY_TIMEOUT_S) -> None:
     edge.verify(address, timeout_s=timeout_s)
 
 
+@task(name="service-image", task_run_name="service-image-{service}", cache_policy=NO_CACHE)
+def service_image(fleet: Fleet, manager: str, service: str) -> str:
+    """The image `service` runs (its spec's, without the digest), read on `manager`."""
+    return strip_digest(services.observe_service(fleet.session(manager), service).inspect.image)
+
+
 @task(name="stack-status", cache_policy=NO_CACHE)
 def stack_status(fleet: Fleet, manager: str, spec: LabSpec) -> dep.StackStatus:
     return dep.observe(fleet.session(manager), spec)
@@ -82,6 +89,6 @@ def stack_status(fleet: Fleet, manager: str, spec: LabSpec) -> dep.StackStatus:
 @task(name="service-ops", task_run_name="service-ops-{name}", cache_policy=NO_CACHE)
 def service_ops(fleet: Fleet, manager: str, spec: LabSpec, name: str, image: str, image2: str, port: int,
                 timeout_s: float = services.STEP_TIMEOUT_S) -> list[services.StepResult]:
-    ips = {spec.server_name(w): str(w.private_ip) for w in spec.workers}
+    ips = {s.name: s.private_ip for s in fleet.inventory.by_role(Role.worker)}
     return services.exercise(fleet.session(manager), name, image, image2, port=services.Port(published=port, target=80),
                              node_ips=ips, timeout_s=timeout_s, log=_log())

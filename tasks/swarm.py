@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from swarmlab.fleet import Fleet
+from swarmlab.cloud.fleet import Fleet
 from swarmlab.spec import LabSpec
 from swarmlab.swarm import apply as swarm
 from swarmlab.swarm.facts import NodeRow

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from prefect import task
 
-from swarmlab import teardown as lib
+from swarmlab.cloud import resources
+from swarmlab.cloud import teardown as lib
+from swarmlab.cloud.fleet import known_hosts_path
+from swarmlab.hosts import KnownHosts
 from swarmlab.sakura import SakuraClient
 from tasks.retry import TRANSIENT_RETRY
 
 
 @task(name="find-lab", **TRANSIENT_RETRY)
-def find_lab(client: SakuraClient, lab: str) -> lib.LabResources:
-    return lib.find_lab(client, lab)
+def find_lab(client: SakuraClient, lab: str) -> resources.LabResources:
+    return resources.find_lab(client, lab)
 
 
 @task(name="nfs-data", task_run_name="nfs-data-{nfs.name}", **TRANSIENT_RETRY)
@@ -30,10 +33,18 @@ def delete_nfs(client: SakuraClient, nfs) -> lib.Outcome:
 
 
 @task(name="delete", task_run_name="delete-{resource.name}", **TRANSIENT_RETRY)
-def delete_simple(client: SakuraClient, kind: str, resource) -> lib.Outcome:
+def delete_simple(client: SakuraClient, kind: resources.Kind, resource) -> lib.Outcome:
     return lib.delete_simple(client, kind, resource)
 
 
 @task(name="mark-teardown", **TRANSIENT_RETRY)
 def mark_teardown(client: SakuraClient, lab: str) -> list[str]:
     return lib.mark_teardown(client, lab)
+
+
+@task(name="forget-host-keys")
+def forget_host_keys(lab: str, server_ids: list[str]) -> None:
+    """Drop the deleted servers' host-key pins (an emulator reuses IDs)."""
+    pins = KnownHosts(known_hosts_path(lab))
+    for server_id in server_ids:
+        pins.forget(server_id)

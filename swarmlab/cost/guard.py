@@ -2,7 +2,7 @@
 
 `scan` reads the API; `view`, `decide` and `report` are pure. The guard only ever considers resources
 tagged `swarmlab`, and a resource belongs to lab L only if it carries `swarmlab` and `swarmlab-lab=L`
-and its name starts with `L-` (teardown.owned); teardown_lab re-checks the same before each delete.
+and its name starts with `L-` (cloud.resources.owned); teardown_lab re-checks the same before each delete.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from swarmlab import lifecycle as lc
+from swarmlab.cloud import lifecycle as lc
 from swarmlab.cost.ledger import Ledger
 from swarmlab.spec import LAB_TAG
-from swarmlab.teardown import KINDS, LabResources, owned
+from swarmlab.cloud.resources import KINDS, LabResources, owned
 
 ZONAL = ("servers", "disks", "nfs", "switches")  # notes and registries are global (reached through is1a)
 
@@ -24,10 +24,10 @@ def scan(client) -> dict[str, LabResources]:
     """Every lab with a resource in the client's zone: one listing per kind by the `swarmlab` tag."""
     found: dict[str, dict[str, list]] = {}
     for kind in KINDS:
-        for r in getattr(client, kind).find(tags=[LAB_TAG]):
+        for r in kind.api(client).find(tags=[LAB_TAG]):
             for lab in lc.lab_names(r.tags):
                 if owned(r, lab):
-                    found.setdefault(lab, {k: [] for k in KINDS})[kind].append(r)
+                    found.setdefault(lab, {k.value: [] for k in KINDS})[kind.value].append(r)
     return {lab: LabResources(**kinds) for lab, kinds in sorted(found.items())}
 
 

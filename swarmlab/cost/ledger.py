@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from swarmlab.cost.prices import (REGISTRY_CLASS, SWITCH_CLASS, PriceTable, disk_class, nfs_class,
                                   server_class)
+from swarmlab.errors import SwarmlabError
 from swarmlab.spec import LabSpec
 
 # LabResources field → resource kind
@@ -31,7 +32,7 @@ KIND_OF = {"servers": "server", "disks": "disk", "nfs": "nfs", "registries": "re
            "switches": "switch"}
 
 
-class OverBudget(RuntimeError):
+class OverBudget(SwarmlabError, RuntimeError):
     """A planned lab's estimate exceeds its budget: the build does not start (never retried)."""
 
     def __init__(self, estimate: Estimate):

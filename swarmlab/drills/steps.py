@@ -15,16 +15,18 @@ from typing import TypeVar
 
 import requests
 
-from swarmlab import deploy, services
-from swarmlab.fleet import Fleet
+from swarmlab.release import deploy, services
+from swarmlab.cloud.fleet import Fleet
 from swarmlab.hosts import AuthFailed, CommandTimeout, HostError, HostKeyMismatch, Session
-from swarmlab.inventory import Inventory
+from swarmlab.cloud.inventory import Inventory
+from swarmlab.errors import SwarmlabError
 from swarmlab.render.haproxy import CHECK_FALL, CHECK_INTER_S
 from swarmlab.render.stack import APP_PORT
 from swarmlab.sakura.client import SakuraClient
 from swarmlab.spec import LabSpec, Role
 from swarmlab.swarm import SwarmError, SwarmNoLeader, node_table
-from swarmlab.swarm.service_facts import strip_digest
+from swarmlab.release.service_facts import strip_digest
+from swarmlab.sakura.wait import Poll
 
 from .probe import Probe
 from .verdict import (
@@ -48,7 +50,7 @@ HOLD_S = 10.0                # how long a fault is held while the probe runs, on
 EDGE_ROUND = 12              # requests per frontend per round when proving every replica answers
 
 
-class DrillTimeout(Exception):
+class DrillTimeout(SwarmlabError):
     def __init__(self, what: str, timeout_s: float, last: str = ""):
         super().__init__(f"timed out after {timeout_s:g} s waiting for {what}" + (f" (last: {last})" if last else "")
                          + ". The lab is healed after the drills; look at `docker node ls` and "
@@ -59,21 +61,18 @@ class DrillTimeout(Exception):
 def wait_for(what: str, fn: Callable[[], T | None], *, timeout_s: float, interval_s: float = 1.0,
              why: Callable[[], str] | None = None) -> T:
     """Poll `fn` until it returns something truthy; `DrillTimeout` after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    last = ""
-    while True:
+    attempts = Poll(what, timeout_s, interval_s=interval_s)
+    for attempt in attempts:
         try:
             value = fn()
             if value:
                 return value
-            last = why() if why else ""
+            attempt.note(why() if why else "")
         except (AuthFailed, HostKeyMismatch):
             raise  # waiting does not fix a wrong key or another host behind the address
         except (HostError, SwarmError, requests.RequestException, ValueError) as e:
-            last = f"{type(e).__name__}: {e}"[:300]
-        if time.monotonic() > deadline:
-            raise DrillTimeout(what, timeout_s, last)
-        time.sleep(interval_s)
+            attempt.note(f"{type(e).__name__}: {e}"[:300])
+    raise DrillTimeout(what, timeout_s, attempts.last)
 
 
 class DrillLab:

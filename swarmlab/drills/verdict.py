@@ -10,16 +10,17 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from swarmlab.deploy import StackStatus
+from swarmlab.errors import SwarmlabError
+from swarmlab.release.deploy import StackStatus
 from swarmlab.swarm.facts import NodeRow
-from swarmlab.swarm.service_facts import converged, last_task_error, strip_digest
+from swarmlab.release.service_facts import converged, last_task_error, strip_digest
 
 from .probe import ProbeSummary
 
 PASS, FAIL = "pass", "fail"
 
-#: what a manager says once quorum is lost for good (local-lab.md §5); before it, it may hang ~20 s and
-#: end with "context deadline exceeded" (addendum): both mean "no leader", only this one is definitive
+#: what a manager says once quorum is lost for good; before it, it may hang ~20 s and
+#: end with "context deadline exceeded": both mean "no leader", only this one is definitive
 DEFINITIVE_NO_LEADER = "does not have a leader"
 
 
@@ -62,7 +63,7 @@ class ExerciseReport(BaseModel):
         return next(d for d in self.drills if d.name == name)
 
 
-class DrillsFailed(Exception):
+class DrillsFailed(SwarmlabError):
     """At least one drill's verdict is fail; the lab was healed. The report says which and why."""
 
     def __init__(self, report: ExerciseReport):

@@ -23,6 +23,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from swarmlab.errors import SwarmlabError, redact
+
 __all__ = [
     "AuthFailed",
     "CommandFailed",
@@ -36,16 +38,6 @@ __all__ = [
     "tail",
 ]
 
-REDACTED = "***"
-
-
-def redact(text: str, secrets: Iterable[str | SecretStr] = ()) -> str:
-    """`text` with every non-empty secret replaced by `***` (longest first)."""
-    values = {s.get_secret_value() if isinstance(s, SecretStr) else s for s in secrets}
-    for value in sorted((v for v in values if v), key=len, reverse=True):
-        text = text.replace(value, REDACTED)
-    return text
-
 
 def tail(text: str, lines: int = 20, chars: int = 2000) -> str:
     """The last `lines` lines (at most `chars` characters) of `text`, stripped."""
@@ -53,22 +45,12 @@ def tail(text: str, lines: int = 20, chars: int = 2000) -> str:
     return out if len(out) <= chars else "…" + out[-chars:]
 
 
-class HostError(Exception):
+class HostError(SwarmlabError):
     """Base of every SSH-layer error; `host` is the server name (`<lab>-<role><nn>`)."""
 
     def __init__(self, host: str, message: str):
         super().__init__(message)
         self.host = host
-
-    def __reduce__(self):  # picklable although __init__ takes other arguments than Exception's
-        return _rebuild, (type(self), self.__dict__, str(self))
-
-
-def _rebuild(cls: type, state: dict[str, Any], message: str) -> HostError:
-    err = cls.__new__(cls)
-    Exception.__init__(err, message)
-    err.__dict__.update(state)
-    return err
 
 
 class HostUnreachable(HostError):
@@ -157,9 +139,9 @@ class CommandFailed(HostError):
     def __init__(self, host: str, command: str, exit_status: int, stderr_tail: str, *,
                  stdout_tail: str = "", secrets: Iterable[str | SecretStr] = ()):
         secrets = list(secrets)
-        command = redact(command, secrets)
-        stderr_tail = redact(stderr_tail, secrets)
-        stdout_tail = redact(stdout_tail, secrets)
+        command = redact(command, *secrets)
+        stderr_tail = redact(stderr_tail, *secrets)
+        stdout_tail = redact(stdout_tail, *secrets)
         detail = stderr_tail or stdout_tail or "(no output)"
         super().__init__(host, f"{host}: `{command}` exited with status {exit_status}: {detail}")
         self.command = command
@@ -172,7 +154,7 @@ class CommandTimeout(HostError, TimeoutError):
     """A remote command did not finish within `timeout_s`; its channel was closed."""
 
     def __init__(self, host: str, command: str, timeout_s: float, *, secrets: Iterable[str | SecretStr] = ()):
-        command = redact(command, secrets)
+        command = redact(command, *secrets)
         super().__init__(host, f"{host}: `{command}` did not finish within {timeout_s:g} s; "
                                "its channel was closed (the remote process may still be running)")
         self.command = command

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
+
+from swarmlab.sakura.wait import Poll
 
 from .errors import HostKeyMismatch, HostsFailed, HostUnreachable
 from .keys import SSHKey
@@ -35,32 +36,24 @@ def wait_reachable(host: Host, key: SSHKey, known_hosts: KnownHosts, timeout_s: 
     (a wrong key does not fix itself) and `HostKeyUnknown`. After `timeout_s`: `HostUnreachable`
     with the last error.
     """
-    started = time.monotonic()
-    deadline = started + timeout_s
     session = Session(host, key, known_hosts, **session_options)
     last: HostUnreachable | None = None
     mismatch: HostKeyMismatch | None = None
-    attempts = 0
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 and attempts:
-            break
-        attempts += 1
+    attempts = Poll(f"SSH on {host.name} ({host.address})", timeout_s, interval_s=interval_s)
+    for attempt in attempts:
         try:
-            return session.connect(timeout_s=max(remaining, 0.5))
+            return session.connect(timeout_s=max(attempts.remaining(), 0.5))
         except HostUnreachable as e:
             last, mismatch = e, None
+            attempt.note(str(e.last_error)[:200])
         except HostKeyMismatch as e:
             mismatch = e
-            if time.monotonic() - started >= min(hostkey_grace_s, timeout_s):
+            if attempts.elapsed() >= min(hostkey_grace_s, timeout_s):
                 raise
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        time.sleep(min(interval_s, remaining))
+            attempt.note("host key differs from the pin (the startup script has not run yet?)")
     if mismatch is not None:
         raise mismatch
-    raise HostUnreachable(host.name, f"gave up after {timeout_s:g} s and {attempts} attempt(s); last error: "
+    raise HostUnreachable(host.name, f"gave up after {timeout_s:g} s and {attempts.attempts} attempt(s); last error: "
                                      f"{last.last_error if last else 'none'}",
                           address=f"{host.address}:{host.port}") from last
 

@@ -14,11 +14,14 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import paramiko
 from paramiko.ssh_exception import NoValidConnectionsError
 from pydantic import BaseModel, ConfigDict, SecretStr
+
+from swarmlab.sakura.wait import Deadline
 
 from .errors import (
     AuthFailed,
@@ -32,6 +35,8 @@ from .errors import (
 )
 from .keys import SSHKey
 from .known_hosts import KnownHosts
+
+T = TypeVar("T")
 
 __all__ = ["Host", "Result", "Session", "sudo_wrap"]
 
@@ -168,36 +173,31 @@ class Session:
 
     def _open_channel(self) -> paramiko.Channel:
         """A new session channel; reconnects once if the transport is dead or the open fails."""
+        def open_() -> paramiko.Channel:
+            transport = self._client.get_transport()
+            if transport is None:
+                raise EOFError("no transport")
+            return transport.open_session(timeout=self.channel_timeout_s)
+        return self._reconnecting("could not open a channel", open_)
+
+    def _sftp(self) -> paramiko.SFTPClient:
+        def open_() -> paramiko.SFTPClient:
+            sftp = self._client.open_sftp()
+            sftp.get_channel().settimeout(self.channel_timeout_s)
+            return sftp
+        return self._reconnecting("could not open SFTP", open_)
+
+    def _reconnecting(self, what: str, open_: Callable[[], T]) -> T:
+        """`open_()` on a connected session; on a dead transport close, reconnect and try once more."""
         for attempt in (1, 2):
             try:
                 self.connect()
-                transport = self._client.get_transport()
-                if transport is None:
-                    raise EOFError("no transport")
-                return transport.open_session(timeout=self.channel_timeout_s)
+                return open_()
             except (EOFError, OSError, paramiko.SSHException) as e:
                 # AuthFailed / HostKeyMismatch are not among these (HostUnreachable is an Exception, not OSError)
                 self.close()
                 if attempt == 2:
-                    raise HostUnreachable(self.host.name, f"could not open a channel: {_describe(e)}",
-                                          address=f"{self.host.address}:{self.host.port}") from e
-            except HostUnreachable:
-                self.close()
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
-    def _sftp(self) -> paramiko.SFTPClient:
-        for attempt in (1, 2):
-            try:
-                self.connect()
-                sftp = self._client.open_sftp()
-                sftp.get_channel().settimeout(self.channel_timeout_s)
-                return sftp
-            except (EOFError, OSError, paramiko.SSHException) as e:
-                self.close()
-                if attempt == 2:
-                    raise HostUnreachable(self.host.name, f"could not open SFTP: {_describe(e)}",
+                    raise HostUnreachable(self.host.name, f"{what}: {_describe(e)}",
                                           address=f"{self.host.address}:{self.host.port}") from e
             except HostUnreachable:
                 self.close()
@@ -222,14 +222,14 @@ class Session:
                 out, err, status = self._exec(chan, command, cmd, timeout_s, secrets, input)
             finally:
                 chan.close()
-        result = Result(exit_status=status, stdout=redact(out, secrets), stderr=redact(err, secrets))
+        result = Result(exit_status=status, stdout=redact(out, *secrets), stderr=redact(err, *secrets))
         if check and status != 0:
             raise CommandFailed(self.host.name, cmd, status, tail(err), stdout_tail=tail(out), secrets=secrets)
         return result
 
     def _exec(self, chan: paramiko.Channel, command: str, shown: str, timeout_s: float,
               secrets: list[str | SecretStr], input: str | None) -> tuple[str, str, int]:
-        deadline = time.monotonic() + timeout_s
+        deadline = Deadline(timeout_s)
         out, err = bytearray(), bytearray()
         try:
             chan.settimeout(self.channel_timeout_s)
@@ -252,7 +252,7 @@ class Session:
                     if chan.exit_status_ready():
                         break
                     raise EOFError("transport closed")
-                if time.monotonic() > deadline:
+                if deadline.passed:
                     raise CommandTimeout(self.host.name, shown, timeout_s, secrets=secrets)
                 if got:
                     pause = 0.001
@@ -260,7 +260,7 @@ class Session:
                     time.sleep(pause)
                     pause = min(pause * 2, 0.05)
             while not chan.exit_status_ready():
-                if time.monotonic() > deadline:
+                if deadline.passed:
                     raise CommandTimeout(self.host.name, shown, timeout_s, secrets=secrets)
                 if not chan.get_transport().is_active():
                     raise EOFError("transport closed before the exit status arrived")
@@ -270,7 +270,7 @@ class Session:
             raise
         except (EOFError, OSError, paramiko.SSHException) as e:
             self.close()
-            raise ConnectionLost(self.host.name, redact(shown, secrets), _describe(e),
+            raise ConnectionLost(self.host.name, redact(shown, *secrets), _describe(e),
                                  address=f"{self.host.address}:{self.host.port}") from None
         return out.decode(errors="replace"), err.decode(errors="replace"), status
 

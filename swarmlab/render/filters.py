@@ -8,6 +8,7 @@ from ipaddress import IPv4Address, IPv4Network
 
 from pydantic import BaseModel, ConfigDict
 
+from swarmlab.errors import SwarmlabError
 from swarmlab.sakura.models import PacketFilterRule
 from swarmlab.sakura.packet_filters import MAX_RULES
 from swarmlab.spec import LabSpec, Role
@@ -20,7 +21,7 @@ EDGE_PORTS = ("80", "8000")
 MARKER = "swarmlab-lab="
 
 
-class AdminCidrsRequired(ValueError):
+class AdminCidrsRequired(SwarmlabError, ValueError):
     """The seed profile has no default for who may SSH to the lab."""
 
     def __init__(self, lab: str):
@@ -30,7 +31,7 @@ class AdminCidrsRequired(ValueError):
             f"`curl -s https://ifconfig.me` prints on this machine")
 
 
-class TooManyRules(ValueError):
+class TooManyRules(SwarmlabError, ValueError):
     def __init__(self, name: str, count: int):
         super().__init__(f"packet filter {name}: {count} rules, SAKURA allows at most {MAX_RULES}; "
                          f"use fewer or wider admin_cidrs / public_cidrs")

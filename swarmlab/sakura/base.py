@@ -172,6 +172,16 @@ class PowerMixin:
         return self._wait(id, lambda o: o.status == "down", lambda o: o.availability == "failed",
                           timeout_s, "down")
 
+    def stop(self, id: str, timeout_s: float = 600.0) -> bool:
+        """Force it off unless down and wait until down; False if it is gone."""
+        try:
+            if self.get(id).status != "down":
+                self.power_off(id, force=True)
+                self.wait_down(id, timeout_s)
+        except NotFound:
+            return False
+        return True
+
     _not_found_grace = 0
 
 

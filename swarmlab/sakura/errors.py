@@ -26,6 +26,8 @@ every server-supplied text before it builds an error (see `redact`).
 
 from __future__ import annotations
 
+from swarmlab.errors import SwarmlabError, redact
+
 __all__ = [
     "BadRequest",
     "Busy",
@@ -49,15 +51,7 @@ __all__ = [
 ]
 
 
-def redact(text: str, *secrets: str | None) -> str:
-    """Replace every occurrence of each non-empty secret in `text` with `***`."""
-    for s in secrets:
-        if s:
-            text = text.replace(s, "***")
-    return text
-
-
-class SakuraError(Exception):
+class SakuraError(SwarmlabError):
     """Base of every error raised by `swarmlab.sakura`."""
 
 
@@ -76,10 +70,6 @@ class SakuraAPIError(SakuraError):
         self.serial = serial or ""
         self.attempts = attempts
         super().__init__(status, self.error_code, self.message, method, path, self.serial, attempts)
-
-    def __reduce__(self):
-        return (type(self), (self.status, self.error_code, self.message, self.method, self.path,
-                             self.serial, self.attempts))
 
     @property
     def what_to_do(self) -> str:
@@ -200,9 +190,6 @@ class SakuraConnectionError(SakuraError):
         self.method, self.path, self.cause, self.attempts = method, path, cause, attempts
         super().__init__(method, path, cause, attempts)
 
-    def __reduce__(self):
-        return (type(self), (self.method, self.path, self.cause, self.attempts))
-
     def __str__(self) -> str:
         return (f"{self.method} {self.path}: SAKURA Cloud API not reachable after {self.attempts} "
                 f"attempt(s): {self.cause}. Check network access to the API root (api_root) and "
@@ -217,9 +204,6 @@ class NoMatch(SakuraError):
         self.what, self.hint = what, hint
         super().__init__(what, hint)
 
-    def __reduce__(self):
-        return (type(self), (self.what, self.hint))
-
     def __str__(self) -> str:
         return f"no {self.what}" + (f"; {self.hint}" if self.hint else "")
 
@@ -230,9 +214,6 @@ class WaitTimeout(SakuraError):
     def __init__(self, what: str, wanted: str, last_state: str, timeout_s: float):
         self.what, self.wanted, self.last_state, self.timeout_s = what, wanted, last_state, timeout_s
         super().__init__(what, wanted, last_state, timeout_s)
-
-    def __reduce__(self):
-        return (type(self), (self.what, self.wanted, self.last_state, self.timeout_s))
 
     def __str__(self) -> str:
         return (f"timed out after {self.timeout_s:g} s waiting for {self.what} to be {self.wanted}; "
@@ -246,9 +227,6 @@ class ResourceFailed(SakuraError):
     def __init__(self, what: str, state: str):
         self.what, self.state = what, state
         super().__init__(what, state)
-
-    def __reduce__(self):
-        return (type(self), (self.what, self.state))
 
     def __str__(self) -> str:
         return (f"{self.what} failed (state: {self.state}); it will not recover: delete it and "

@@ -1,6 +1,6 @@
 """Read models of the API resources (pydantic 2; unknown fields ignored; IDs always `str`).
 
-JSON quirks handled here (reference §1.7): IDs as numbers or strings; `Tags`/`Description` null or
+JSON quirks handled here (as the SDKs' models and tests/unit/fixtures/sakura/ show them): IDs as numbers or strings; `Tags`/`Description` null or
 missing; nested objects that arrive as `[]` when empty (`Remark.Network`, `Price`, ...);
 `Remark.Servers` as `[[]]` or `[""]`; appliance `Interfaces` with `null` entries; timestamps as
 ISO-8601 strings (or empty strings).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from .errors import NoMatch, NotFound, SakuraError
+from .errors import NoMatch, SakuraError
 from .models import NFS, parse_nfs_plans
 from .query import normalize_id
 from .base import PowerMixin, Resource
@@ -91,13 +91,8 @@ class NFSAppliances(PowerMixin, Resource[NFS]):
 
     def delete(self, id: str, *, stop_first: bool = False, timeout_s: float = 600.0) -> bool:
         """Delete; with `stop_first`, force-stop and wait down first. False if already gone."""
-        if stop_first:
-            try:
-                if self.get(id).status != "down":
-                    self.power_off(id, force=True)
-                    self.wait_down(id, timeout_s)
-            except NotFound:
-                return False
+        if stop_first and not self.stop(id, timeout_s):
+            return False
         return super().delete(id)
 
 

@@ -29,13 +29,8 @@ class Servers(PowerMixin, Resource[Server]):
         """Delete the server and the listed disks (`WithDisk`). With `stop_first`, a running server
         is force-stopped and waited down first (otherwise the API answers 409
         `server_power_must_be_down`). Returns False if it was already gone."""
-        if stop_first:
-            try:
-                if self.get(id).status != "down":
-                    self.power_off(id, force=True)
-                    self.wait_down(id, timeout_s)
-            except NotFound:
-                return False
+        if stop_first and not self.stop(id, timeout_s):
+            return False
         body = {"WithDisk": [str(d) for d in with_disks]} if with_disks else None
         try:
             self._call("DELETE", f"{self.path}/{id}", body=body)

@@ -18,9 +18,9 @@ import docker.errors
 import requests
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from ..engine import remote_engine
-
+from ..errors import redact
 from ..hosts import CommandFailed, Session, run_parallel
+from ..hosts.engine import remote_engine
 from .errors import SwarmJoinFailed, SwarmNoLeader
 from .facts import (
     NODE_LS_COMMAND,
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["JoinTokens", "apply_plan", "gather_facts", "init_command", "join_request", "join_tokens", "node_table",
            "observe", "rotate_join_tokens", "swarm_facts"]
 
-#: a manager without quorum hangs ~20 s before answering (local-lab.md addendum)
+#: a manager without quorum hangs ~20 s before answering (the drills take quorum away and see it)
 MANAGER_CALL_TIMEOUT_S = 60
 
 
@@ -125,18 +125,13 @@ def join_request(action: Join, token: SecretStr) -> dict:
                 data_path_addr=action.advertise_addr)
 
 
-def _redact(text: str, token: SecretStr) -> str:
-    secret = token.get_secret_value()
-    return text.replace(secret, "**********") if secret else text
-
-
 def _join(session: Session, action: Join, token: SecretStr, timeout_s: float = 120) -> str:
     """`POST /swarm/join` on the node's engine through an SSH dial-stdio tunnel: the token is in the body."""
     try:
         with remote_engine(session, timeout_s=timeout_s, sudo=True) as engine:
             engine.swarm.join(**join_request(action, token))
     except docker.errors.APIError as e:
-        detail = _redact(str(e.explanation or e), token)
+        detail = redact(str(e.explanation or e), token)
         raise SwarmJoinFailed(action.host, action.manager_addr, detail) from None
     except (requests.RequestException, OSError) as e:
         raise SwarmJoinFailed(action.host, action.manager_addr,

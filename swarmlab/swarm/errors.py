@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from swarmlab.errors import SwarmlabError
 
 __all__ = ["ForeignSwarm", "SwarmError", "SwarmFactsError", "SwarmJoinFailed", "SwarmNoLeader", "SwarmNodeState",
            "SwarmUnavailable"]
 
 
-class SwarmError(Exception):
+class SwarmError(SwarmlabError):
     def __init__(self, host: str, message: str):
         super().__init__(message)
         self.host = host
-
-    def __reduce__(self):
-        return _rebuild, (type(self), self.__dict__, str(self))
-
-
-def _rebuild(cls: type, state: dict[str, Any], message: str) -> SwarmError:
-    err = cls.__new__(cls)
-    Exception.__init__(err, message)
-    err.__dict__.update(state)
-    return err
 
 
 class SwarmNoLeader(SwarmError):

@@ -38,7 +38,7 @@ SWARM_INFO_COMMAND = "docker info --format '{{json .Swarm}}'"
 NODE_LS_COMMAND = "docker node ls --format '{{json .}}'"
 SWARM_PORT = 2377
 
-#: what a manager says while quorum is lost (local-lab.md, addendum): first a deadline, then this
+#: what a manager says while quorum is lost: first a deadline, then this
 NO_LEADER_MARKERS = ("does not have a leader", "context deadline exceeded")
 
 
@@ -207,13 +207,17 @@ class NodeInspect(Model):
     labels: dict[str, str] = Field(default_factory=dict)
 
 
-def parse_node_inspect(output: str | list[dict[str, Any]], host: str = "?") -> list[NodeInspect]:
+def json_docs(output: str | list[dict[str, Any]], what: str, host: str) -> list[dict[str, Any]]:
+    """`docker ... inspect` output (a JSON array, or one object) as a list of objects."""
     try:
         data = json.loads(output) if isinstance(output, str) else output
     except json.JSONDecodeError as e:
-        raise SwarmFactsError(host, f"docker node inspect output is not JSON ({e})") from None
-    if isinstance(data, dict):
-        data = [data]
+        raise SwarmFactsError(host, f"{what} output is not JSON ({e})") from None
+    return [data] if isinstance(data, dict) else data
+
+
+def parse_node_inspect(output: str | list[dict[str, Any]], host: str = "?") -> list[NodeInspect]:
+    data = json_docs(output, "docker node inspect", host)
     out = []
     for n in data:
         spec, status, desc = n.get("Spec") or {}, n.get("Status") or {}, n.get("Description") or {}

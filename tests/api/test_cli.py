@@ -16,7 +16,7 @@ from blocks.sakura import SakuraCloudCredentials
 from flows.__main__ import main
 from flows.build_and_destroy import LabExists, build_and_destroy
 from flows.provision import provision
-from swarmlab import lifecycle as lc
+from swarmlab.cloud import lifecycle as lc
 from swarmlab.spec import local
 
 from tests.api.test_provision_flow import EXPECTED, listing

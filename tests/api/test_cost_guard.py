@@ -18,7 +18,7 @@ import requests
 from blocks.sakura import SakuraCloudCredentials
 from flows.cost_guard import cost_guard
 from flows.provision import provision
-from swarmlab import lifecycle as lc
+from swarmlab.cloud import lifecycle as lc
 from swarmlab.cost import OverBudget
 from swarmlab.spec import local
 
@@ -110,7 +110,7 @@ def test_dry_run_protect_tag_budget_and_a_started_teardown(cloud_env, prefect_ap
 def test_a_marked_lab_is_not_adopted_and_the_guard_finishes_its_teardown(cloud_env, prefect_api):
     spec = local("guard-d")
     provision(spec)
-    from swarmlab.teardown import mark_teardown
+    from swarmlab.cloud.teardown import mark_teardown
 
     assert mark_teardown(client(), "guard-d") == ["guard-d-switch"]
     assert mark_teardown(client(), "guard-d") == []  # idempotent

@@ -282,7 +282,7 @@ def test_only_the_host_key_shipped_and_pinned_before_first_contact_is_trusted(tm
     presents its image's key (the startup script has not run yet), then the shipped one."""
     from pydantic import SecretStr
 
-    from swarmlab.secrets import host_key
+    from swarmlab.cloud.secrets import host_key
 
     s = make_sshd(tmp_path)
     s.start()

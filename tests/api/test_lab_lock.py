@@ -146,7 +146,7 @@ def test_two_provisions_of_one_lab_at_once_build_one_lab(cloud_env, prefect_api,
     assert any("waits for lab lab-l" in o for o in outputs), "neither run waited for the other"
 
     from blocks.sakura import SakuraCloudCredentials
-    from swarmlab.provision import discover
+    from swarmlab.cloud.provision import discover
     inv = discover(SakuraCloudCredentials.from_env().client("is1a"), local("lab-l"))
     assert len(inv.servers) == 7
     teardown_lab("lab-l", "is1a")

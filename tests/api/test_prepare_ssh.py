@@ -9,7 +9,7 @@ import pytest
 
 from swarmlab.drills.steps import wait_for
 from swarmlab.hosts import AuthFailed, CommandFailed, HostKeyMismatch, KnownHosts, Session, SSHKey
-from swarmlab.prepare import gather, wait_rebooted
+from swarmlab.hosts.prepare import gather, wait_rebooted
 from tests.api.test_hosts_ssh import make_sshd
 
 

@@ -16,11 +16,11 @@ import requests
 
 from flows.provision import provision
 from flows.teardown import teardown_lab
-from swarmlab.fleet import known_hosts_path
+from swarmlab.cloud.fleet import known_hosts_path
 from pydantic import SecretStr
 
 from swarmlab.hosts import KnownHosts
-from swarmlab.secrets import host_key
+from swarmlab.cloud.secrets import host_key
 from swarmlab.spec import local
 
 from tests.conftest import ROOT
@@ -136,15 +136,15 @@ def test_bad_credentials_fail_fast_without_leaking_the_secret(cloud_env, prefect
 
 def test_a_retried_task_with_a_stale_snapshot_creates_no_duplicate(cloud_env, prefect_api):
     from blocks.sakura import SakuraCloudCredentials
-    from swarmlab import provision as lib
+    from swarmlab.cloud import provision as lib
 
     spec = local("lab-f")
     inv = provision(spec)
     client = SakuraCloudCredentials.from_env().client(spec.zone)
     server = spec.servers[0]
-    info, changed = lib.ensure_server(client, spec, server, switch_id=inv.switch_id, tags=spec.tags,
-                                      archive_id="unused", note_id="unused", public_key="unused",
-                                      existing=None, existing_disk=None)  # as a retry with the run's old snapshot
+    want = lib.ServerCreate(server=server, switch_id=inv.switch_id, tags=spec.tags, archive_id="unused",
+                            note_id="unused", public_key="unused")  # as a retry with the run's old snapshot: none
+    info, changed = lib.ensure_server(client, spec, want)
     assert (info.id, changed) == (inv.server(spec.server_name(server)).id, False)
     assert listing(cloud_env, "lab-f") == EXPECTED
     teardown_lab("lab-f", spec.zone)

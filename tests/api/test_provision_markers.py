@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import pytest
 from pydantic import SecretStr
 
-from swarmlab import provision as lib
-from swarmlab.lifecycle import LabTearingDown, teardown_tag
+from swarmlab.cloud import provision as lib
+from swarmlab.cloud.lifecycle import LabTearingDown, teardown_tag
 from swarmlab.spec import local
 from tests.api.test_client import make_client
 from tests.api.test_provision_flow import listing

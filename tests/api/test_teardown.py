@@ -14,7 +14,7 @@ from blocks.sakura import SakuraCloudCredentials
 from flows.cost_guard import cost_guard
 from flows.provision import provision
 from flows.teardown import teardown_lab
-from swarmlab import lifecycle as lc
+from swarmlab.cloud import lifecycle as lc
 from swarmlab.spec import local
 
 from tests.api.test_provision_flow import EXPECTED, FILTERS, listing

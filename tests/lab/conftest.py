@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from emulator import process
-from swarmlab.inventory import Inventory
+from swarmlab.cloud.inventory import Inventory
 from swarmlab.spec import LabSpec, local
 
 LAB, SUBNET, SHARED = "labtest", "192.168.1.0/24", "198.18.1.0/24"
@@ -28,7 +28,7 @@ class Lab:
         return SakuraCloudCredentials.from_env().client(self.spec.zone)
 
     def fleet(self):
-        from flows.bootstrap import open_fleet
+        from flows.session import open_fleet
         return open_fleet(self.inventory, self.spec, None)
 
 

@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from swarmlab.hosts import HostError, HostKeyMismatch, SSHKey, wait_reachable
-from swarmlab.secrets import host_key
+from swarmlab.cloud.secrets import host_key
 
 pytestmark = pytest.mark.lab
 

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from emulator import process
-from swarmlab.inventory import Inventory
+from swarmlab.cloud.inventory import Inventory
 from swarmlab.spec import LabSpec, Role
 from tests.lab.conftest import running_lab
 
@@ -35,7 +35,7 @@ class Built:
     first_s: float
 
     def fleet(self):
-        from flows.bootstrap import open_fleet
+        from flows.session import open_fleet
         return open_fleet(self.inventory, self.spec, None)
 
     @property
@@ -157,9 +157,9 @@ def test_local_engine_pushes_through_a_plain_relay_to_the_address_the_lab_uses(b
     import docker
 
     from blocks.sakura import SakuraCloudCredentials
-    from swarmlab.engine import engine_connector, registry_route
-    from swarmlab.publish import image_builds, publish
-    from swarmlab.secrets import derive
+    from swarmlab.hosts.engine import engine_connector, registry_route
+    from swarmlab.release.publish import image_builds, publish
+    from swarmlab.cloud.secrets import derive
 
     inv, spec = built.inventory, built.spec
     password = derive(SakuraCloudCredentials.resolve(None).access_token_secret, spec.name, "registry")

@@ -72,10 +72,10 @@ def test_worker_down_keeps_postgres_data_and_reports_failures_within_the_health_
 def test_every_node_ready_and_the_stack_converged_at_the_end(exercised):
     spec, report = exercised
     from blocks.sakura import SakuraCloudCredentials
-    from flows.bootstrap import open_fleet
-    from swarmlab import deploy
+    from flows.session import open_fleet
+    from swarmlab.release import deploy
     from swarmlab.drills.verdict import nodes_not_ready, stack_unconverged
-    from swarmlab.provision import discover
+    from swarmlab.cloud.provision import discover
     from swarmlab.swarm import node_table
 
     rec = report.drill("recovery")
@@ -100,7 +100,7 @@ def test_a_drill_that_fails_midway_still_leaves_the_lab_healed(exercised, monkey
     from blocks.sakura import SakuraCloudCredentials
     from flows.exercise import exercise_lab
     from swarmlab.drills import steps
-    from swarmlab.provision import discover
+    from swarmlab.cloud.provision import discover
 
     def broken(lab):
         lab.power_off(spec.server_name(spec.workers[1]))

@@ -43,7 +43,7 @@ def exposed(tmp_path_factory, prefect_api):
     with running_lab(tmp_path_factory.mktemp("exposure"), LAB, SUBNET, SHARED) as (emu, spec):
         spec = spec.model_copy(update={"zone": "is1a"})
         build_lab(spec)  # apt, the registry, the Hub stand-in and HAProxy all work through the filters
-        from swarmlab.provision import discover
+        from swarmlab.cloud.provision import discover
 
         client = docker.from_env()
         box = client.containers.run(
@@ -71,7 +71,7 @@ def test_only_the_edge_answers_the_internet(exposed):
 
 
 def test_ssh_works_from_the_admin_address_and_a_detached_filter_opens_the_server(exposed):
-    from flows.bootstrap import open_fleet
+    from flows.session import open_fleet
 
     spec, inv, box, api, emu = exposed
     worker = inv.by_role(Role.worker)[0]
@@ -92,7 +92,7 @@ def test_ssh_works_from_the_admin_address_and_a_detached_filter_opens_the_server
 
 
 def test_root_in_a_vm_cannot_lift_the_filter(exposed):
-    from flows.bootstrap import open_fleet
+    from flows.session import open_fleet
 
     spec, inv, box, _, _ = exposed
     worker = inv.by_role(Role.worker)[-1]

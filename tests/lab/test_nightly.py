@@ -30,8 +30,8 @@ def test_a_nightly_run_destroys_only_its_own_lab_and_never_the_protected_one(tmp
     from blocks.sakura import SakuraCloudCredentials
     from flows.build_and_destroy import build_and_destroy
     from flows.teardown import teardown_lab
-    from swarmlab import lifecycle as lc
-    from swarmlab import provision as lib
+    from swarmlab.cloud import lifecycle as lc
+    from swarmlab.cloud import provision as lib
     from swarmlab.spec import local
 
     emu = process.start(tmp_path, "docker", "--shared-subnet", SHARED, "--delay-scale", "0.2", instance="nightly-emu")

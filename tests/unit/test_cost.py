@@ -6,12 +6,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from swarmlab import lifecycle as lc
+from swarmlab.cloud import lifecycle as lc
 from swarmlab.cost import OverBudget, PriceTable, Rate, check_budget, estimate, ledger, projected
 from swarmlab.cost import guard as g
 from swarmlab.sakura.models import NFS, Disk, Server, ServiceClass, Switch
 from swarmlab.spec import local, seed
-from swarmlab.teardown import LabResources
+from swarmlab.cloud.resources import LabResources
 
 T0 = datetime(2025, 5, 1, 0, 0, tzinfo=timezone.utc)
 PRICES = PriceTable.bundled()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import yaml
 
-from swarmlab.deploy import STACK_HASH_LABEL, StackStatus, http_targets, stack_file, stuck_services, up_to_date
+from swarmlab.release.deploy import STACK_HASH_LABEL, StackStatus, http_targets, stack_file, stuck_services, up_to_date
 from swarmlab.render.stack import StackImages, render_stack
 from swarmlab.spec import local, seed
-from swarmlab.swarm.service_facts import ServiceInspect, ServiceRow, TaskRow
+from swarmlab.release.service_facts import ServiceInspect, ServiceRow, TaskRow
 
 IMAGES = StackImages(web="r.sakuracr.jp/web:v-1", app="r.sakuracr.jp/app:v-2", postgres="r.sakuracr.jp/postgres:v-3")
 

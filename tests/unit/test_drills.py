@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from swarmlab.deploy import StackStatus
+from swarmlab.release.deploy import StackStatus
 from swarmlab.drills.probe import Sample, summarize
 from swarmlab.drills.verdict import (
     DrillResult,
@@ -24,7 +24,7 @@ from swarmlab.drills.verdict import (
 )
 from swarmlab.render.haproxy import CHECK, CHECK_FALL, CHECK_INTER_S
 from swarmlab.swarm.facts import NodeRow, parse_swarm_info
-from swarmlab.swarm.service_facts import parse_service_inspect, parse_service_ls, parse_service_ps
+from swarmlab.release.service_facts import parse_service_inspect, parse_service_ls, parse_service_ps
 
 SERVICES = Path(__file__).parent / "fixtures" / "services"
 DOCKER_INFO = Path(__file__).parent / "fixtures" / "docker_info"

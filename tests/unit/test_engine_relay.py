@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 
-from swarmlab.engine import TcpRelay, addresses, reachable
+from swarmlab.hosts.engine import TcpRelay, addresses, reachable
 
 
 def _upper_server():

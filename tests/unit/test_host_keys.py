@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from swarmlab.hosts import SSHKey
 from swarmlab.render.startup import host_key_variable, render_startup_script
 from swarmlab.sakura.disks import DiskEdit
-from swarmlab.secrets import host_key
+from swarmlab.cloud.secrets import host_key
 from swarmlab.spec import local
 
 ROOT = SecretStr("api-secret")

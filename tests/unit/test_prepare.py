@@ -1,4 +1,4 @@
-from swarmlab.prepare import HostFacts, parse_facts, plan_host
+from swarmlab.hosts.prepare import AptStep, HostFacts, parse_facts, plan_host
 
 NOW = 1_800_000_000
 
@@ -6,6 +6,10 @@ NOW = 1_800_000_000
 def facts(**kw) -> HostFacts:
     base = dict(now=NOW, apt_updated=NOW - 60, missing=[], reboot_required=False, notes_pending=[], boot="x")
     return HostFacts(**{**base, **kw})
+
+
+def plan(f: HostFacts) -> list[str]:
+    return [str(s) for s in plan_host(f)]
 
 
 def test_parse_facts_output():
@@ -17,17 +21,23 @@ def test_parse_facts_output():
 
 
 def test_fresh_host_gets_everything_in_order():
-    assert plan_host(facts(apt_updated=0, missing=["vim"], reboot_required=True)) == [
+    assert plan(facts(apt_updated=0, missing=["vim"], reboot_required=True)) == [
         "update", "upgrade", "install vim", "autoremove", "reboot"]
 
 
 def test_converged_host_plans_nothing():
-    assert plan_host(facts()) == []
+    assert plan(facts()) == []
 
 
 def test_recent_update_still_installs_a_missing_package():
-    assert plan_host(facts(missing=["vim"])) == ["update", "install vim"]
+    assert plan(facts(missing=["vim"])) == ["update", "install vim"]
 
 
 def test_stale_lists_are_refreshed_and_upgraded():
-    assert plan_host(facts(apt_updated=NOW - 7200)) == ["update", "upgrade", "autoremove"]
+    assert plan(facts(apt_updated=NOW - 7200)) == ["update", "upgrade", "autoremove"]
+
+
+def test_install_step_is_typed_and_holds_every_missing_package():
+    steps = plan_host(facts(missing=["vim", "nfs-common"]))
+    assert steps[-1] == AptStep(kind="install", packages=("vim", "nfs-common"))
+    assert str(steps[-1]) == "install vim nfs-common"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from swarmlab.publish import (
+from swarmlab.release.publish import (
     IMAGES,
     BuildFailed,
     PushFailed,

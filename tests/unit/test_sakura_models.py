@@ -1,4 +1,4 @@
-"""SAKURA wire models: IDs as numbers or strings, §1.7 quirks, request bodies."""
+"""SAKURA wire models: IDs as numbers or strings, the JSON quirks (null/[] for empty), request bodies."""
 
 import pytest
 from pydantic import SecretStr, ValidationError

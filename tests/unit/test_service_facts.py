@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from swarmlab.swarm.errors import SwarmFactsError
-from swarmlab.swarm.service_facts import (
+from swarmlab.release.service_facts import (
     converged,
     image_matches,
     last_task_error,

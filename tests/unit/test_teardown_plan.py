@@ -7,11 +7,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from swarmlab import lifecycle as lc
+from swarmlab.cloud import lifecycle as lc
 from swarmlab.cost import PriceTable, ledger, projected
 from swarmlab.cost import guard as g
 from swarmlab.sakura.models import NFS, Disk, Note, Registry, Server, Switch
-from swarmlab.teardown import LabResources, data_warning, plan_teardown
+from swarmlab.cloud.resources import LabResources
+from swarmlab.cloud.teardown import data_warning, plan_teardown
 
 NOW = datetime(2026, 11, 29, 2, 0, tzinfo=timezone.utc)
 LAB = ["swarmlab", "swarmlab-lab=lab"]

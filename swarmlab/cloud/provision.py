@@ -7,18 +7,23 @@ import threading
 import weakref
 from datetime import datetime, timedelta, timezone
 
-from swarmlab.sakura import NotFound, SakuraClient
-from swarmlab.sakura.disks import DiskEdit
+from pydantic import BaseModel, ConfigDict
+
+from swarmlab.cloud.errors import DuplicateResources, ForeignFilter, LabNotFound, NicMissing
+from swarmlab.cloud.inventory import Inventory, ServerInfo
+from swarmlab.cloud.lifecycle import (EXPIRES_PREFIX, LabTearingDown, budget_tag, check_adoptable,  # noqa: F401
+                                      expiry_tag, parse_budget, parse_expiry, parse_teardown)
+from swarmlab.cloud.resources import Kind, LabResources
 from swarmlab.hosts import KeyPair, KnownHosts
-from swarmlab.inventory import Inventory, ServerInfo
 from swarmlab.render import filters as pf
 from swarmlab.render.startup import host_key_variable, render_startup_script
+from swarmlab.sakura import NotFound, SakuraClient
+from swarmlab.sakura.disks import DiskEdit
+from swarmlab.sakura.models import Disk, Server
 from swarmlab.sakura.packet_filters import expression
-from swarmlab.lifecycle import (EXPIRES_PREFIX, LabTearingDown, budget_tag, check_adoptable,  # noqa: F401
-                                expiry_tag, parse_budget, parse_expiry, parse_teardown)
 from swarmlab.spec import LabSpec, ServerSpec
 
-log = logging.getLogger("swarmlab.provision")
+log = logging.getLogger("swarmlab.cloud.provision")
 BOOT_TIMEOUT_S = 900.0
 _filters_lock = threading.Lock()
 _filters_seen: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # client -> {rendered filters: ids}
@@ -26,9 +31,7 @@ _filters_seen: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # client
 
 def _one(found: list, what: str):
     if len(found) > 1:
-        ids = ", ".join(r.id for r in found)
-        raise RuntimeError(f"{what}: {len(found)} resources carry this exact name and the lab's tags ({ids}); "
-                           f"delete the extra ones (teardown_lab removes all of them)")
+        raise DuplicateResources(what, [r.id for r in found])
     return found[0] if found else None
 
 
@@ -37,7 +40,7 @@ def named(resources: list, name: str, what: str):
     return _one([r for r in resources if r.name == name], f"{what} {name}")
 
 
-def current(client: SakuraClient, kind: str, spec: LabSpec, name: str, snapshot_hit):
+def current(client: SakuraClient, kind: Kind, spec: LabSpec, name: str, snapshot_hit):
     """The resource as the snapshot saw it, or — when the snapshot had none — as the cloud has it now.
 
     The snapshot is taken once per run; a task retried after a failure must not trust its absence
@@ -45,7 +48,7 @@ def current(client: SakuraClient, kind: str, spec: LabSpec, name: str, snapshot_
     """
     if snapshot_hit is not None:
         return snapshot_hit
-    return _one(getattr(client, kind).find(name=name, tags=spec.tags), f"{kind} {name}")
+    return _one(Kind(kind).api(client).find(name=name, tags=spec.tags), f"{kind} {name}")
 
 
 def ensure_switch(client: SakuraClient, spec: LabSpec, existing=None,
@@ -57,7 +60,7 @@ def ensure_switch(client: SakuraClient, spec: LabSpec, existing=None,
     """
     now = now or datetime.now(timezone.utc)
     name = spec.resource_name("switch")
-    sw = current(client, "switches", spec, name, existing)
+    sw = current(client, Kind.SWITCHES, spec, name, existing)
     if sw:
         check_adoptable(spec.name, sw.tags, now)
         expiry, budget = parse_expiry(sw.tags), parse_budget(sw.tags)
@@ -85,7 +88,7 @@ def assert_not_torn_down(client: SakuraClient, spec: LabSpec, switch_id: str) ->
 def ensure_note(client: SakuraClient, spec: LabSpec, *, switch_id: str, tags: list[str],
                 existing=None) -> tuple[str, bool]:
     """The startup-script note the servers' disk edit refers to."""
-    existing = current(client, "notes", spec, spec.resource_name("startup"), existing)
+    existing = current(client, Kind.NOTES, spec, spec.resource_name("startup"), existing)
     if existing:
         return existing.id, False
     assert_not_torn_down(client, spec, switch_id)
@@ -114,8 +117,7 @@ def ensure_filters(client: SakuraClient, spec: LabSpec, shared_gateway: str | No
             same = [client.packet_filters.model.model_validate(x) for x in have if x.get("Name") == f.name]
             foreign = [x.id for x in same if not pf.owned(spec.name, x.name, x.description)]
             if foreign:
-                raise RuntimeError(f"packet filter {f.name} ({', '.join(foreign)}) exists without the marker of "
-                                   f"lab {spec.name} in its Description; rename or delete it, then re-run provision")
+                raise ForeignFilter(f.name, foreign, spec.name)
             cur = _one(same, f"packet filter {f.name}")
             if cur is None:
                 cur = client.packet_filters.create(f.name, f.rules, description=f.description)
@@ -128,20 +130,37 @@ def ensure_filters(client: SakuraClient, spec: LabSpec, shared_gateway: str | No
         return ids
 
 
-def ensure_server(client: SakuraClient, spec: LabSpec, server: ServerSpec, *, switch_id: str, tags: list[str],
-                  archive_id: str, note_id: str, public_key: str, existing=None,
-                  existing_disk=None, host_key: KeyPair | None = None,
+class ServerCreate(BaseModel):
+    """What one server's creation needs beyond the spec: what the run found or made before it.
+
+    `existing` / `existing_disk` come from the run's snapshot of the lab; `host_key` is the server's own
+    SSH host key (derived from the API secret), None to ship none.
+    """
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    server: ServerSpec
+    switch_id: str
+    tags: list[str]
+    archive_id: str
+    note_id: str
+    public_key: str
+    existing: Server | None = None
+    existing_disk: Disk | None = None
+    host_key: KeyPair | None = None
+
+
+def ensure_server(client: SakuraClient, spec: LabSpec, want: ServerCreate,
                   pins: KnownHosts | None = None) -> tuple[ServerInfo, bool]:
     """Server with a shared NIC and a switch NIC, a disk edited for it, powered on. Resumes any half-done state.
 
-    `existing` / `existing_disk` come from the run's snapshot of the lab; a finished server costs no request.
-    `host_key` (the server's own SSH host key) is pinned in `pins` under the server's ID before its disk
-    exists, and travels to the server only in this disk's note variables (`HOST_KEY`). An existing disk
-    keeps its pin (a lab from before host keys were shipped keeps the key it was first seen with).
+    A server the snapshot found finished costs no request. `want.host_key` is pinned in `pins` under the
+    server's ID before its disk exists, and travels to the server only in this disk's note variables
+    (`HOST_KEY`). An existing disk keeps its pin (a lab from before host keys were shipped keeps the key it
+    was first seen with).
     """
+    server, switch_id, tags, host_key = want.server, want.switch_id, want.tags, want.host_key
     name = spec.server_name(server)
     changed = False
-    srv = current(client, "servers", spec, name, existing)
+    srv = current(client, Kind.SERVERS, spec, name, want.existing)
     if not srv:
         assert_not_torn_down(client, spec, switch_id)
         srv = client.servers.create(name=name, tags=tags, cpu=spec.plan.cpu, memory_gb=spec.plan.memory_gb,
@@ -149,14 +168,13 @@ def ensure_server(client: SakuraClient, spec: LabSpec, server: ServerSpec, *, sw
         changed = True
     nic = next((n for n in srv.interfaces if n.switch_id == switch_id), None)
     if nic is None:
-        raise RuntimeError(f"server {name} ({srv.id}) has no NIC on the lab switch {switch_id}; "
-                           f"delete it and re-run provision")
+        raise NicMissing(name, srv.id, f"the lab switch {switch_id}")
     if nic.user_ip_address != str(server.private_ip):
         client.interfaces.set_user_ip(nic.id, str(server.private_ip))
         changed = True
     changed = _ensure_filter_on(client, spec, server, srv) or changed
     disk_name = f"{name}-disk"
-    disk = current(client, "disks", spec, disk_name, existing_disk)
+    disk = current(client, Kind.DISKS, spec, disk_name, want.existing_disk)
     if host_key is not None and pins is not None and (not disk or pins.get(srv.id) is None):
         kind, b64 = host_key.public_key.split()[:2]
         pins.pin(srv.id, kind, b64, host=name, replace=not disk)  # a new disk gets this key, whatever was pinned
@@ -165,8 +183,8 @@ def ensure_server(client: SakuraClient, spec: LabSpec, server: ServerSpec, *, sw
         variables = {"PRIVATE_IP": str(server.private_ip), "MASK_LEN": str(spec.subnet.prefixlen)}
         if host_key is not None:
             variables["HOST_KEY"] = host_key_variable(host_key.private_key)
-        edit = DiskEdit(host_name=name, ssh_public_keys=[public_key], notes=[(note_id, variables)])
-        disk = client.disks.create(name=disk_name, tags=tags, archive_id=archive_id, server_id=srv.id,
+        edit = DiskEdit(host_name=name, ssh_public_keys=[want.public_key], notes=[(want.note_id, variables)])
+        disk = client.disks.create(name=disk_name, tags=tags, archive_id=want.archive_id, server_id=srv.id,
                                    size_gb=spec.plan.disk_gb, plan=spec.plan.disk_plan, config=edit)
         changed = True
     if disk.availability != "available":
@@ -186,7 +204,7 @@ def _ensure_filter_on(client: SakuraClient, spec: LabSpec, server: ServerSpec, s
     """Attach the role's filter to the shared NIC (before the first boot); True if it changed."""
     shared = next((n for n in srv.interfaces if n.is_shared), None)
     if shared is None:
-        raise RuntimeError(f"server {srv.name} ({srv.id}) has no NIC on the shared segment; delete it and re-run")
+        raise NicMissing(srv.name, srv.id, "the shared segment", then="re-run")
     gateway = shared.switch.user_subnet.default_route if shared.switch.user_subnet else None
     want = ensure_filters(client, spec, gateway)[pf.filter_name(spec, server.role)]
     if shared.packet_filter is not None and shared.packet_filter.id == want:
@@ -199,7 +217,7 @@ def ensure_nfs(client: SakuraClient, spec: LabSpec, *, switch_id: str, tags: lis
                existing=None) -> tuple[str, bool]:
     """The NFS appliance on the lab switch at the spec's address, up."""
     name = spec.resource_name("nfs")
-    nfs = current(client, "nfs", spec, name, existing)
+    nfs = current(client, Kind.NFS, spec, name, existing)
     changed = False
     if not nfs:
         assert_not_torn_down(client, spec, switch_id)
@@ -216,7 +234,7 @@ def ensure_registry(client: SakuraClient, spec: LabSpec, *, switch_id: str, tags
                     existing=None) -> tuple[str, str, bool]:
     """The container registry and its user: (id, fqdn, created anything?)."""
     name = spec.resource_name("registry")
-    reg = current(client, "registries", spec, name, existing)
+    reg = current(client, Kind.REGISTRIES, spec, name, existing)
     changed = False
     if not reg:
         assert_not_torn_down(client, spec, switch_id)
@@ -231,32 +249,33 @@ def ensure_registry(client: SakuraClient, spec: LabSpec, *, switch_id: str, tags
 
 
 def discover(client: SakuraClient, spec: LabSpec) -> Inventory:
-    """The inventory of an existing lab, read-only; raises naming what is missing (run provision)."""
-    def need(kind: str, name: str):
-        found = _one(getattr(client, kind).find(name=name, tags=spec.tags), name)
+    """The inventory of an existing lab in the client's zone, read-only; raises naming what is missing (run
+    provision)."""
+    def need(kind: Kind, name: str):
+        found = _one(kind.api(client).find(name=name, tags=spec.tags), name)
         if found is None:
-            raise LookupError(f"lab {spec.name}: {name} does not exist in {spec.zone}; run provision first")
+            raise LabNotFound(spec.name, name, spec.zone)
         return found
 
-    switch = need("switches", spec.resource_name("switch"))
+    switch = need(Kind.SWITCHES, spec.resource_name("switch"))
     servers = []
     for s in spec.servers:
-        srv = need("servers", spec.server_name(s))
+        srv = need(Kind.SERVERS, spec.server_name(s))
         shared = next((n.ip_address for n in srv.interfaces if n.switch_id != switch.id and n.ip_address), None)
         servers.append(ServerInfo(name=srv.name, role=s.role, id=srv.id, address=shared,
                                   private_ip=str(s.private_ip), status=srv.status))
-    nfs = need("nfs", spec.resource_name("nfs"))
-    reg = need("registries", spec.resource_name("registry"))
+    nfs = need(Kind.NFS, spec.resource_name("nfs"))
+    reg = need(Kind.REGISTRIES, spec.resource_name("registry"))
     return Inventory(lab=spec.name, zone=client.zone, switch_id=switch.id, servers=servers, nfs_id=nfs.id,
                      nfs_ip=str(spec.nfs.ip), registry_id=reg.id, registry_fqdn=reg.fqdn,
                      registry_user=spec.registry.user, unchanged=[s.name for s in servers])
 
 
-def missing(found, spec: LabSpec) -> list[str]:
-    """What provision would still create for `spec`, given the lab's resources (teardown.LabResources)."""
-    want = [("switches", spec.resource_name("switch")), ("notes", spec.resource_name("startup")),
-            ("nfs", spec.resource_name("nfs")), ("registries", spec.resource_name("registry"))]
-    want += [("servers", spec.server_name(s)) for s in spec.servers]
-    want += [("disks", f"{spec.server_name(s)}-disk") for s in spec.servers]
-    have = {(kind, r.name) for kind, _ in want for r in getattr(found, kind)}
+def missing(found: LabResources, spec: LabSpec) -> list[str]:
+    """What provision would still create for `spec`, given the lab's resources."""
+    want = [(Kind.SWITCHES, spec.resource_name("switch")), (Kind.NOTES, spec.resource_name("startup")),
+            (Kind.NFS, spec.resource_name("nfs")), (Kind.REGISTRIES, spec.resource_name("registry"))]
+    want += [(Kind.SERVERS, spec.server_name(s)) for s in spec.servers]
+    want += [(Kind.DISKS, f"{spec.server_name(s)}-disk") for s in spec.servers]
+    have = {(kind, r.name) for kind, _ in want for r in found.of(kind)}
     return [name for kind, name in want if (kind, name) not in have]

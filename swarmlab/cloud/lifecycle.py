@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 
 from pydantic import BaseModel, ConfigDict
 
+from swarmlab.errors import SwarmlabError
 from swarmlab.spec import LAB_TAG
 
 LAB_PREFIX = f"{LAB_TAG}-lab="
@@ -51,7 +52,7 @@ class Unreadable(BaseModel):
         return f"tag {self.tag} does not parse; fix it to {self.prefix}{self.canonical}"
 
 
-class LabRetired(RuntimeError):
+class LabRetired(SwarmlabError, RuntimeError):
     """provision was asked to adopt a lab that is expired or being torn down (never retried)."""
 
 
@@ -70,7 +71,7 @@ class LabTearingDown(LabRetired):
                          f"let teardown_lab {lab} finish (re-run it if it stopped), then provision again")
 
 
-class TeardownRefused(RuntimeError):
+class TeardownRefused(SwarmlabError, RuntimeError):
     """teardown_lab will not delete this lab without force (never retried)."""
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from swarmlab.hosts import CommandFailed, Session
 from swarmlab.swarm.errors import SwarmError
-from swarmlab.swarm.service_facts import (
+from swarmlab.release.service_facts import (
     SERVICE_LS_COMMAND,
     ServiceInspect,
     ServiceRow,
@@ -30,6 +30,7 @@ from swarmlab.swarm.service_facts import (
     service_ps_command,
     strip_digest,
 )
+from swarmlab.sakura.wait import Poll
 
 STEP_TIMEOUT_S = 180.0
 
@@ -93,27 +94,24 @@ exit 0""", sudo=True, timeout_s=60).stdout
 
 def wait_service(session: Session, name: str, *, replicas: int, image: str, step: str,
                  timeout_s: float = STEP_TIMEOUT_S, interval_s: float = 1.0) -> ServiceState:
-    deadline = time.monotonic() + timeout_s
-    while True:
+    why = ""
+    for attempt in Poll(f"service {name} ({step}) to converge", timeout_s, interval_s=interval_s):
         state = observe_service(session, name)
         ok, why = converged(state.row, state.inspect, state.tasks, replicas=replicas, image=image)
         if ok:
             return state
-        if time.monotonic() > deadline:
-            raise ServiceNotConverged(session.name, name, step, why, timeout_s)
-        time.sleep(interval_s)
+        attempt.note(why)
+    raise ServiceNotConverged(session.name, name, step, why, timeout_s)
 
 
 def wait_gone(session: Session, name: str, *, timeout_s: float = STEP_TIMEOUT_S, interval_s: float = 1.0) -> None:
     """Until the service is gone and none of its containers runs any more (so its host ports are free)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
+    for attempt in Poll(f"service {name} to be gone", timeout_s, interval_s=interval_s):
         state = observe_service(session, name)
         if not state.exists and not state.tasks:
             return
-        if time.monotonic() > deadline:
-            raise ServiceNotConverged(session.name, name, "service rm", "still listed", timeout_s)
-        time.sleep(interval_s)
+        attempt.note("still listed")
+    raise ServiceNotConverged(session.name, name, "service rm", "still listed", timeout_s)
 
 
 def _docker(session: Session, cmd: str) -> str:
@@ -189,17 +187,17 @@ def exercise(session: Session, name: str, image: str, image2: str, *, port: Port
         state = wait_service(session, name, replicas=replicas, image=want, step=label, timeout_s=timeout_s)
         if state.inspect and state.inspect.ports:
             expect = strip_digest(want).rsplit(":", 1)[-1]
-            deadline = time.monotonic() + timeout_s
-            while True:
+            for attempt in Poll(f"service {name} ({label}) to serve {expect}", timeout_s, interval_s=0.5):
+                if attempt.attempts > 1:
+                    state = observe_service(session, name)
                 urls = [f"http://{node_ips[n]}:{port.published}/version" for n in state.nodes if n in node_ips]
                 seen = node_versions(session, urls)
                 if urls and all(v == expect for v in seen.values()):
                     break
-                if time.monotonic() > deadline:
-                    raise ServiceNotConverged(session.name, name, label, f"versions served: {seen}, want {expect}",
-                                              timeout_s)
-                time.sleep(0.5)
-                state = observe_service(session, name)
+                attempt.note(f"versions served: {seen}")
+            else:
+                raise ServiceNotConverged(session.name, name, label, f"versions served: {seen}, want {expect}",
+                                          timeout_s)
         results.append(StepResult(step=label, command=cmd, replicas=replicas, image=want, nodes=state.nodes,
                                   seconds=round(time.monotonic() - t0, 2)))
         log(f"{label}: {replicas} × {want} on {', '.join(state.nodes) or '-'}")

@@ -33,7 +33,7 @@ from swarmlab.render.stack import (
 )
 from swarmlab.spec import LabSpec
 from swarmlab.swarm.errors import SwarmError
-from swarmlab.swarm.service_facts import (
+from swarmlab.release.service_facts import (
     ServiceInspect,
     ServiceRow,
     TaskRow,
@@ -44,6 +44,7 @@ from swarmlab.swarm.service_facts import (
     parse_service_ps,
     running_nodes,
 )
+from swarmlab.sakura.wait import Poll
 
 STACK_HASH_LABEL = "swarmlab.stack-hash"
 _AGO_RE = re.compile(r"\s(?:less than )?(?:an?|\d+) \w+ ago")
@@ -200,9 +201,9 @@ def stuck_services(spec: LabSpec, images: StackImages, status: StackStatus) -> d
 def wait_ready(session: Session, spec: LabSpec, images: StackImages, *, timeout_s: float = DEPLOY_TIMEOUT_S,
                interval_s: float = 1.0, log: Callable[[str], None] = lambda _m: None) -> StackStatus:
     """Poll until every service converged and every target URL answers; `StackNotReady` after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
     last_why: dict[str, str] = {}  # log a change of reason, not every tick
-    while True:
+    stuck: dict[str, str] = {}
+    for attempt in Poll(f"stack {spec.stack.name} to serve", timeout_s, interval_s=interval_s):
         status = observe(session, spec)
         stuck = stuck_services(spec, images, status)
         if not stuck:
@@ -217,9 +218,8 @@ def wait_ready(session: Session, spec: LabSpec, images: StackImages, *, timeout_
         if key != last_why:
             log("waiting: " + "; ".join(f"{k}: {v}" for k, v in stuck.items()))
             last_why = key
-        if time.monotonic() > deadline:
-            raise StackNotReady(session.name, spec.stack.name, timeout_s, stuck)
-        time.sleep(interval_s)
+        attempt.note("; ".join(f"{k}: {v}" for k, v in key.items()))
+    raise StackNotReady(session.name, spec.stack.name, timeout_s, stuck)
 
 
 def deploy_stack(session: Session, spec: LabSpec, images: StackImages, db_password: SecretStr, *,

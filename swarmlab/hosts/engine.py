@@ -1,7 +1,7 @@
 """Docker engines and the lab registry, reached from this machine over loopback relays.
 
 - `DialStdioTunnel`: a lab host's engine. docker-py's own `ssh://` transport cannot take our key, our
-  pinned host keys or our sessions (prefect-notes §8), so every connection accepted on 127.0.0.1:<port>
+  pinned host keys or our sessions, so every connection accepted on 127.0.0.1:<port>
   runs `docker system dial-stdio` on the host over a new exec channel of an SSH session; the SDK talks
   plain HTTP to `tcp://127.0.0.1:<port>` and the engine sees an ordinary client on its socket.
 - `registry_route`: how this machine's engine pushes to the lab's registry: by name, through a
@@ -84,31 +84,29 @@ class Relay:
             return
         with self._lock:
             self._conns.add((sock, upstream))
-        up = threading.Thread(target=self._pump_up, args=(sock, upstream), daemon=True)
+        up = threading.Thread(target=self._pump, args=(sock, upstream, lambda: self._shutdown_write(upstream)),
+                              daemon=True)
         up.start()
         try:
-            while data := upstream.recv(65536):
-                sock.sendall(data)
-        except OSError:
-            pass
+            self._pump(upstream, sock, lambda: sock.shutdown(socket.SHUT_WR))
         finally:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_WR)
             up.join(timeout=5)
             upstream.close()
             sock.close()
             with self._lock:
                 self._conns.discard((sock, upstream))
 
-    def _pump_up(self, sock: socket.socket, upstream) -> None:
+    @staticmethod
+    def _pump(src, dst, done: Callable[[], None]) -> None:
+        """Copy `src` to `dst` until EOF or an error, then `done()` (half-close `dst`)."""
         try:
-            while data := sock.recv(65536):
-                upstream.sendall(data)
+            while data := src.recv(65536):
+                dst.sendall(data)
         except OSError:
             pass
         finally:
             with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
-                self._shutdown_write(upstream)
+                done()
 
     def close(self) -> None:
         self._closed.set()

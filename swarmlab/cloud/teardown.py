@@ -14,32 +14,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from swarmlab.cloud.resources import FILTERS, Kind, LabResources, owned
 from swarmlab.sakura import NotFound, ResourceFailed, SakuraAPIError, SakuraClient
-from swarmlab.spec import LAB_TAG
+from swarmlab.spec import lab_tags
 
-log = logging.getLogger("swarmlab.teardown")
-KINDS = ("servers", "disks", "nfs", "registries", "notes", "switches")  # tagged kinds, deletion order
-FILTERS = "packet_filters"  # no tags: owned by exact name prefix + the lab's marker in Description
+log = logging.getLogger("swarmlab.cloud.teardown")
 STOP_TIMEOUT_S = 600.0
 ALREADY_DETACHED = ("res_already_disconnected",)
-
-
-class LabResources(BaseModel):
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-    servers: list = []
-    disks: list = []
-    nfs: list = []
-    registries: list = []
-    notes: list = []
-    switches: list = []
-    packet_filters: list = []
-
-    def names(self) -> list[str]:
-        return sorted(f"{kind}:{r.name}" for kind in (*KINDS, FILTERS) for r in getattr(self, kind))
-
-    @property
-    def empty(self) -> bool:
-        return not self.names()
 
 
 class Step(BaseModel):
@@ -97,31 +78,6 @@ class TeardownReport(BaseModel):
         return "\n\n".join(parts) + "\n"
 
 
-def lab_tags(lab: str) -> list[str]:
-    return [LAB_TAG, f"{LAB_TAG}-lab={lab}"]
-
-
-def owned(resource, lab: str) -> bool:
-    """Ours only if it carries both tags AND its name is the lab's (`<lab>-...`)."""
-    return set(lab_tags(lab)) <= set(resource.tags) and resource.name.startswith(f"{lab}-")
-
-
-def find_lab(client: SakuraClient, lab: str) -> LabResources:
-    """Every resource of `lab` in the client's zone."""
-    tags = lab_tags(lab)
-    found = {kind: [r for r in getattr(client, kind).find(tags=tags) if owned(r, lab)] for kind in KINDS}
-    return LabResources(**found, packet_filters=find_filters(client, lab))
-
-
-def find_filters(client: SakuraClient, lab: str) -> list:
-    """The lab's packet filters: name `<lab>-filter...` and the lab's marker in Description."""
-    from swarmlab.render.filters import owned as owned_filter
-
-    raw = client.packet_filters.find_raw({"Name": f"{lab}-filter"})
-    return [f for f in (client.packet_filters.model.model_validate(x) for x in raw)
-            if owned_filter(lab, f.name, f.description)]
-
-
 # ---- the plan (pure)
 def human_bytes(n: int | None) -> str:
     if n is None:
@@ -165,7 +121,7 @@ def plan_teardown(found: LabResources, nfs_bytes: dict[str, int | None] | None =
     steps += [Step(action="delete", kind="disks", name=d.name, id=str(d.id))
               for d in found.disks if str(d.id) not in with_servers]
     steps += [Step(action="delete", kind=kind, name=r.name, id=str(r.id))
-              for kind in ("registries", "notes", FILTERS, "switches") for r in getattr(found, kind)]
+              for kind in (Kind.REGISTRIES, Kind.NOTES, FILTERS, Kind.SWITCHES) for r in found.of(kind)]
     return steps
 
 
@@ -238,9 +194,9 @@ def delete_nfs(client: SakuraClient, nfs) -> Outcome:
     return Outcome(deleted=[what]) if done else Outcome(gone=[what])
 
 
-def delete_simple(client: SakuraClient, kind: str, resource) -> Outcome:
+def delete_simple(client: SakuraClient, kind: Kind, resource) -> Outcome:
     what = f"{kind} {resource.name}"
-    return Outcome(deleted=[what]) if getattr(client, kind).delete(resource.id) else Outcome(gone=[what])
+    return Outcome(deleted=[what]) if Kind(kind).api(client).delete(resource.id) else Outcome(gone=[what])
 
 
 def mark_teardown(client: SakuraClient, lab: str, now: datetime | None = None) -> list[str]:
@@ -248,7 +204,7 @@ def mark_teardown(client: SakuraClient, lab: str, now: datetime | None = None) -
 
     The switch is deleted last, so the marker stays visible until nothing else of the lab is left.
     """
-    from swarmlab.lifecycle import parse_teardown, teardown_tag
+    from swarmlab.cloud.lifecycle import parse_teardown, teardown_tag
 
     marked = []
     for sw in client.switches.find(name=f"{lab}-switch", tags=lab_tags(lab)):

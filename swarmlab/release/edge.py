@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import shlex
-import time
 
 import requests
 from pydantic import BaseModel
 
+from swarmlab.errors import SwarmlabError
 from swarmlab.hosts import CommandFailed, HostError, Session
-from swarmlab.prepare import APT
+from swarmlab.hosts.prepare import APT
 from swarmlab.render.haproxy import render_haproxy
 from swarmlab.render.stack import APP_PORT, WEB_PORT
 from swarmlab.spec import LabSpec
+from swarmlab.sakura.wait import Poll
 
 CFG = "/etc/haproxy/haproxy.cfg"
 VERIFY_TIMEOUT_S = 60.0
@@ -32,7 +33,7 @@ class EdgeConfigInvalid(HostError):
         self.output = output
 
 
-class EdgeNotAnswering(Exception):
+class EdgeNotAnswering(SwarmlabError):
     def __init__(self, url: str, detail: str, timeout_s: float):
         super().__init__(f"{url} did not answer as expected within {timeout_s:g} s: {detail}. Check the HAProxy "
                          "stats page and `docker service ps` of the stack: HAProxy needs at least one healthy "
@@ -94,10 +95,9 @@ def urls(address: str) -> tuple[str, str, str]:
 def verify(address: str, *, timeout_s: float = VERIFY_TIMEOUT_S, interval_s: float = 0.5) -> None:
     """From the controller: HAProxy's :80 answers 200 from nginx and :8000/healthz answers 200."""
     web, health, _ = urls(address)
-    deadline = time.monotonic() + timeout_s
     pending = {web: "nginx", health: None}
     last: dict[str, str] = {}
-    while pending:
+    for attempt in Poll(f"HAProxy at {address} to serve", timeout_s, interval_s=interval_s):
         for url, server in list(pending.items()):
             try:
                 r = requests.get(url, timeout=3)
@@ -109,7 +109,6 @@ def verify(address: str, *, timeout_s: float = VERIFY_TIMEOUT_S, interval_s: flo
                 last[url] = f"{type(e).__name__}: {e}"
         if not pending:
             return
-        if time.monotonic() > deadline:
-            url = next(iter(pending))
-            raise EdgeNotAnswering(url, last.get(url, "no answer"), timeout_s)
-        time.sleep(interval_s)
+        attempt.note("; ".join(f"{u}: {last.get(u, 'no answer')}" for u in pending))
+    url = next(iter(pending))
+    raise EdgeNotAnswering(url, last.get(url, "no answer"), timeout_s)

@@ -7,11 +7,12 @@ package lists were refreshed by us within the last hour is not updated or upgrad
 from __future__ import annotations
 
 import shlex
-import time
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from swarmlab.hosts import CommandFailed, CommandTimeout, HostUnreachable, Session
+from swarmlab.sakura.wait import Poll
 
 STAMP = "/var/lib/swarmlab/apt-updated"
 NOTES = "/root/.sacloud-api/notes"
@@ -57,20 +58,33 @@ def parse_facts(output: str) -> HostFacts:
     return HostFacts(**values)
 
 
-def plan_host(facts: HostFacts, cache_valid_s: int = CACHE_VALID_S) -> list[str]:
-    """Actions for one host, in order: update, upgrade, install <pkgs>, autoremove, reboot."""
-    actions = []
+class AptStep(BaseModel):
+    """One planned step on a host: `update`, `upgrade`, `install` (of `packages`), `autoremove` or `reboot`."""
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["update", "upgrade", "install", "autoremove", "reboot"]
+    packages: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return " ".join((self.kind, *self.packages))
+
+
+UPDATE, UPGRADE, AUTOREMOVE, REBOOT = (AptStep(kind=k) for k in ("update", "upgrade", "autoremove", "reboot"))
+
+
+def plan_host(facts: HostFacts, cache_valid_s: int = CACHE_VALID_S) -> list[AptStep]:
+    """Steps for one host, in order: update, upgrade, install <pkgs>, autoremove, reboot."""
+    steps: list[AptStep] = []
     if facts.now - facts.apt_updated > cache_valid_s:
-        actions += ["update", "upgrade"]
+        steps += [UPDATE, UPGRADE]
     if facts.missing:
-        if "update" not in actions:
-            actions.append("update")
-        actions.append("install " + " ".join(facts.missing))
-    if "upgrade" in actions:
-        actions.append("autoremove")
+        if UPDATE not in steps:
+            steps.append(UPDATE)
+        steps.append(AptStep(kind="install", packages=tuple(facts.missing)))
+    if UPGRADE in steps:
+        steps.append(AUTOREMOVE)
     if facts.reboot_required:
-        actions.append("reboot")
-    return actions
+        steps.append(REBOOT)
+    return steps
 
 
 def gather(session: Session, packages: list[str]) -> HostFacts:
@@ -79,33 +93,33 @@ def gather(session: Session, packages: list[str]) -> HostFacts:
 
 def wait_startup_scripts(session: Session, packages: list[str], timeout_s: float = 900) -> HostFacts:
     """Wait until every startup script the cloud ran has finished (its .done file exists)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
+    for attempt in Poll(f"{session.name}'s startup scripts to finish", timeout_s, interval_s=2):
         facts = gather(session, packages)
         if not facts.notes_pending:
             return facts
-        if time.monotonic() > deadline:
-            log = session.run(f"tail -n 20 {NOTES}/{facts.notes_pending[0]}.log", sudo=True, check=False).stdout
-            raise CommandFailed(session.name, "startup script", -1,
-                                f"still not done after {timeout_s:.0f} s; its log ends with:\n{log}")
-        time.sleep(2)
+        attempt.note(f"pending: {', '.join(facts.notes_pending)}")
+    log = session.run(f"tail -n 20 {NOTES}/{facts.notes_pending[0]}.log", sudo=True, check=False).stdout
+    raise CommandFailed(session.name, "startup script", -1,
+                        f"still not done after {timeout_s:.0f} s; its log ends with:\n{log}")
 
 
-def apply_host(session: Session, actions: list[str], reboot_timeout_s: float = 600) -> list[str]:
-    """Run the planned actions; returns what changed (empty when nothing was planned)."""
-    for action in actions:
-        if action == "update":
-            session.run(f"{APT} update", sudo=True, timeout_s=900)
-        elif action == "upgrade":
-            session.run(f"{APT} upgrade && mkdir -p {STAMP.rsplit('/', 1)[0]} && date +%s > {STAMP}",
-                        sudo=True, timeout_s=1800)
-        elif action.startswith("install "):
-            session.run(f"{APT} install {' '.join(shlex.quote(p) for p in action[8:].split())}", sudo=True, timeout_s=1800)
-        elif action == "autoremove":
-            session.run(f"{APT} autoremove", sudo=True, timeout_s=900)
-        elif action == "reboot":
-            reboot(session, reboot_timeout_s)
-    return [f"{session.name}: {a}" for a in actions]
+def apply_host(session: Session, steps: list[AptStep], reboot_timeout_s: float = 600) -> list[str]:
+    """Run the planned steps; returns what changed (empty when nothing was planned)."""
+    for step in steps:
+        match step.kind:
+            case "update":
+                session.run(f"{APT} update", sudo=True, timeout_s=900)
+            case "upgrade":
+                session.run(f"{APT} upgrade && mkdir -p {STAMP.rsplit('/', 1)[0]} && date +%s > {STAMP}",
+                            sudo=True, timeout_s=1800)
+            case "install":
+                session.run(f"{APT} install {' '.join(shlex.quote(p) for p in step.packages)}", sudo=True,
+                            timeout_s=1800)
+            case "autoremove":
+                session.run(f"{APT} autoremove", sudo=True, timeout_s=900)
+            case "reboot":
+                reboot(session, reboot_timeout_s)
+    return [f"{session.name}: {s}" for s in steps]
 
 
 def reboot(session: Session, timeout_s: float) -> None:
@@ -123,28 +137,26 @@ NOT_BACK_YET = (HostUnreachable, CommandFailed, CommandTimeout)
 def wait_rebooted(session: Session, before: str, timeout_s: float, interval_s: float = 2.0) -> HostFacts:
     """Poll until PID 1 started after `before`. Only "not back yet" is waited out: a host that answers
     with another host key or refuses our key fails at once (HostKeyMismatch / AuthFailed name the host)."""
-    deadline = time.monotonic() + timeout_s
-    last = "no answer yet"
-    while time.monotonic() < deadline:
-        time.sleep(interval_s)
+    attempts = Poll(f"{session.name} to come back from its reboot", timeout_s, interval_s=interval_s,
+                    sleep_first=True)
+    for attempt in attempts:
         try:
             facts = gather(session, [])
         except NOT_BACK_YET as e:  # the session reconnects on the next call
-            last = f"{type(e).__name__}: {e}"[:300]
+            attempt.note(f"{type(e).__name__}: {e}"[:300])
             continue
         if facts.boot != before:
             return facts
-        last = "still the old boot"
-    raise CommandFailed(session.name, "systemctl reboot", -1, f"not back within {timeout_s:.0f} s; last: {last}")
+        attempt.note("still the old boot")
+    raise CommandFailed(session.name, "systemctl reboot", -1,
+                        f"not back within {timeout_s:.0f} s; last: {attempts.last or 'no answer yet'}")
 
 
 def wait_docker(session: Session, timeout_s: float = 300) -> str:
     """Docker's server version, once `docker info` answers."""
-    deadline = time.monotonic() + timeout_s
-    while True:
+    for attempt in Poll(f"Docker on {session.name} to answer", timeout_s):
         r = session.run("docker info --format '{{.ServerVersion}}'", sudo=True, check=False, timeout_s=60)
         if r.ok and r.stdout.strip():
             return r.stdout.strip()
-        if time.monotonic() > deadline:
-            raise CommandFailed(session.name, "docker info", r.exit_status, r.stderr)
-        time.sleep(1)
+        attempt.note(f"docker info exited {r.exit_status}")
+    raise CommandFailed(session.name, "docker info", r.exit_status, r.stderr)

@@ -7,7 +7,7 @@ context built with another VERSION, e.g. the web image's `v2` for a rolling upda
 `v-<12 hex>-<variant>`. VERSION is always the full tag (the images report it).
 
 Builds run on a docker engine reached with the SDK: by default a manager's, through an SSH
-dial-stdio tunnel (`swarmlab.engine`), so the controller needs no engine of its own and the
+dial-stdio tunnel (`swarmlab.hosts.engine`), so the controller needs no engine of its own and the
 registry (reachable and trusted inside the lab) is reached from inside the lab. A tag the registry
 already has is neither built nor pushed, so a re-run is a no-op.
 
@@ -30,29 +30,20 @@ import docker
 from docker.errors import APIError, BuildError, NotFound
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from swarmlab.hosts.errors import redact, tail
+from swarmlab.errors import SwarmlabError, redact
+from swarmlab.hosts.errors import tail
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 IMAGES = ("postgres", "app", "web")  # biggest first: it bounds the wall time when built in parallel
 _VARIANT_RE = re.compile(r"^[a-z0-9][a-z0-9.]{0,15}$")
 
 
-class PublishError(Exception):
+class PublishError(SwarmlabError):
     """Base of publish errors; `image` is the reference (repository:tag) concerned."""
 
     def __init__(self, image: str, message: str):
         super().__init__(message)
         self.image = image
-
-    def __reduce__(self):
-        return _rebuild, (type(self), self.__dict__, str(self))
-
-
-def _rebuild(cls, state, message):
-    err = cls.__new__(cls)
-    Exception.__init__(err, message)
-    err.__dict__.update(state)
-    return err
 
 
 class BuildFailed(PublishError):
@@ -223,7 +214,7 @@ def registry_has(client: docker.DockerClient, build: ImageBuild, auth: dict[str,
     except NotFound:
         return False
     except APIError as e:
-        text = redact(str(e.explanation or e), secrets)
+        text = redact(str(e.explanation or e), *secrets)
         if e.status_code == 404 or "manifest unknown" in text.lower() or "not found" in text.lower():
             return False
         raise RegistryCheckFailed(build.ref, build.repository.split("/")[0], text) from None
@@ -254,12 +245,12 @@ def push_image(client: docker.DockerClient, build: ImageBuild, auth: dict[str, s
             for line in client.api.push(repo, tag=build.tag, stream=True, decode=True, auth_config=auth):
                 err = push_error(line)
                 if err:
-                    raise PushFailed(build.ref, registry, redact(err, secrets))
+                    raise PushFailed(build.ref, registry, redact(err, *secrets))
         finally:
             if repo != build.repository:
                 client.api.remove_image(f"{repo}:{build.tag}", noprune=True)
     except APIError as e:
-        raise PushFailed(build.ref, registry, redact(str(e.explanation or e), secrets)) from None
+        raise PushFailed(build.ref, registry, redact(str(e.explanation or e), *secrets)) from None
 
 
 def publish(connect: Callable[[], docker.DockerClient], builds: dict[str, ImageBuild], user: str,
@@ -267,8 +258,8 @@ def publish(connect: Callable[[], docker.DockerClient], builds: dict[str, ImageB
             log: Callable[[str], None] = lambda _m: None) -> PublishResult:
     """Build and push every image the registry does not hold yet, in parallel (one client per thread).
 
-    `connect()` returns a fresh DockerClient for the build engine (e.g. `swarmlab.engine.engine_connector`'s).
-    `push_via` ("127.0.0.1:PORT", from `swarmlab.engine.registry_route`) is how that engine reaches the registry
+    `connect()` returns a fresh DockerClient for the build engine (e.g. `swarmlab.hosts.engine.engine_connector`'s).
+    `push_via` ("127.0.0.1:PORT", from `swarmlab.hosts.engine.registry_route`) is how that engine reaches the registry
     when it cannot by its name; images keep their `<fqdn>/<name>:<tag>` names everywhere else.
     """
     t0 = time.monotonic()
@@ -300,7 +291,7 @@ def publish(connect: Callable[[], docker.DockerClient], builds: dict[str, ImageB
         try:  # fail fast on wrong credentials, before any build
             client.login(username=user, password=password.get_secret_value(), registry=registry, reauth=True)
         except APIError as e:
-            raise PushFailed(registry, registry, "login refused: " + redact(str(e.explanation or e), secrets)) \
+            raise PushFailed(registry, registry, "login refused: " + redact(str(e.explanation or e), *secrets)) \
                 from None
         finally:
             client.close()

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 from swarmlab.hosts import Host, KnownHosts, Session, SSHKey, run_parallel, wait_reachable
-from swarmlab.inventory import Inventory
+from swarmlab.cloud.inventory import Inventory
 from swarmlab.spec import Role
 
 REACHABLE_TIMEOUT_S = 600.0

@@ -10,15 +10,14 @@ Fixtures captured from Docker 20.10 in the lab are in tests/unit/fixtures/servic
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import SwarmFactsError
-from .facts import json_lines
+from swarmlab.swarm.errors import SwarmFactsError
+from swarmlab.swarm.facts import json_docs, json_lines
 
 __all__ = [
     "SERVICE_LS_COMMAND",
@@ -181,12 +180,7 @@ class ServiceInspect(Model):
 
 
 def parse_service_inspect(output: str | list[dict[str, Any]], host: str = "?") -> list[ServiceInspect]:
-    try:
-        data = json.loads(output) if isinstance(output, str) else output
-    except json.JSONDecodeError as e:
-        raise SwarmFactsError(host, f"docker service inspect output is not JSON ({e})") from None
-    if isinstance(data, dict):
-        data = [data]
+    data = json_docs(output, "docker service inspect", host)
     out = []
     for s in data or []:
         spec = s.get("Spec") or {}

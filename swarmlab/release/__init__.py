@@ -1,0 +1,1 @@
+"""Release onto the swarm: images (publish), registry login, the stack (deploy), services, the HAProxy edge."""
