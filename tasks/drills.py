@@ -24,11 +24,14 @@ def _report(result: DrillResult) -> DrillResult:
 
 
 def _drill(step: Callable[..., DrillResult]):
-    """The task `drill-<name>` running `steps.<name>` on the lab (with its arguments) and logging its verdict."""
+    """The task `drill-<name>` running `steps.<name>` on the lab (with its arguments) and logging its verdict.
+    The step is looked up when the task runs, so a replaced step (a test's broken drill) is the one run."""
+    name = step.__name__
+
     def run(lab: steps.DrillLab, *args: str) -> DrillResult:
-        return _report(step(_logged(lab), *args))
-    run.__name__ = run.__qualname__ = step.__name__
-    return task(name=f"drill-{step.__name__.replace('_', '-')}", cache_policy=NO_CACHE)(run)
+        return _report(vars(steps)[name](_logged(lab), *args))
+    run.__name__ = run.__qualname__ = name
+    return task(name=f"drill-{name.replace('_', '-')}", cache_policy=NO_CACHE)(run)
 
 
 scale = _drill(steps.scale)
