@@ -10,27 +10,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from blocks.sakura import SakuraCloudCredentials
 from flows.cost_guard import cost_guard
 from flows.provision import provision
 from flows.teardown import teardown_lab
 from swarmlab.cloud import lifecycle as lc
 from swarmlab.spec import local
 
+from tests.api.test_cost_guard import client, retag, switch_of
 from tests.api.test_provision_flow import EXPECTED, FILTERS, listing
-
-
-def client():
-    return SakuraCloudCredentials.from_env().client("is1a")
-
-
-def switch_of(lab: str):
-    return client().switches.find(name=f"{lab}-switch", tags=["swarmlab", f"swarmlab-lab={lab}"])[0]
-
-
-def retag(lab: str, drop: str, add: list[str]) -> None:
-    sw = switch_of(lab)
-    client().switches.set_tags(sw.id, [t for t in sw.tags if not t.startswith(drop)] + add)
 
 
 def test_dry_run_protection_unreadable_tags_and_force(cloud_env, prefect_api, caplog):
