@@ -1,8 +1,11 @@
-"""One real lab (emulator docker backend, VM containers) shared by the lab tests, torn down at the end."""
+"""Two real labs (emulator docker backend, VM containers) shared by the lab tests, torn down at the end:
+`lab` (provisioned; the host and swarm tests form it) and `built` (build_lab from nothing; the release tests,
+then the drills, then the exposure probes use it, in that order)."""
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,9 +15,10 @@ import pytest
 
 from emulator import process
 from swarmlab.cloud.inventory import Inventory
-from swarmlab.spec import LabSpec, local
+from swarmlab.spec import LabSpec, Role, local
 
 LAB, SUBNET, SHARED = "labtest", "192.168.1.0/24", "198.18.1.0/24"
+BUILT, BUILT_SUBNET, BUILT_SHARED = "reltest", "192.168.61.0/24", "198.18.61.0/24"
 
 
 @dataclass
@@ -32,6 +36,23 @@ class Lab:
         return open_fleet(self.inventory, self.spec, None)
 
 
+@dataclass
+class Built:
+    emu: process.Emulator
+    spec: LabSpec
+    inventory: Inventory
+    result: object
+    first_s: float
+
+    def fleet(self):
+        from flows.session import open_fleet
+        return open_fleet(self.inventory, self.spec, None)
+
+    @property
+    def address(self) -> str:
+        return next(s.address for s in self.inventory.servers if s.role == Role.haproxy)
+
+
 @contextmanager
 def running_lab(tmp: Path, name: str, subnet: str, shared: str) -> Iterator[tuple[process.Emulator, LabSpec]]:
     """An emulator (docker backend, instance `<name>-emu`) with the flows' env pointed at it; yields it with
@@ -47,9 +68,11 @@ def running_lab(tmp: Path, name: str, subnet: str, shared: str) -> Iterator[tupl
             from flows.teardown import teardown_lab
             teardown_lab(spec.name, spec.zone)
         finally:
+            from emulator.docker.netfilter import Netfilter
             emu.stop(purge=True)
             os.environ.clear()
             os.environ.update(saved)
+            assert Netfilter(emu.instance).listing() == "", f"purge left {emu.instance}'s packet filter chain"
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +81,17 @@ def lab(tmp_path_factory, prefect_api):
 
     with running_lab(tmp_path_factory.mktemp("lab"), LAB, SUBNET, SHARED) as (emu, spec):
         yield Lab(emu, spec, provision(spec))
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory, prefect_api):
+    """A lab built by build_lab from nothing (its first build timed), kept for the session."""
+    from flows.build import build_lab
+    from flows.provision import provision
+
+    with running_lab(tmp_path_factory.mktemp("built"), BUILT, BUILT_SUBNET, BUILT_SHARED) as (emu, spec):
+        t0 = time.monotonic()
+        result = build_lab(spec)
+        first = time.monotonic() - t0
+        print(f"\nbuild_lab from nothing: {first:.1f} s")
+        yield Built(emu, spec, provision(spec), result, first)

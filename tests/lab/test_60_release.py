@@ -1,7 +1,7 @@
 """Release and edge on a real local lab: build_lab from nothing, HAProxy answers, data survives the db moving,
 a re-run changes nothing, and the service operations of the walkthrough verify each step.
 
-This module brings up its own emulator and lab (names and subnets of its own) and tears them down.
+It uses the session's `built` lab (tests/lab/conftest.py), which the drills and the exposure probes use after it.
 
     .venv/bin/python -m pytest tests/lab/test_60_release.py -q -x -s
 """
@@ -11,49 +11,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass
 
 import pytest
 import requests
 
-from emulator import process
-from swarmlab.cloud.inventory import Inventory
-from swarmlab.spec import LabSpec, Role
-from tests.lab.conftest import running_lab
+from swarmlab.spec import Role
 
 pytestmark = pytest.mark.lab
-
-LAB, SUBNET, SHARED = "reltest", "192.168.61.0/24", "198.18.61.0/24"
-
-
-@dataclass
-class Built:
-    emu: process.Emulator
-    spec: LabSpec
-    inventory: Inventory
-    result: object
-    first_s: float
-
-    def fleet(self):
-        from flows.session import open_fleet
-        return open_fleet(self.inventory, self.spec, None)
-
-    @property
-    def address(self) -> str:
-        return next(s.address for s in self.inventory.servers if s.role == Role.haproxy)
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, prefect_api):
-    from flows.build import build_lab
-    from flows.provision import provision
-
-    with running_lab(tmp_path_factory.mktemp("release"), LAB, SUBNET, SHARED) as (emu, spec):
-        t0 = time.monotonic()
-        result = build_lab(spec)
-        first = time.monotonic() - t0
-        print(f"\nbuild_lab from nothing: {first:.1f} s")
-        yield Built(emu, spec, provision(spec), result, first)
 
 
 def wait_until(what: str, fn, timeout_s: float = 120, interval_s: float = 1.0):

@@ -1,7 +1,7 @@
 """exercise_lab on a real local lab: every drill, with a probe through HAProxy counting what users saw.
 
-This module brings up its own emulator and lab (names and subnets of its own), builds it with build_lab,
-runs the drills once, and tears everything down. Timings go to `python -m benchmarks drills`, not here.
+It runs the drills once on the session's `built` lab (tests/lab/conftest.py), after the release tests and
+before the exposure probes. Timings go to `python -m benchmarks drills`, not here.
 
     .venv/bin/python -m pytest tests/lab/test_exercise.py -q -x -s
 """
@@ -10,24 +10,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.lab.conftest import running_lab
-
 pytestmark = pytest.mark.lab
-
-LAB, SUBNET, SHARED = "drilltest", "192.168.71.0/24", "198.18.71.0/24"
 
 
 @pytest.fixture(scope="module")
-def exercised(tmp_path_factory, prefect_api):
-    from flows.build import build_lab
+def exercised(built):
     from flows.exercise import exercise_lab
 
-    with running_lab(tmp_path_factory.mktemp("exercise"), LAB, SUBNET, SHARED) as (_, spec):
-        build_lab(spec)
-        report = exercise_lab(spec, fail_on_verdict=False)
-        print("\n" + "\n".join(f"{d.name}: {d.verdict} ({d.why}) detect={d.detect_s} recover={d.recover_s} "
-                                f"ok={d.ok} failed={d.failed}" for d in report.drills))
-        yield spec, report
+    report = exercise_lab(built.spec, fail_on_verdict=False)
+    print("\n" + "\n".join(f"{d.name}: {d.verdict} ({d.why}) detect={d.detect_s} recover={d.recover_s} "
+                            f"ok={d.ok} failed={d.failed}" for d in report.drills))
+    return built.spec, report
 
 
 def test_every_drill_ran_in_order_and_passed(exercised):

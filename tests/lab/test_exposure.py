@@ -1,8 +1,8 @@
 """What the internet sees of a built local lab: its packet filters, enforced by the emulator on this machine.
 
-Own emulator instance, lab name and subnets; built with build_lab (so apt, the registry and HAProxy work
-through the filters), then probed from a second container on the shared segment standing for "the
-internet" (not in admin_cidrs). Run under the docker lock:
+The session's `built` lab (tests/lab/conftest.py; build_lab, so apt, the registry and HAProxy worked through
+the filters), probed last (root flushes a worker's firewall here) from a second container on the shared
+segment standing for "the internet" (not in admin_cidrs). Run under the docker lock:
 
     flock /tmp/swarmlab-docker.lock .venv/bin/python -m pytest tests/lab/test_exposure.py -q -x
 """
@@ -14,11 +14,9 @@ import pytest
 from emulator.docker import L_INSTANCE, L_KIND, L_RESOURCE
 from emulator.docker.netfilter import Netfilter
 from swarmlab.spec import Role
-from tests.lab.conftest import running_lab
 
 pytestmark = pytest.mark.lab
 
-LAB, SUBNET, SHARED = "exposetest", "192.168.77.0/24", "198.18.77.0/24"
 CLOSED = (22, 80, 8000, 2377, 7946, 5432)
 REFUSED = 1  # bash: connection refused; a filtered port times out instead (124)
 
@@ -35,28 +33,22 @@ def http(box, ip: str, port: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def exposed(tmp_path_factory, prefect_api):
+def exposed(built):
     import docker
 
-    from flows.build import build_lab
+    from blocks.sakura import SakuraCloudCredentials
+    from swarmlab.cloud.provision import discover
 
-    with running_lab(tmp_path_factory.mktemp("exposure"), LAB, SUBNET, SHARED) as (emu, spec):
-        spec = spec.model_copy(update={"zone": "is1a"})
-        build_lab(spec)  # apt, the registry, the Hub stand-in and HAProxy all work through the filters
-        from swarmlab.cloud.provision import discover
-
-        client = docker.from_env()
-        box = client.containers.run(
-            "lab/base:bookworm", ["sleep", "infinity"], detach=True, name=f"{emu.instance}-internet",
-            network=f"{emu.instance}-shared",
-            labels={L_INSTANCE: emu.instance, L_RESOURCE: "internet", L_KIND: "test-internet"})
-        try:
-            from blocks.sakura import SakuraCloudCredentials
-            api = SakuraCloudCredentials.from_env().client(spec.zone)
-            yield spec, discover(api, spec), box, api, emu
-        finally:
-            box.remove(force=True)
-    assert Netfilter(emu.instance).listing() == "", "purge leaves the instance's chain behind"
+    emu, spec = built.emu, built.spec
+    box = docker.from_env().containers.run(
+        "lab/base:bookworm", ["sleep", "infinity"], detach=True, name=f"{emu.instance}-internet",
+        network=f"{emu.instance}-shared",
+        labels={L_INSTANCE: emu.instance, L_RESOURCE: "internet", L_KIND: "test-internet"})
+    try:
+        api = SakuraCloudCredentials.from_env().client(spec.zone)
+        yield spec, discover(api, spec), box, api, emu
+    finally:
+        box.remove(force=True)
 
 
 def test_only_the_edge_answers_the_internet(exposed):
