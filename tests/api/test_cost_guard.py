@@ -15,6 +15,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
+import flows.lock
 from blocks.sakura import SakuraCloudCredentials
 from flows.cost_guard import cost_guard
 from flows.provision import provision
@@ -50,7 +51,8 @@ def retag(lab: str, drop: str, add: list[str]) -> None:
     client().switches.set_tags(sw.id, [t for t in sw.tags if not t.startswith(drop)] + add)
 
 
-def test_killed_build_past_its_expiry_is_torn_down_and_lookalikes_are_untouched(cloud_env, prefect_api, tmp_path):
+def test_killed_build_past_its_expiry_is_torn_down_and_lookalikes_are_untouched(cloud_env, prefect_api, tmp_path, monkeypatch):
+    monkeypatch.setattr(flows.lock, "STALE_S", 25.0)  # the dead run's lock is taken over sooner (90 s in production)
     c = client()
     decoy = c.switches.create(name="guard-a-switch", tags=["swarmlab-lab=guard-a"])  # no `swarmlab` tag
     other = c.switches.create(name="not-guard-a", tags=["swarmlab", "swarmlab-lab=guard-a"])  # wrong name

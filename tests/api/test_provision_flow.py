@@ -14,6 +14,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
+import flows.lock
 from flows.provision import provision
 from flows.teardown import teardown_lab
 from swarmlab.cloud.fleet import known_hosts_path
@@ -92,7 +93,8 @@ def test_busy_storm_converges_without_duplicates_or_leftovers(cloud_env, prefect
     assert listing(cloud_env, "lab-b") == Counter()
 
 
-def test_killed_half_way_then_rerun_ends_with_exactly_the_spec(cloud_env, prefect_api, tmp_path):
+def test_killed_half_way_then_rerun_ends_with_exactly_the_spec(cloud_env, prefect_api, tmp_path, monkeypatch):
+    monkeypatch.setattr(flows.lock, "STALE_S", 25.0)  # the dead run's lock is taken over sooner (90 s in production)
     cloud_env.faults(delay_scale=1.0)  # slow enough to kill the process mid-way
     env = {**os.environ, "PREFECT_API_URL": prefect_api}
     proc = subprocess.Popen([sys.executable, "-m", "flows", "provision", "--name", "lab-c"], cwd=ROOT, env=env,
