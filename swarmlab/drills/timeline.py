@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from .probe import Sample, percentile
 
-W_SEC, H_PLOT, M_LEFT, M_TOP, M_BOTTOM, M_RIGHT = 8, 160, 56, 28, 36, 56
+W_SEC, H_PLOT, M_LEFT, M_TOP, M_BOTTOM, M_RIGHT, MIN_WIDTH = 8, 160, 56, 40, 36, 56, 520
 
 
 class Event(BaseModel):
@@ -57,11 +57,15 @@ def timeline(title: str, samples: list[Sample], events: list[Event], start: floa
                             if start <= e.t <= end])
 
 
+def _attr(value: str) -> str:
+    return escape(value, {'"': "&quot;"})
+
+
 def svg(tl: Timeline) -> str:
     """Stacked bars per second (ok green, failed red, left axis: requests), the p99 latency of each second
     as a point on a blue line (right axis: ms), and a dashed marker per event (down red, up green)."""
     n = len(tl.seconds)
-    width, height = M_LEFT + max(n, 1) * W_SEC + M_RIGHT, M_TOP + H_PLOT + M_BOTTOM
+    width, height = max(MIN_WIDTH, M_LEFT + n * W_SEC + M_RIGHT), M_TOP + H_PLOT + M_BOTTOM
     top = max([s.ok + s.failed for s in tl.seconds] + [1])
     top_ms = max([s.p99_ms for s in tl.seconds] + [1.0])
     base = M_TOP + H_PLOT
@@ -75,8 +79,8 @@ def svg(tl: Timeline) -> str:
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="10">',
            f'<title>{escape(tl.title)}</title>',
-           f'<text x="{M_LEFT}" y="14" font-size="12">{escape(tl.title)}: requests per second '
-           f'(ok green, failed red), p99 latency (blue)</text>',
+           f'<text x="{M_LEFT}" y="14" font-size="12">{escape(tl.title)}: per second ok (green), '
+           f'failed (red), p99 ms (blue)</text>',
            f'<line x1="{M_LEFT}" y1="{base}" x2="{x(n)}" y2="{base}" stroke="#444"/>',
            f'<text x="{M_LEFT - 4}" y="{M_TOP + 4}" text-anchor="end">{top}/s</text>',
            f'<text x="{x(n) + 4}" y="{M_TOP + 4}">{top_ms:g} ms</text>']
@@ -100,9 +104,9 @@ def svg(tl: Timeline) -> str:
                    'stroke-width="1"/>')
     for e in tl.events:
         color = "#d22" if e.kind == "down" else "#3a3"
-        out.append(f'<g class="event {e.kind}" data-t="{e.t:g}" data-host="{escape(e.host)}">'
-                   f'<line x1="{x(e.t)}" y1="{M_TOP - 6}" x2="{x(e.t)}" y2="{base}" stroke="{color}" '
-                   f'stroke-dasharray="3,2"/><text x="{x(e.t) + 2}" y="{M_TOP - 8 + (8 if e.kind == "up" else 0)}" '
+        out.append(f'<g class="event {e.kind}" data-t="{e.t:g}" data-host="{_attr(e.host)}">'
+                   f'<line x1="{x(e.t)}" y1="{M_TOP - 12}" x2="{x(e.t)}" y2="{base}" stroke="{color}" '
+                   f'stroke-dasharray="3,2"/><text x="{x(e.t) + 2}" y="{M_TOP - (4 if e.kind == "up" else 14)}" '
                    f'fill="{color}">{escape(e.host)} {e.kind}</text></g>')
     out.append("</svg>")
     return "\n".join(out)

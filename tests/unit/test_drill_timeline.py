@@ -52,9 +52,11 @@ def test_svg_is_well_formed_with_a_bar_and_point_per_second_failures_and_markers
 
 
 def test_svg_escapes_names_and_draws_an_empty_window():
-    root = ET.fromstring(svg(timeline("a <b> & c", [], [Event(t=0.5, host="h&1", kind="down")], 0.0, 0.0)))
+    root = ET.fromstring(svg(timeline("a <b> & c", [], [Event(t=0.5, host="h&\"1", kind="down")], 0.0, 1.0)))
     assert root.find("s:title", NS).text == "a <b> & c"
-    assert root.findall("s:g[@class='second']", NS) == []
+    assert [g.get("data-host") for g in root.findall("s:g[@class='event down']", NS)] == ['h&"1']
+    assert [(g.get("data-ok"), g.get("data-failed")) for g in root.findall("s:g[@class='second']", NS)] == [("0", "0")]
+    assert ET.fromstring(svg(timeline("empty", [], [], 5.0, 5.0))).findall("s:g[@class='second']", NS) == []
 
 
 def test_report_files_sit_beside_the_markdown_and_the_page_links_each_svg(tmp_path):
