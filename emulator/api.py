@@ -95,7 +95,7 @@ def create_app(cloud: Cloud, token: str, secret: str, instance: str, backend: st
     # ---- admin (the API's credentials, never faulted)
     @app.get("/_emulator/health")
     def health():
-        return {"ok": True, "instance": instance, "backend": backend}
+        return {"ok": True, "instance": instance, "backend": backend, "shared_subnet": str(cloud.shared_net)}
 
     @app.get("/_emulator/faults")
     def get_faults():

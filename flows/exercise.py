@@ -12,7 +12,10 @@ SAKURA API, so the same flow drills the real cloud or the local emulator.
 
 from __future__ import annotations
 
+import os
 import time
+from datetime import datetime, timezone
+from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
@@ -22,6 +25,7 @@ from flows.session import LabSession
 from swarmlab.release.deploy import service_names
 from swarmlab.drills import steps
 from swarmlab.drills.probe import Probe
+from swarmlab.drills import timeline as tl
 from swarmlab.drills.verdict import DrillResult, DrillsFailed, ExerciseReport, markdown
 from swarmlab.render.stack import APP_PORT
 from swarmlab.spec import LabSpec, Role, local
@@ -65,14 +69,20 @@ def _exercise_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, r
         v2 = pub.images["app-v2"]
         log.info("rolling update: %s → %s", current, v2)
         probe.start()
-        results.append(d.scale(lab))
-        results.append(d.rolling_update(lab, v2))
-        results.append(d.rollback(lab, current))
-        results.append(d.worker_down(lab))
-        results.append(d.one_manager_down(lab))
-        results.append(d.two_managers_down(lab))
-        results.append(d.all_managers_down(lab))
-        results.append(d.recovery(lab))
+
+        def run(drill, *args) -> None:
+            start = probe.now()
+            result = drill(lab, *args)
+            results.append(result.model_copy(update={"start_s": round(start, 2), "end_s": round(probe.now(), 2)}))
+
+        run(d.scale)
+        run(d.rolling_update, v2)
+        run(d.rollback, current)
+        run(d.worker_down)
+        run(d.one_manager_down)
+        run(d.two_managers_down)
+        run(d.all_managers_down)
+        run(d.recovery)
     except BaseException as e:  # noqa: BLE001 - heal first, then re-raise
         error = e
         report.error = f"{type(e).__name__}: {e}"[:500]
@@ -85,6 +95,7 @@ def _exercise_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, r
             report.drills = results
             report.total = probe.summary()
             report.seconds = round(time.monotonic() - t0, 1)
+            _timelines(report, probe, lab, log)
             create_markdown_artifact(key=f"{spec.name}-drills", markdown=markdown(report),
                                      description=f"Failure drills on lab {spec.name}: what users saw")
     if error is not None:
@@ -93,3 +104,29 @@ def _exercise_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, r
     if fail_on_verdict and not report.passed:
         raise DrillsFailed(report)
     return report
+
+
+def report_dir(lab: str) -> Path:
+    """`<state dir>/reports/<lab>-drills-<UTC time>`: where a run's drills.md, timelines and index.html go."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return Path(os.environ.get("SWARMLAB_STATE_DIR", ".state")).resolve() / "reports" / f"{lab}-drills-{stamp}"
+
+
+def _timelines(report: ExerciseReport, probe: Probe, lab: steps.DrillLab, log) -> None:
+    """One timeline per drill plus the whole probe run, written beside the markdown report; a failure to
+    write is logged, never hides the drills' outcome."""
+    end = probe.now()
+    samples = sorted(probe.samples, key=lambda s: s.t)
+    report.events = [e for e in lab.events if 0 <= e.t <= end]
+    lines = [tl.timeline(x.name, samples, report.events, x.start_s, x.end_s)
+             for x in report.drills if x.start_s is not None and x.end_s is not None]
+    if samples:
+        lines.append(tl.timeline("whole exercise", samples, report.events, 0.0, end))
+    directory = report_dir(report.lab)
+    report.report_dir = str(directory)
+    try:
+        page = tl.write_report(directory, f"Drills on lab {report.lab}", lines, markdown(report))
+        log.info("drill timelines: %s", page)
+    except OSError as e:
+        log.warning("could not write the drill timelines to %s: %s", directory, e)
+        report.report_dir = ""

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: the local SAKURA Cloud emulator whose servers are real
-# VM containers. Installs what it needs, builds the lab images (cached), runs the flows, cleans up.
+# VM containers. Installs what it needs, builds the lab images (cached), runs the flows, cleans up
+# (the emulator runs with --purge: stopping it removes its containers, networks, volumes and state).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/bootstrap.sh
@@ -8,7 +9,7 @@ port=${SWARMLAB_EMULATOR_PORT:-18080}
 mkdir -p .state
 .venv/bin/python -m emulator.preflight
 .venv/bin/python -m emulator.images
-.venv/bin/python -m emulator --backend docker --port "$port" --state .state/emulator.sqlite \
+.venv/bin/python -m emulator --backend docker --port "$port" --state .state/emulator.sqlite --purge \
   >.state/emulator.log 2>&1 &
 emu=$!
 trap 'kill $emu 2>/dev/null; wait $emu 2>/dev/null || true' EXIT

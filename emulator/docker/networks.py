@@ -10,9 +10,61 @@ import threading
 from docker.errors import APIError, NotFound
 from docker.types import IPAMConfig, IPAMPool
 
-from .common import L_KIND, L_RESOURCE, DockerBackendError, Scope, write_file
+from .common import L_INSTANCE, L_KIND, L_RESOURCE, DockerBackendError, Scope, write_file
 
 SHARED_RESOURCE = "shared"
+#: where an instance started without --shared-subnet takes its shared segment: the first free /24
+SHARED_POOL = ipaddress.ip_network("198.18.0.0/15")
+
+
+class SubnetTaken(DockerBackendError):
+    """The shared segment's subnet overlaps a docker network (another emulator instance's, or anything else)."""
+
+
+def subnets_in_use(client) -> dict[ipaddress.IPv4Network, str]:
+    """Every IPv4 subnet of every docker network on the daemon → who holds it (network, emulator instance)."""
+    used = {}
+    for n in client.networks.list():
+        attrs = n.attrs
+        holder = n.name + (f" (emulator instance {inst})" if (inst := (attrs.get("Labels") or {}).get(L_INSTANCE))
+                           else "")
+        for cfg in (attrs.get("IPAM") or {}).get("Config") or []:
+            try:
+                net = ipaddress.ip_network(cfg.get("Subnet", ""), strict=False)
+            except ValueError:
+                continue
+            if net.version == 4:
+                used[net] = holder
+    return used
+
+
+def holders(client, subnet: ipaddress.IPv4Network) -> list[str]:
+    return sorted(h for net, h in subnets_in_use(client).items() if net.overlaps(subnet))
+
+
+def first_free_24(used: list[ipaddress.IPv4Network], taken: set[str] = frozenset(),
+                  pool: ipaddress.IPv4Network = SHARED_POOL) -> str | None:
+    """The first /24 of `pool` that overlaps none of `used` and is not in `taken` (None: the pool is full)."""
+    for candidate in pool.subnets(new_prefix=24):
+        if str(candidate) not in taken and not any(candidate.overlaps(net) for net in used):
+            return str(candidate)
+    return None
+
+
+def free_shared_subnet(client, instance: str, taken: set[str] = frozenset()) -> str:
+    """The instance's shared subnet: that of its existing shared network (a restart keeps its addresses),
+    else the first /24 of SHARED_POOL that overlaps no docker network (and is not in `taken`)."""
+    name = f"{instance}-shared"
+    for n in client.networks.list(names=[name]):
+        if n.name == name and (n.attrs.get("Labels") or {}).get(L_INSTANCE) == instance:
+            for cfg in (n.attrs.get("IPAM") or {}).get("Config") or []:
+                return str(ipaddress.ip_network(cfg["Subnet"], strict=False))
+    free = first_free_24(list(subnets_in_use(client)), taken)
+    if free:
+        return free
+    raise SubnetTaken(f"no free /24 left in {SHARED_POOL} for emulator instance {instance}'s shared segment; "
+                      "remove stopped emulators' objects with `python -m emulator.purge INSTANCE` "
+                      "(`docker network ls --filter label=sakura-emulator.instance` lists them)")
 
 
 class Networks:
@@ -60,6 +112,15 @@ class Networks:
                 n = self._get(name)
                 if n is not None:
                     return n
+            if "overlap" in str(e.explanation).lower():
+                who = [h for h in holders(self.scope.client, subnet) if not h.startswith(name + " ")]
+                instances = sorted({h.split("emulator instance ")[1].rstrip(")") for h in who
+                                    if "emulator instance " in h})
+                fix = ("; stop that emulator and remove its docker objects with " + ", ".join(
+                    f"`python -m emulator.purge {i}`" for i in instances)) if instances else ""
+                raise SubnetTaken(f"cannot create docker network {name}: {subnet} overlaps "
+                                  f"{', '.join(who) or 'another docker network'}{fix}; or start this emulator "
+                                  "with another --shared-subnet, or without one (a free subnet is picked)") from None
             raise DockerBackendError(f"cannot create docker network {name} ({subnet}): {e.explanation}") from None
 
     def ensure_shared(self):

@@ -29,6 +29,7 @@ from swarmlab.release.service_facts import strip_digest
 from swarmlab.sakura.wait import Poll
 
 from .probe import Probe
+from .timeline import Event
 from .verdict import (
     DrillResult,
     edge_missing,
@@ -84,6 +85,7 @@ class DrillLab:
             spec, inventory, fleet, client, probe, log
         self.address = next(s.address for s in inventory.servers if s.role == Role.haproxy)
         self.down: set[str] = set()          # servers this exercise powered off and not yet on again
+        self.events: list[Event] = []        # every power-off and power-on, on the probe's clock
         self.services = deploy.service_names(spec)
 
     # -- hosts ------------------------------------------------------------------------------------
@@ -109,6 +111,7 @@ class DrillLab:
         t = self.probe.now()
         self.client.servers.power_off(server.id, force=force)
         self.down.add(name)
+        self.events.append(Event(t=t, host=name, kind="down"))
         self.log(f"{name}: powered off{' (forced)' if force else ''} at {t:.1f} s")
         return t
 
@@ -120,6 +123,7 @@ class DrillLab:
             self.client.servers.wait_up(i, POWER_TIMEOUT_S)
             self.fleet.drop(n)
             self.down.discard(n)
+            self.events.append(Event(t=self.probe.now(), host=n, kind="up"))
             self.log(f"{n}: up")
 
     # -- the swarm and the edge, read ---------------------------------------------------------------

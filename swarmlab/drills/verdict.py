@@ -16,6 +16,7 @@ from swarmlab.swarm.facts import NodeRow
 from swarmlab.release.service_facts import converged, last_task_error, strip_digest
 
 from .probe import ProbeSummary
+from .timeline import Event
 
 PASS, FAIL = "pass", "fail"
 
@@ -39,6 +40,8 @@ class DrillResult(BaseModel):
     notes: list[str] = []
     details: dict[str, Any] = {}
     first_failures: list[str] = []
+    start_s: float | None = Field(None, description="the drill's window on the probe's clock (timeline)")
+    end_s: float | None = None
 
     @property
     def passed(self) -> bool:
@@ -54,6 +57,8 @@ class ExerciseReport(BaseModel):
     total: ProbeSummary | None = None
     seconds: float = 0.0
     error: str = ""                    # a drill that raised (the lab was healed anyway)
+    events: list[Event] = []           # hosts powered off / on, on the probe's clock
+    report_dir: str = ""               # drills.md, the timelines (SVG) and index.html
 
     @property
     def passed(self) -> bool:
@@ -172,6 +177,10 @@ def markdown(report: ExerciseReport) -> str:
     if report.total:
         out += [f"Whole exercise: {report.total.ok} ok, {report.total.failed} failed of {report.total.sent} "
                 f"(p50 {report.total.p50_ms:g} ms, p99 {report.total.p99_ms:g} ms).", ""]
+    if report.report_dir:
+        page = f"{report.report_dir}/index.html"
+        out += [f"Timelines (requests ok/failed and p99 per second, nodes down/up): [{page}](file://{page}) "
+                f"(one SVG per drill beside `drills.md` in `{report.report_dir}`).", ""]
     if report.error:
         out += [f"**Stopped by an error:** {report.error}", ""]
     if report.healed:

@@ -32,6 +32,29 @@ def test_every_drill_ran_in_order_and_passed(exercised):
     assert [(d.name, d.why) for d in report.drills if not d.passed] == []
 
 
+def test_each_drill_has_a_timeline_svg_with_one_bar_per_second_and_the_worker_down_markers(exercised):
+    import math
+    import xml.etree.ElementTree as ET
+    from pathlib import Path
+
+    from swarmlab.drills.timeline import slug
+
+    _, report = exercised
+    directory = Path(report.report_dir)
+    assert (directory / "drills.md").is_file() and (directory / "index.html").is_file()
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    for i, d in enumerate(report.drills):
+        root = ET.parse(directory / f"{i:02d}-{slug(d.name)}.svg").getroot()
+        seconds = root.findall("s:g[@class='second']", ns)
+        assert len(seconds) == math.ceil(d.end_s - d.start_s), d.name
+        assert sum(int(g.get("data-ok")) for g in seconds) >= d.ok > 0, d.name
+        assert f'src="{i:02d}-{slug(d.name)}.svg"' in (directory / "index.html").read_text()
+    worker = report.drill("worker down")
+    root = ET.parse(directory / f"03-{slug(worker.name)}.svg").getroot()
+    assert [g.get("data-host") for g in root.findall("s:g[@class='event down']", ns)] == [worker.details["db_from"]]
+    assert [g.get("data-host") for g in root.findall("s:g[@class='event up']", ns)] == [worker.details["db_from"]]
+
+
 def test_no_failed_request_during_scaling_rolling_update_and_rollback(exercised):
     _, report = exercised
     for name in ("scale", "rolling update", "rollback"):
