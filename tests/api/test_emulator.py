@@ -163,7 +163,8 @@ def test_server_create_nics_and_interface_update(api):
               status=400, code="param_res_not_found")
 
 
-def test_disk_lifecycle_with_edit(api):
+def test_disk_lifecycle_with_edit(api, emulator):
+    emulator.faults(delay_scale=1.0)  # a 2 s copy: still copying when the next calls arrive, even on a busy machine
     sw = api.switch()
     key = api.ok("POST", "sshkey", {"SSHKey": {"Name": "k", "PublicKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 me"}})
     note = api.ok("POST", "note", {"Note": {"Name": "s", "Content": "echo @@@WHO@@@"}})["Note"]
