@@ -7,6 +7,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.naming import TIMEOUT_S, run_name
 from flows import artifacts
 from flows.lock import lab_lock
 from flows.session import LabSession
@@ -19,7 +20,8 @@ from tasks import cost
 from tasks import provision as t
 
 
-@flow(name="provision", task_runner=ThreadPoolTaskRunner(max_workers=12))
+@flow(name="provision", task_runner=ThreadPoolTaskRunner(max_workers=12), flow_run_name=run_name("provision"),
+      timeout_seconds=TIMEOUT_S["provision"])
 def provision(spec: LabSpec = local(), credentials: str | None = None, ssh_key: str | None = None) -> Inventory:
     """Create (or adopt) every cloud resource of the lab; a re-run of a complete lab changes nothing."""
     with lab_lock(spec.name):
