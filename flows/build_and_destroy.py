@@ -9,7 +9,6 @@ the moment it knows the lab is its own) and says so in the cost artifact. If not
 machine died), the lab's expiry and budget tags and the scheduled cost-guard deployment are the backstop.
 """
 
-from __future__ import annotations
 
 import inspect
 from datetime import datetime, timezone
@@ -19,7 +18,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.client.schemas.actions import ArtifactCreate
 from prefect.context import FlowRunContext
 from prefect.logging.loggers import flow_run_logger
-from prefect.runtime import flow_run
+from prefect.runtime import flow_run as this_run
 
 from flows.build import BuildResult, build_lab
 from flows.exercise import ExerciseReport, exercise_lab
@@ -80,7 +79,7 @@ def teardown_note(report: TeardownReport) -> str:
 
 def run_start() -> datetime:
     """When this flow run was scheduled to start (a scheduled nightly: its slot), else now."""
-    start = flow_run.scheduled_start_time
+    start = this_run.scheduled_start_time
     return start if isinstance(start, datetime) else datetime.now(timezone.utc)
 
 
@@ -100,24 +99,24 @@ def _mark_created(lab: str) -> None:
         client.update_flow_run(run.id, tags=sorted({*tags, CREATED + lab}))
 
 
-def teardown_own_lab(flow, run, state) -> None:
+def teardown_own_lab(flow, flow_run, state) -> None:
     """on_cancellation / on_crashed: tear down the lab this run created (never an adopted one), freeing the lab's
     lock if the dead run still holds it; write what happened to the run's cost artifact."""
-    log = flow_run_logger(run, flow)
+    log = flow_run_logger(flow_run, flow)
     defaults = {k: v.default for k, v in inspect.signature(flow.fn).parameters.items()}
-    params = {**defaults, **(run.parameters or {})}
+    params = {**defaults, **(flow_run.parameters or {})}
     prefix, spec = params.get("lab_prefix"), params.get("spec")
-    lab = own_lab(prefix, lab_of(spec), run.expected_start_time)
+    lab = own_lab(prefix, lab_of(spec), flow_run.expected_start_time)
     with get_client(sync_client=True) as client:
-        tags = client.read_flow_run(run.id).tags
+        tags = client.read_flow_run(flow_run.id).tags
     if CREATED + lab not in tags:
-        log.warning("build-and-destroy %s %s: the run had not created lab %s (or adopted it): not torn down",
-                    run.name, state.type.value.lower(), lab)
+        log.warning("run %s %s: it had not created lab %s (or adopted it): not torn down",
+                    flow_run.name, state.type.value.lower(), lab)
         return
-    if free_if_held_by(lab, run.id):
+    if free_if_held_by(lab, flow_run.id):
         log.warning("build-and-destroy: freed the lock of lab %s held by this dead run", lab)
     zone = spec.get("zone") if isinstance(spec, dict) else getattr(spec, "zone", None)
-    log.warning("build-and-destroy %s %s: tearing down lab %s, which it created", run.name,
+    log.warning("run %s %s: tearing down lab %s, which it created", flow_run.name,
                 state.type.value.lower(), lab)
     try:
         end = teardown_note(teardown_lab(lab, zone, params.get("credentials"))) + \
@@ -128,7 +127,7 @@ def teardown_own_lab(flow, run, state) -> None:
     outcome = state.type.value.lower()
     with get_client(sync_client=True) as client:
         client.create_artifact(ArtifactCreate(
-            key=f"{prefix or lab}-run-cost", type="markdown", flow_run_id=run.id,
+            key=f"{prefix or lab}-run-cost", type="markdown", flow_run_id=flow_run.id,
             data=f"# Cost of `{lab}`: {outcome}\n\n{end}\n\nThe ledger was not taken: the run ended early.\n",
             description=f"build-and-destroy {lab}: {outcome}"))
 
