@@ -8,8 +8,17 @@ from prefect_shell import ShellOperation
 
 from swarmlab.cloud.inventory import Inventory
 from swarmlab.release import edge
+from swarmlab.spec import HooksSpec
 
-STRICT = "set -euo pipefail"  # ShellOperation runs `bash file` without it: only the last exit code would count
+STRICT = "set -euo pipefail"
+
+#: the demo's smoke check from the controller, through HAProxy, as a user would reach the lab
+SMOKE_CHECK = HooksSpec(
+    after_build=['curl -fsS --max-time 10 -o /dev/null "$LAB_WEB_URL"',
+                 'curl -fsS --max-time 10 -o /dev/null "$LAB_DOCS_URL"',
+                 'echo "smoke check: lab $LAB_NAME answers at $LAB_WEB_URL and $LAB_DOCS_URL"'],
+    before_teardown=['echo "lab $LAB_NAME: tearing down $(printf %s "$LAB_INVENTORY" | grep -o \'"role"\' | wc -l) '
+                     'servers behind $LAB_HAPROXY"'])  # ShellOperation runs `bash file` without it: only the last exit code would count
 
 
 class HookFailed(RuntimeError):

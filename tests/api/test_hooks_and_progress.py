@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from prefect import flow
@@ -17,7 +20,7 @@ from flows.build_and_destroy import build_and_destroy
 from flows.provision import provision
 from flows.teardown import teardown_lab
 from swarmlab.spec import local
-from tasks.hooks import HookFailed, run_hooks
+from tasks.hooks import SMOKE_CHECK, HookFailed, run_hooks
 from tests.api.test_provision_flow import listing
 
 
@@ -89,3 +92,26 @@ def test_a_failing_before_teardown_hook_is_logged_and_the_lab_is_torn_down(cloud
     assert listing(cloud_env, "lab-h") == Counter(), "the failing before_teardown hook stopped the teardown"
     warnings = [r.message for r in run_logs(state.state_details.flow_run_id) if r.level == logging.WARNING]
     assert any("hooks.before_teardown failed" in m and "tearing down anyway" in m for m in warnings), warnings
+
+
+@flow
+def smoke(env: dict[str, str]) -> list[str]:
+    return run_hooks(env["LAB_NAME"], "after_build", list(SMOKE_CHECK.after_build), env)
+
+
+def test_the_demo_smoke_check_passes_on_an_answering_lab_and_fails_on_a_silent_one(prefect_api, tmp_path):
+    (tmp_path / "docs").write_text("docs")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        ok = smoke({"LAB_NAME": "sm", "LAB_WEB_URL": base + "/", "LAB_DOCS_URL": base + "/docs"}, return_state=True)
+        assert ok.is_completed(), ok.message
+        assert ok.result()[-1] == f"smoke check: lab sm answers at {base}/ and {base}/docs"
+        missing = smoke({"LAB_NAME": "sm", "LAB_WEB_URL": base + "/", "LAB_DOCS_URL": base + "/nothing"},
+                        return_state=True)
+        assert missing.is_failed()
+        with pytest.raises(HookFailed, match="hooks.after_build failed"):
+            missing.result()
+    finally:
+        server.shutdown()
