@@ -66,6 +66,9 @@ def test_waits_log_their_progress_at_info_into_the_prefect_run(cloud_env, prefec
         waits = [r for r in logs if r.name.startswith("swarmlab") and r.message.startswith("waiting for")]
         assert waits and all(r.level == logging.INFO for r in waits), [r.message for r in logs][:40]
         assert any(r.message.endswith(" s") and ": " in r.message for r in waits), [r.message for r in waits]
+        servers = [r.message for r in waits if r.message.startswith("waiting for 7 servers: ")]
+        assert servers and servers[-1].startswith("waiting for 7 servers: 7 up, 0 creating or booting, "), servers
+        assert any("creating or booting" in m and not m.startswith("waiting for 7 servers: 7 up") for m in servers)
         with get_client(sync_client=True) as client:
             assert client.read_flow_run(state.state_details.flow_run_id).name == "provision-lab-w"
     finally:
