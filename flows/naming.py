@@ -1,4 +1,4 @@
-"""Flow run names after their lab (`build-lab-<lab>`), and the flows' timeouts."""
+"""Flow run names after their lab (`build-<lab>`, `teardown-<lab>`, ...), and the flows' timeouts."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ TIMEOUT_S = {"build": 3600, "provision": 2400, "bootstrap": 2400, "exercise": 36
              "build_and_destroy": 3 * 3600 + 1800, "guard": 1800, "services": 1800, "tokens": 900}
 
 
-def _param(ctx: FlowRunContext, name: str) -> Any:
+def param(ctx: FlowRunContext, name: str) -> Any:
+    """A flow parameter as the run got it, else the flow's default."""
     if name in (ctx.parameters or {}):
         return ctx.parameters[name]
     default = inspect.signature(ctx.flow.fn).parameters.get(name) if ctx.flow else None
@@ -29,22 +30,18 @@ def lab_of(value: Any) -> str | None:
     return getattr(value, "name", None) or getattr(value, "lab", None)
 
 
-def run_name(prefix: str, param: str = "spec", fallback: Callable[[FlowRunContext], str | None] | None = None
+def run_name(prefix: str, field: str = "spec", fallback: Callable[[FlowRunContext], str | None] | None = None
              ) -> Callable[[], str]:
-    """A `flow_run_name` callable: `<prefix>-<lab>` from the flow parameter `param` (LabSpec, Inventory, name)."""
+    """A `flow_run_name` callable: `<prefix>-<lab>` from the flow parameter `field` (LabSpec, Inventory, name),
+    or from `fallback(ctx)` when it gives a name."""
 
     def name() -> str:
         ctx = FlowRunContext.get()
         lab = None
         if ctx is not None:
             lab = fallback(ctx) if fallback else None
-            lab = lab or lab_of(_param(ctx, param))
+            lab = lab or lab_of(param(ctx, field))
         return f"{prefix}-{lab}" if lab else prefix
 
     name.__name__ = f"run_name_{prefix.replace('-', '_')}"
     return name
-
-
-def param(ctx: FlowRunContext, name: str) -> Any:
-    """A flow parameter as the run got it, else the flow's default."""
-    return _param(ctx, name)

@@ -131,7 +131,8 @@ class HooksSpec(Model):
     local-exec, with LAB_NAME, LAB_WEB_URL, LAB_DOCS_URL, LAB_HAPROXY and LAB_INVENTORY (JSON) set. Each entry is
     one command line; a failing command stops its list (`set -euo pipefail`)."""
 
-    after_build: list[str] = Field([], description="run when the lab answers through HAProxy; a failure fails the build")
+    after_build: list[str] = Field([], description="run when the lab answers through HAProxy; a failure fails "
+                                                   "the build")
     before_teardown: list[str] = Field([], description="run before build_and_destroy tears the lab down; a failure "
                                                        "is logged and the teardown goes on")
 

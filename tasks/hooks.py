@@ -7,10 +7,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect_shell import ShellOperation
 
 from swarmlab.cloud.inventory import Inventory
+from swarmlab.errors import SwarmlabError
 from swarmlab.release import edge
 from swarmlab.spec import HooksSpec
 
-STRICT = "set -euo pipefail"
+STRICT = "set -euo pipefail"  # ShellOperation runs `bash file` without it: only the last exit code would count
 
 #: the demo's smoke check from the controller, through HAProxy, as a user would reach the lab
 SMOKE_CHECK = HooksSpec(
@@ -18,10 +19,10 @@ SMOKE_CHECK = HooksSpec(
                  'curl -fsS --max-time 10 -o /dev/null "$LAB_DOCS_URL"',
                  'echo "smoke check: lab $LAB_NAME answers at $LAB_WEB_URL and $LAB_DOCS_URL"'],
     before_teardown=['echo "lab $LAB_NAME: tearing down $(printf %s "$LAB_INVENTORY" | grep -o \'"role"\' | wc -l) '
-                     'servers behind $LAB_HAPROXY"'])  # ShellOperation runs `bash file` without it: only the last exit code would count
+                     'servers behind $LAB_HAPROXY"'])
 
 
-class HookFailed(RuntimeError):
+class HookFailed(SwarmlabError, RuntimeError):
     """A hook command list of the lab's spec exited non-zero."""
 
     def __init__(self, lab: str, stage: str, detail: str):

@@ -51,7 +51,8 @@ class Poll:
 
     def __init__(self, what: str, timeout_s: float, *, interval_s: float = 1.0,
                  first_interval_s: float | None = None, growth: float = 1.0, sleep_first: bool = False,
-                 progress_s: float = PROGRESS_S, logger: logging.Logger = log, clock: Callable[[], float] = time.monotonic,
+                 progress_s: float = PROGRESS_S, logger: logging.Logger = log,
+                 clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep):
         self.what, self.timeout_s = what, timeout_s
         self.interval_s, self.growth, self.sleep_first = interval_s, growth, sleep_first

@@ -77,3 +77,31 @@ def test_a_run_cancelled_mid_build_tears_down_the_lab_it_created(cloud_env, pref
             runner.wait(30)
         except subprocess.TimeoutExpired:
             runner.kill()
+
+
+HOLD_IN_RUN = ("import sys, time\nfrom prefect import flow\nfrom prefect.runtime import flow_run\n"
+               "from flows.lock import lab_lock\n"
+               "@flow\ndef hold(lab: str):\n    with lab_lock(lab):\n"
+               "        print('held', flow_run.id, flush=True)\n        time.sleep(600)\n"
+               "hold(sys.argv[1])")
+
+
+def test_a_dead_runs_lock_is_freed_for_its_hook_and_no_other_runs(prefect_api, tmp_path):
+    from flows.lock import free_if_held_by, lab_lock
+
+    env = {**os.environ, "PREFECT_API_URL": prefect_api}
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_IN_RUN, "lk-h"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=open(tmp_path / "holder.log", "wb"), text=True)
+    try:
+        line = proc.stdout.readline().split()
+        assert line[:1] == ["held"], (tmp_path / "holder.log").read_text()[-2000:]
+        holder = line[1]
+        proc.kill()  # killed holding the lock, as a cancelled run's process past its grace period
+        proc.wait()
+        assert not free_if_held_by("lk-h", "00000000-0000-0000-0000-000000000000"), "freed another run's lock"
+        assert free_if_held_by("lk-h", holder)
+        t0 = time.monotonic()
+        with lab_lock("lk-h", timeout_s=10):
+            assert time.monotonic() - t0 < 10
+    finally:
+        proc.kill()

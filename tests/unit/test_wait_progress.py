@@ -45,3 +45,10 @@ def test_a_quick_wait_logs_only_its_start_and_its_changes(caplog):
             break
     assert [r.getMessage() for r in caplog.records] == ["waiting for x (up to 60 s)", "waiting for x: a, 0 s",
                                                         "waiting for x: b, 3 s"]
+
+
+def test_the_servers_note_counts_up_booting_and_failed():
+    from flows.provision import server_progress
+
+    assert server_progress(4, 0, 7) == "4 up, 3 creating or booting"
+    assert server_progress(7, 1, 7) == "6 up, 0 creating or booting, 1 failed"
