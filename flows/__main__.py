@@ -145,6 +145,10 @@ def build_and_destroy(a: argparse.Namespace, parser_: argparse.ArgumentParser) -
     from flows.build_and_destroy import build_and_destroy as flow
 
     spec = build_spec(a, a.name or "swarmlab")
+    if a.command == "demo":  # a real smoke check from this machine through HAProxy (prefect-shell hooks)
+        from tasks.hooks import SMOKE_CHECK
+
+        spec = spec.model_copy(update={"hooks": SMOKE_CHECK})
     yen = flow(spec, a.credentials, a.ssh_key, drills=not a.no_drills,
                lab_prefix=None if a.name else (a.prefix or "demo"), adopt=a.adopt)
     return {"accrued_yen": yen}

@@ -8,6 +8,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.naming import TIMEOUT_S, run_name
 from flows import artifacts
 from flows.lock import lab_lock
 from flows.session import LabSession
@@ -39,7 +40,8 @@ def bootstrap(fleet: Fleet, spec: LabSpec, inventory: Inventory, registry_passwo
     return changes
 
 
-@flow(name="bootstrap-swarm", task_runner=ThreadPoolTaskRunner(max_workers=12))
+@flow(name="bootstrap-swarm", task_runner=ThreadPoolTaskRunner(max_workers=12),
+      flow_run_name=run_name("bootstrap"), timeout_seconds=TIMEOUT_S["bootstrap"])
 def bootstrap_swarm(inventory: Inventory, spec: LabSpec = local(), credentials: str | None = None,
                     ssh_key: str | None = None) -> list[str]:
     """Make the provisioned hosts one swarm (idempotent: a converged lab plans zero actions)."""

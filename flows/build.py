@@ -17,10 +17,12 @@ from __future__ import annotations
 import time
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, \
+    update_progress_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel
 
+from flows.naming import TIMEOUT_S, run_name
 from flows import artifacts
 from flows.bootstrap import bootstrap
 from flows.lock import lab_lock
@@ -32,6 +34,11 @@ from swarmlab.render.stack import StackImages
 from swarmlab.spec import LabSpec, Role, local
 from tasks import release as r
 from tasks import swarm as sw
+from tasks.hooks import hook_env, run_hooks
+
+#: build_lab's stages and the progress (percent) reached when each is done, for its progress artifact
+STAGES = {"provisioned": 30, "prepared": 55, "swarm_formed": 65, "published": 75, "deployed": 90,
+          "edge_verified": 95, "after_build": 100}
 
 
 class BuildResult(BaseModel):
@@ -42,6 +49,8 @@ class BuildResult(BaseModel):
     changes: list[str]
     seconds: float
     timings: dict[str, float] = {}   # seconds since the flow started when each stage was done; *_s: durations
+    haproxy: str = ""                  # HAProxy's address (the URLs' host)
+    inventory: Inventory | None = None
 
     @property
     def changed(self) -> bool:
@@ -63,7 +72,8 @@ def report(spec: LabSpec, inventory: Inventory, result: BuildResult, nodes: list
                           description=f"stack {spec.stack.name} on {spec.name}")
 
 
-@flow(name="build-lab", task_runner=ThreadPoolTaskRunner(max_workers=16))
+@flow(name="build-lab", task_runner=ThreadPoolTaskRunner(max_workers=16), flow_run_name=run_name("build"),
+      timeout_seconds=TIMEOUT_S["build"])
 def build_lab(spec: LabSpec = local(), credentials: str | None = None, ssh_key: str | None = None,
               engine: str = "ssh", base: str | None = None) -> BuildResult:
     """Everything from nothing to HAProxy answering; a re-run on a built lab changes nothing.
@@ -80,8 +90,13 @@ def _build_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, engi
     t0 = time.monotonic()
     timings: dict[str, float] = {}
 
+    progress = create_progress_artifact(0.0, key=f"{spec.name}-build-progress",
+                                        description=f"build {spec.name}: provisioning")
+
     def mark(stage: str) -> None:
         timings[stage] = round(time.monotonic() - t0, 2)
+        update_progress_artifact(progress, float(STAGES[stage]),
+                                 description=f"build {spec.name}: {stage.replace('_', ' ')} at {timings[stage]:.0f} s")
 
     log = get_run_logger()
     with LabSession(spec, credentials, log, ssh_key) as lab:
@@ -120,8 +135,11 @@ def _build_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, engi
         web_url, _, docs_url = edge.urls(address)
         nodes = sw.node_table(fleet, spec)
         result = BuildResult(lab=spec.name, web_url=web_url, docs_url=docs_url, images=pub.images, changes=changes,
-                             seconds=round(time.monotonic() - t0, 2), timings=timings)
+                             seconds=round(time.monotonic() - t0, 2), haproxy=address, inventory=inventory)
         report(spec, inventory, result, nodes, deployed.status)
+        run_hooks(spec.name, "after_build", list(spec.hooks.after_build), hook_env(spec.name, inventory, address))
+        mark("after_build")
+        result.timings, result.seconds = timings, round(time.monotonic() - t0, 2)
         log.info("build %s in %.1f s: %s; %s", spec.name, result.seconds,
                  f"{len(changes)} changes" if changes else "no changes", web_url)
         return result

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
+from flows.naming import TIMEOUT_S
 from blocks.sakura import SakuraCloudCredentials
 from flows.lock import LabBusy
 from flows.teardown import teardown_lab
@@ -23,7 +24,7 @@ class GuardFailed(RuntimeError):
     """Some teardowns the guard started did not finish; the next guard run continues them."""
 
 
-@flow(name="cost-guard")
+@flow(name="cost-guard", timeout_seconds=TIMEOUT_S["guard"])
 def cost_guard(zones: list[str] | None = None, interval_minutes: int = 10, default_budget_yen: int = 1000,
                dry_run: bool = False, credentials: str | None = None) -> list[g.Decision]:
     """List every lab (resources tagged `swarmlab`, grouped by `swarmlab-lab=<lab>`), compute what it has cost,

@@ -20,6 +20,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
+from flows.naming import TIMEOUT_S, run_name
 from flows.lock import lab_lock
 from flows.session import LabSession
 from swarmlab.release.deploy import service_names
@@ -36,7 +37,7 @@ from tasks import release as r
 PROBE_TIMEOUT_S = 3.0
 
 
-@flow(name="exercise-lab")
+@flow(name="exercise-lab", flow_run_name=run_name("exercise"), timeout_seconds=TIMEOUT_S["exercise"])
 def exercise_lab(spec: LabSpec = local(), credentials: str | None = None, ssh_key: str | None = None,
                  rate_per_s: float = 20.0, fail_on_verdict: bool = True) -> ExerciseReport:
     """Run every drill in order and always leave the lab healed. Raises `DrillsFailed` (after the

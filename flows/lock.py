@@ -33,7 +33,7 @@ from prefect.context import FlowRunContext
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.variables import Variable
 
-__all__ = ["LEASE_S", "STALE_S", "LabBusy", "held_labs", "lab_lock", "lock_name"]
+__all__ = ["LEASE_S", "STALE_S", "LabBusy", "free_if_held_by", "held_labs", "lab_lock", "lock_name"]
 
 LEASE_S = 60.0      # the server's minimum
 BEAT_S = 10.0       # lease renewal and heartbeat
@@ -130,6 +130,19 @@ def _take_over(name: str, seen: dict | None, log, who: str, lab: str) -> None:
     with get_client(sync_client=True) as client:
         client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(active_slots=0))
     Variable.unset(name)
+
+
+def free_if_held_by(lab: str, flow_run_id: UUID | str) -> bool:
+    """Free the lab's lock if its heartbeat names flow run `flow_run_id` (a run that was killed holding it, whose
+    state hook now cleans up). Returns whether it did; a lock held by any other run is left alone."""
+    name = lock_name(lab)
+    record = Variable.get(name)
+    if not (isinstance(record, dict) and f"({flow_run_id}," in str(record.get("holder", ""))):
+        return False
+    with get_client(sync_client=True) as client:
+        client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(active_slots=0))
+    Variable.unset(name)
+    return True
 
 
 def _acquire(name: str, lab: str, timeout_s: float | None) -> tuple[UUID, str]:

@@ -7,6 +7,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.naming import TIMEOUT_S, run_name
 from flows import artifacts
 from flows.lock import lab_lock
 from flows.session import LabSession
@@ -14,12 +15,14 @@ from swarmlab.cost import markdown_estimate
 from swarmlab.cloud.inventory import Inventory
 from swarmlab.cloud.provision import ServerCreate, check_exposure, named
 from swarmlab.cloud.secrets import host_key
+from swarmlab.sakura.wait import Poll
 from swarmlab.spec import LabSpec, local
 from tasks import cost
 from tasks import provision as t
 
 
-@flow(name="provision", task_runner=ThreadPoolTaskRunner(max_workers=12))
+@flow(name="provision", task_runner=ThreadPoolTaskRunner(max_workers=12), flow_run_name=run_name("provision"),
+      timeout_seconds=TIMEOUT_S["provision"])
 def provision(spec: LabSpec = local(), credentials: str | None = None, ssh_key: str | None = None) -> Inventory:
     """Create (or adopt) every cloud resource of the lab; a re-run of a complete lab changes nothing."""
     with lab_lock(spec.name):
@@ -30,6 +33,23 @@ def _provision(spec: LabSpec, credentials: str | None, ssh_key: str | None) -> I
     log = get_run_logger()
     with LabSession(spec, credentials, log, ssh_key) as lab:
         return _provision_lab(lab, log)
+
+
+def server_progress(finished: int, failed: int, total: int) -> str:
+    """The note of the servers' wait: "4 up, 3 booting" (a server task ends when its server is up)."""
+    parts = [f"{finished - failed} up", f"{total - finished} creating or booting"]
+    return ", ".join(parts + ([f"{failed} failed"] if failed else []))
+
+
+def watch_servers(futures: list, timeout_s: float = TIMEOUT_S["provision"]) -> None:
+    """Until every server task has ended: "waiting for 7 servers: 4 up, 3 creating or booting, 35 s" at INFO on
+    each change and every 10 s (Poll). Reads the task futures only (no API call); their results are read after."""
+    for attempt in Poll(f"{len(futures)} servers", timeout_s, interval_s=1.0):
+        ended = [f for f in futures if f.wrapped_future.done()]
+        failed = sum(1 for f in ended if not f.state.is_completed())
+        attempt.note(server_progress(len(ended), failed, len(futures)))
+        if len(ended) == len(futures):
+            return
 
 
 def _provision_lab(lab: LabSession, log) -> Inventory:
@@ -63,6 +83,7 @@ def _provision_lab(lab: LabSession, log) -> Inventory:
                             host_key=host_key(lab.creds.access_token_secret, spec.name, name))
         servers.append(t.ensure_server.submit(client, spec, want))
 
+    watch_servers(servers)
     created, unchanged = [], []
     (created if switch_created else unchanged).append(spec.resource_name("switch"))
     (created if note_created else unchanged).append(spec.resource_name("startup"))

@@ -11,6 +11,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.naming import TIMEOUT_S, run_name
 from flows.session import LabSession
 from swarmlab.cloud.inventory import Inventory
 from swarmlab.release.services import StepResult
@@ -18,7 +19,8 @@ from swarmlab.spec import LabSpec, Role, local
 from tasks import release as r
 
 
-@flow(name="service-ops", task_runner=ThreadPoolTaskRunner(max_workers=4))
+@flow(name="service-ops", task_runner=ThreadPoolTaskRunner(max_workers=4), flow_run_name=run_name("service-ops"),
+      timeout_seconds=TIMEOUT_S["services"])
 def service_ops(inventory: Inventory, spec: LabSpec = local(), credentials: str | None = None,
                 ssh_key: str | None = None, name: str = "nginxs", port: int = 8080,
                 engine: str = "ssh") -> list[StepResult]:

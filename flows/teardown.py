@@ -8,6 +8,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.naming import TIMEOUT_S, run_name
 from blocks.sakura import SakuraCloudCredentials
 from flows.lock import lab_lock
 from flows.session import pick_zone
@@ -32,7 +33,8 @@ def _total(found: LabResources, data: dict[str, int | None]) -> int | None:
     return None if not values or None in values else sum(values)
 
 
-@flow(name="teardown-lab", task_runner=ThreadPoolTaskRunner(max_workers=12))
+@flow(name="teardown-lab", task_runner=ThreadPoolTaskRunner(max_workers=12), flow_run_name=run_name("teardown", "lab"),
+      timeout_seconds=TIMEOUT_S["teardown"])
 def teardown_lab(lab: str, zone: str | None = None, credentials: str | None = None, *,
                  dry_run: bool = False, force: bool = False, lock_timeout_s: float | None = None) -> lib.TeardownReport:
     """Read the lab's lifecycle tags (protected or unreadable → LabProtected / LabTagUnreadable unless

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
+from flows.naming import TIMEOUT_S, run_name
 from flows.session import LabSession
 from swarmlab.spec import LabSpec, local
 from tasks import provision as p
 from tasks import swarm as sw
 
 
-@flow(name="rotate-join-tokens")
+@flow(name="rotate-join-tokens", flow_run_name=run_name("rotate-tokens"), timeout_seconds=TIMEOUT_S["tokens"])
 def rotate_join_tokens(spec: LabSpec = local(), credentials: str | None = None, ssh_key: str | None = None) -> int:
     """Rotate both tokens on a manager, then prove every node that was Ready still is. Returns the node count."""
     log = get_run_logger()

@@ -123,6 +123,33 @@ class StackSpec(Model):
                           "a stack name: 1-63 lowercase letters, digits, '_' or '-', starting with a letter or digit")
 
 
+HOOK_MAX = 4096
+
+
+class HooksSpec(Model):
+    """Shell commands run on the CONTROLLER (the machine running the flow, never a lab host), like Terraform's
+    local-exec, with LAB_NAME, LAB_WEB_URL, LAB_DOCS_URL, LAB_HAPROXY and LAB_INVENTORY (JSON) set. Each entry is
+    one command line; a failing command stops its list (`set -euo pipefail`)."""
+
+    after_build: list[str] = Field([], description="run when the lab answers through HAProxy; a failure fails "
+                                                   "the build")
+    before_teardown: list[str] = Field([], description="run before build_and_destroy tears the lab down; a failure "
+                                                       "is logged and the teardown goes on")
+
+    @field_validator("after_build", "before_teardown")
+    @classmethod
+    def _commands(cls, v: list[str], info) -> list[str]:
+        for i, command in enumerate(v):
+            field = f"hooks.{info.field_name}[{i}]"
+            if not command.strip():
+                raise ValueError(f"{field}: empty command")
+            if "\x00" in command or "\n" in command or "\r" in command:
+                raise ValueError(f"{field}: one command line per entry (no newline or NUL); use several entries")
+            if len(command) > HOOK_MAX:
+                raise ValueError(f"{field}: {len(command)} chars; at most {HOOK_MAX} (put longer work in a script)")
+        return v
+
+
 class LabSpec(Model):
     """A whole lab: what `provision` creates and every later flow works on."""
 
@@ -149,6 +176,7 @@ class LabSpec(Model):
                           "seed profile; the local profile defaults to this machine's address on the shared segment")
     public_cidrs: list[IPv4Network] = Field([IPv4Network("0.0.0.0/0")],
                                             description="sources allowed to HAProxy's 80 and 8000")
+    hooks: HooksSpec = Field(HooksSpec(), description="controller-side shell commands after build / before teardown")
 
     @field_validator("name")
     @classmethod

@@ -15,6 +15,7 @@ from .errors import NotFound, ResourceFailed, WaitTimeout
 __all__ = ["Deadline", "Poll", "wait"]
 
 log = logging.getLogger("swarmlab.wait")
+PROGRESS_S = 10.0   # an unchanged wait is logged again this often
 T = TypeVar("T")
 
 
@@ -42,24 +43,30 @@ class Poll:
     when done; when the loop ends the deadline has passed and the caller raises its own typed error.
 
     Every attempt runs at least once. Sleeps `interval_s` between attempts (from `first_interval_s`, growing
-    by `growth` each time up to `interval_s`), never past the deadline. Logs at INFO the start and every
-    change of what `attempt.note(state)` reports; `attempt.last` is the latest note.
+    by `growth` each time up to `interval_s`), never past the deadline. Logs at INFO the start, every
+    change of what `attempt.note(state)` reports, and the unchanged note again every `progress_s`, each
+    with the seconds waited so far ("waiting for 7 servers: 4 up, 3 booting, 35 s"); `attempt.last` is the
+    latest note.
     """
 
     def __init__(self, what: str, timeout_s: float, *, interval_s: float = 1.0,
                  first_interval_s: float | None = None, growth: float = 1.0, sleep_first: bool = False,
-                 logger: logging.Logger = log, clock: Callable[[], float] = time.monotonic,
+                 progress_s: float = PROGRESS_S, logger: logging.Logger = log,
+                 clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep):
         self.what, self.timeout_s = what, timeout_s
         self.interval_s, self.growth, self.sleep_first = interval_s, growth, sleep_first
         self.first_interval_s = interval_s if first_interval_s is None else min(first_interval_s, interval_s)
         self.log, self.clock, self.sleep = logger, clock, sleep
+        self.progress_s = progress_s
         self.last = ""
+        self.logged_at = 0.0
         self.attempts = 0
         self.deadline = Deadline(timeout_s, clock)
 
     def __iter__(self) -> Iterator[Poll]:
         self.deadline = Deadline(self.timeout_s, self.clock)
+        self.logged_at = self.deadline.started
         self.log.info("waiting for %s (up to %g s)", self.what, self.timeout_s)
         interval = self.first_interval_s
         if self.sleep_first:
@@ -80,9 +87,11 @@ class Poll:
         return self.deadline.elapsed()
 
     def note(self, state: str) -> None:
-        """Record the state seen by this attempt; a change is logged at INFO."""
-        if state != self.last:
-            self.log.info("waiting for %s: %s", self.what, state)
+        """Record the state seen by this attempt; a change, or `progress_s` without one, is logged at INFO."""
+        now = self.clock()
+        if state != self.last or now - self.logged_at >= self.progress_s:
+            self.log.info("waiting for %s: %s, %.0f s", self.what, state, self.elapsed())
+            self.logged_at = now
         self.last = state
 
 
