@@ -22,7 +22,12 @@ class SakuraCloudCredentials(Block):
 
     _block_type_name = "SAKURA Cloud Credentials"
     _block_type_slug = "sakura-cloud-credentials"
-    _description = "Access token and secret for the SAKURA Cloud IaaS API (or the swarmlab emulator)."
+    _description = ("An API key (access token and secret) of the SAKURA Cloud IaaS API, or of the swarmlab emulator, "
+                    "with the zone, API root, request rate and retries to use. Every swarmlab deployment reads the "
+                    "block named `swarmlab`; without a block the flows read SAKURACLOUD_* variables and the "
+                    "usacloud profile. Create a key in the control panel (API keys), access level: create/delete.")
+    _logo_url = "https://github.com/sacloud.png"  # the sacloud organisation's (SAKURA's own tools) avatar
+    _documentation_url = "https://manual.sakura.ad.jp/cloud-api/1.1/"
 
     access_token: str = Field(description="API access token (Basic auth user)")
     access_token_secret: SecretStr = Field(description="API access token secret (Basic auth password)")
