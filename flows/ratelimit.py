@@ -60,16 +60,16 @@ class SharedPace:
                         self.name, type(exc).__name__)
 
 
-def sakura_pace(name: str = LIMIT) -> Callable[[], None] | None:
+def sakura_pace(name: str = LIMIT, per_second: float = PER_SECOND) -> Callable[[], None] | None:
     """The pacing hook for `SakuraClient(pace=...)`: a slot of `name` per request when a Prefect server is
-    configured (the limit is created on first use), else None."""
+    configured (the limit is created on first use at `per_second`, the credentials' rate), else None."""
     if not server_configured():
         return None
     key = (str(PREFECT_API_URL.value()), name)
     with _lock:
         if key not in _ensured:
             try:
-                ensure_rate_limit(name)
+                ensure_rate_limit(name, max(1, round(per_second)))
             except Exception as exc:
                 log.warning("cannot ensure the Prefect rate limit %s (%s); pacing per process only",
                             name, type(exc).__name__)

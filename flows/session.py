@@ -25,8 +25,9 @@ def pick_zone(creds: SakuraCloudCredentials, asked: str | None, lab: str, log) -
 
 def api_client(creds: SakuraCloudCredentials, zone: str) -> SakuraClient:
     """The API client of a flow run: the credentials' own pacing, plus a slot of the Prefect rate limit
-    `sakura-api` per request when a Prefect server is configured (`flows.ratelimit`)."""
-    return creds.client(zone, pace=sakura_pace())
+    `sakura-api` per request when a Prefect server is configured (`flows.ratelimit`; created if missing at
+    the credentials' `rate_per_s`)."""
+    return creds.client(zone, pace=sakura_pace(per_second=creds.rate_per_s))
 
 
 def open_lab(spec: LabSpec, credentials: str | None, log) -> tuple[SakuraCloudCredentials, LabSpec]:

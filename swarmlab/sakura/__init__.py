@@ -12,7 +12,8 @@ from .config import ApiSettings, CredentialsError, load_settings
 from .wait import wait
 
 __all__ = [
-    "GLOBAL_ZONE", "NFS", "ApiSettings", "Archive", "BadRequest", "Busy", "Conflict", "CredentialsError", "Disk", "DiskEdit",
+    "GLOBAL_ZONE", "NFS", "ApiSettings", "Archive", "BadRequest", "Busy", "Conflict", "CredentialsError",
+    "Disk", "DiskEdit",
     "Forbidden", "Interface", "Locked", "MethodNotAllowed", "NoMatch", "Note", "NotFound", "PacketFilter",
     "PacketFilterRule",
     "PaymentRequired", "Registry", "RegistryUser", "ResourceFailed", "SSHKey", "SakuraAPIError",

@@ -37,17 +37,18 @@ def test_requests_of_a_flow_run_are_paced_by_the_shared_limit(cloud_env, prefect
             c.delete_global_concurrency_limit_by_name(LIMIT)
         except ObjectNotFound:
             pass
-    assert ensure_rate_limit() is True and ensure_rate_limit() is False  # created once, then left alone
+    assert ensure_rate_limit(per_second=50) is True  # 50/s: cloud_env's SAKURACLOUD_RATE_LIMIT
+    assert ensure_rate_limit() is False  # then left as it is
     with get_client(sync_client=True) as c:
         made = c.read_global_concurrency_limit_by_name(LIMIT)
-    assert (made.limit, made.slot_decay_per_second) == (10, 10)
+    assert (made.limit, made.slot_decay_per_second) == (50, 50)
 
-    shared, fast = list_switches(REQUESTS)  # 10/s shared, 50/s per process (cloud_env): no waiting to speak of
+    shared, fast = list_switches(REQUESTS)  # 50/s shared and per process: no waiting to speak of
     assert shared
     set_limit(1, 2.0)  # now one request per 0.5 s across every run on the server
     try:
         _, slow = list_switches(REQUESTS)
     finally:
-        set_limit(10, 10.0)
+        set_limit(50, 50.0)
     # (REQUESTS - 1) waits of 0.5 s on top of what the same requests took at 10/s
     assert slow - fast >= (REQUESTS - 1) * 0.5 * 0.6, f"{slow:.2f} s vs {fast:.2f} s: not paced by {LIMIT}"
