@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from pathlib import Path
 
 from prefect.blocks.core import Block
 from pydantic import Field, PrivateAttr, SecretStr
 
-from swarmlab.sakura import SakuraClient
+from swarmlab.sakura import SakuraClient, load_settings
 
 REAL_API_ROOT = "https://secure.sakura.ad.jp/cloud/zone"
 DEFAULT_ZONE = "is1a"
-ZONE_RULE = "--zone (the spec's zone) > the credentials block's zone > SAKURACLOUD_ZONE > is1a"
+ZONE_RULE = ("--zone (the spec's zone) > the credentials block's zone > SAKURACLOUD_ZONE > the usacloud "
+             "profile's Zone > is1a")
 
 
 class SakuraCloudCredentials(Block):
@@ -19,7 +22,12 @@ class SakuraCloudCredentials(Block):
 
     _block_type_name = "SAKURA Cloud Credentials"
     _block_type_slug = "sakura-cloud-credentials"
-    _description = "Access token and secret for the SAKURA Cloud IaaS API (or the swarmlab emulator)."
+    _description = ("An API key (access token and secret) of the SAKURA Cloud IaaS API, or of the swarmlab emulator, "
+                    "with the zone, API root, request rate and retries to use. Every swarmlab deployment reads the "
+                    "block named `swarmlab`; without a block the flows read SAKURACLOUD_* variables and the "
+                    "usacloud profile. Create a key in the control panel (API keys), access level: create/delete.")
+    _logo_url = "https://github.com/sacloud.png"  # the sacloud organisation's (SAKURA's own tools) avatar
+    _documentation_url = "https://manual.sakura.ad.jp/cloud-api/1.1/"
 
     access_token: str = Field(description="API access token (Basic auth user)")
     access_token_secret: SecretStr = Field(description="API access token secret (Basic auth password)")
@@ -31,26 +39,21 @@ class SakuraCloudCredentials(Block):
     retry_max: int = Field(8, ge=0, le=20, description="retries of one API call on busy/connection errors "
                                                        "(backoff 0.5 s doubling, capped at 30 s)")
 
-    def client(self, zone: str | None = None) -> SakuraClient:
+    def client(self, zone: str | None = None, pace: Callable[[], object] | None = None) -> SakuraClient:
+        """A client for `zone` (default: this block's); `pace` is called before every request (shared limits)."""
         return SakuraClient(self.access_token, self.access_token_secret, zone or self.zone, api_root=self.api_root,
-                            rate_per_s=self.rate_per_s, max_retries=self.retry_max)
+                            rate_per_s=self.rate_per_s, max_retries=self.retry_max, pace=pace)
 
     @classmethod
     def from_env(cls) -> "SakuraCloudCredentials":
-        """From SAKURACLOUD_ACCESS_TOKEN / _SECRET (the SDKs' names), SAKURACLOUD_ZONE, SAKURACLOUD_API_ROOT,
-        SAKURACLOUD_RATE_LIMIT, SAKURACLOUD_RETRY_MAX (the Terraform provider's name)."""
-        missing = [v for v in ("SAKURACLOUD_ACCESS_TOKEN", "SAKURACLOUD_ACCESS_TOKEN_SECRET") if not os.environ.get(v)]
-        if missing:
-            raise ValueError(f"credentials: no block name given and {', '.join(missing)} not set; "
-                             f"pass credentials=<block name> or set the environment variables")
-        zone = os.environ.get("SAKURACLOUD_ZONE")
-        creds = cls(access_token=os.environ["SAKURACLOUD_ACCESS_TOKEN"],
-                    access_token_secret=SecretStr(os.environ["SAKURACLOUD_ACCESS_TOKEN_SECRET"]),
-                    zone=zone or DEFAULT_ZONE,
-                    api_root=os.environ.get("SAKURACLOUD_API_ROOT", REAL_API_ROOT),
-                    rate_per_s=float(os.environ.get("SAKURACLOUD_RATE_LIMIT", 10)),
-                    retry_max=int(os.environ.get("SAKURACLOUD_RETRY_MAX", 8)))
-        creds._zone_source = "SAKURACLOUD_ZONE" if zone else "the default"
+        """As SAKURA's own tools read them: SAKURACLOUD_ACCESS_TOKEN / _SECRET, SAKURACLOUD_ZONE,
+        SAKURACLOUD_API_ROOT_URL, SAKURACLOUD_RATE_LIMIT, SAKURACLOUD_RETRY_MAX over the usacloud profile
+        (SAKURACLOUD_PROFILE, else ~/.usacloud/current, else `default`); `swarmlab.sakura.config`."""
+        s = load_settings(os.environ, Path.home())
+        creds = cls(access_token=s.access_token, access_token_secret=s.access_token_secret,
+                    zone=s.zone or DEFAULT_ZONE, api_root=s.api_root or REAL_API_ROOT,
+                    rate_per_s=s.rate_per_s or 10.0, retry_max=8 if s.retry_max is None else s.retry_max)
+        creds._zone_source = s.sources.get("zone", "the default")
         return creds
 
     @classmethod

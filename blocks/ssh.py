@@ -16,7 +16,13 @@ class SSHKeyPair(Block):
 
     _block_type_name = "swarmlab SSH Key Pair"
     _block_type_slug = "swarmlab-ssh-key-pair"
-    _description = "Key pair the swarmlab flows use to SSH into lab servers."
+    _description = ("The OpenSSH key pair the swarmlab flows log in to lab servers with: the public line is "
+                    "registered on every server at provision, the private key (secret) never leaves the "
+                    "controller. Without a block the flows use `.state/ssh/<lab>_ed25519`, made on first use; "
+                    "`ssh-keygen -t ed25519` makes one by hand.")
+    _logo_url = ("https://raw.githubusercontent.com/PrefectHQ/prefect/420d0d6a78bb6df1fc18bcf188fdad43c1d22ea9/"
+                 "assets/block-logos/terminal.png")  # prefect-shell's terminal logo
+    _documentation_url = "https://man.openbsd.org/ssh-keygen"
 
     private_key: SecretStr = Field(description="OpenSSH private key (PEM text)")
     public_key: str = Field(description="the matching 'ssh-ed25519 AAAA...' line")

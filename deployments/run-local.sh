@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The deployments end to end on one machine: a local Prefect server (SQLite, its own PREFECT_HOME),
 # the `swarmlab` process work pool, the blocks, a SakuraCloudCredentials block `swarmlab` pointing at
-# the emulator (docker backend) this script starts, `prefect deploy --all`, a worker, and one run of
-# build-and-destroy/nightly watched to its end. Exits with the run's result; stops everything it started.
+# the emulator (docker backend) this script starts, the variable swarmlab_admin_cidrs and the rate limit
+# sakura-api, `prefect deploy --all`, a worker, and one run of build-and-destroy/nightly with the `local`
+# profile's spec (the deployment's own is the real cloud's seed) watched to its end. Exits with the run's
+# result; stops everything it started.
 #
 #   deployments/run-local.sh          # exit 0 when the run Completed
 #   deployments/run-local.sh --fail   # the emulator fails the first disk created: the run fails, exit != 0
@@ -21,7 +23,7 @@ for arg in "$@"; do
   case $arg in
     --fail) fail=1 ;;
     --no-drills) drills=false ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "run-local: unknown argument $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -108,12 +110,17 @@ echo "run-local: Prefect server $PREFECT_API_URL (UI http://127.0.0.1:$port), em
 
 "$prefect" work-pool create swarmlab --type process --overwrite >/dev/null
 PYTHONPATH=. "$prefect" block register -m blocks >/dev/null
-SWARMLAB_EMU_ROOT="http://127.0.0.1:$emu_port/cloud/zone" "$py" - <<'EOF'
-import os
+SWARMLAB_EMU_ROOT="http://127.0.0.1:$emu_port/cloud/zone" SWARMLAB_ADMIN_CIDRS="[\"$shared\"]" "$py" - <<'EOF'
+import json, os
+from prefect.variables import Variable
 from blocks.sakura import SakuraCloudCredentials
+from flows.ratelimit import ensure_rate_limit
 SakuraCloudCredentials(access_token=os.environ.get("SAKURA_EMULATOR_TOKEN", "emulator-token"),
                        access_token_secret=os.environ.get("SAKURA_EMULATOR_SECRET", "emulator-secret"),
                        zone="is1a", api_root=os.environ["SWARMLAB_EMU_ROOT"]).save("swarmlab", overwrite=True)
+# the nightly's own spec (seed) reads it at deploy time; this script's run passes the local profile's spec
+Variable.set("swarmlab_admin_cidrs", json.loads(os.environ["SWARMLAB_ADMIN_CIDRS"]), overwrite=True)
+ensure_rate_limit()  # the SAKURA API's one rate limit for every run on this server (sakura-api)
 EOF
 
 "$prefect" deploy --all --no-prompt

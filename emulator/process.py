@@ -58,7 +58,7 @@ class Emulator:
 
     def env(self) -> dict[str, str]:
         """Environment that points the flows' default credentials at this emulator."""
-        return {"SAKURACLOUD_API_ROOT": self.root, "SAKURACLOUD_ACCESS_TOKEN": self.token,
+        return {"SAKURACLOUD_API_ROOT_URL": self.root, "SAKURACLOUD_ACCESS_TOKEN": self.token,
                 "SAKURACLOUD_ACCESS_TOKEN_SECRET": self.secret}
 
     def stop(self, purge: bool = False) -> None:

@@ -14,7 +14,8 @@ import sys
 from blocks.sakura import ZONE_RULE
 from swarmlab.spec import PROFILES, LabSpec
 
-EPILOG = f"zone: {ZONE_RULE}. Credentials: --credentials BLOCK, else SAKURACLOUD_ACCESS_TOKEN / _SECRET."
+EPILOG = (f"zone: {ZONE_RULE}. Credentials: --credentials BLOCK, else SAKURACLOUD_ACCESS_TOKEN / _SECRET "
+          f"over the usacloud profile (SAKURACLOUD_PROFILE, ~/.usacloud/current, default).")
 
 
 class Failed(Exception):

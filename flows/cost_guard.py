@@ -10,6 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 from flows.naming import TIMEOUT_S
 from blocks.sakura import SakuraCloudCredentials
 from flows.lock import LabBusy
+from flows.session import api_client
 from flows.teardown import teardown_lab
 from swarmlab.cloud import lifecycle as lc
 from swarmlab.cost import ledger, projected
@@ -44,7 +45,7 @@ def cost_guard(zones: list[str] | None = None, interval_minutes: int = 10, defau
     failed: list[str] = []
     started = datetime.now(timezone.utc)
     for zone in zones:
-        client = creds.client(zone)
+        client = api_client(creds, zone)
         labs = t.scan(client)
         if not labs:
             continue

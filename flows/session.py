@@ -7,6 +7,7 @@ from pydantic import SecretStr
 
 from blocks.sakura import ZONE_RULE, SakuraCloudCredentials
 from blocks.ssh import SSHKeyPair
+from flows.ratelimit import sakura_pace
 from swarmlab.cloud.fleet import Fleet
 from swarmlab.cloud.inventory import Inventory
 from swarmlab.cloud.secrets import derive
@@ -20,6 +21,13 @@ def pick_zone(creds: SakuraCloudCredentials, asked: str | None, lab: str, log) -
     zone, source = creds.pick_zone(asked)
     log.info("lab %s in zone %s (from %s; rule: %s)", lab, zone, source, ZONE_RULE)
     return zone
+
+
+def api_client(creds: SakuraCloudCredentials, zone: str) -> SakuraClient:
+    """The API client of a flow run: the credentials' own pacing, plus a slot of the Prefect rate limit
+    `sakura-api` per request when a Prefect server is configured (`flows.ratelimit`; created if missing at
+    the credentials' `rate_per_s`)."""
+    return creds.client(zone, pace=sakura_pace(per_second=creds.rate_per_s))
 
 
 def open_lab(spec: LabSpec, credentials: str | None, log) -> tuple[SakuraCloudCredentials, LabSpec]:
@@ -53,7 +61,7 @@ class LabSession:
     @property
     def client(self) -> SakuraClient:
         if self._client is None:
-            self._client = self.creds.client(self.spec.zone)
+            self._client = api_client(self.creds, self.spec.zone)
         return self._client
 
     def secret(self, purpose: str) -> SecretStr:

@@ -11,7 +11,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.naming import TIMEOUT_S, run_name
 from blocks.sakura import SakuraCloudCredentials
 from flows.lock import lab_lock
-from flows.session import pick_zone
+from flows.session import api_client, pick_zone
 from swarmlab.cloud import lifecycle as lc
 from swarmlab.cloud import teardown as lib
 from swarmlab.cloud.resources import FILTERS, KINDS, Kind, LabResources
@@ -55,7 +55,7 @@ def _teardown_lab(lab: str, zone: str | None, credentials: str | None, *, dry_ru
     log = get_run_logger()
     creds = SakuraCloudCredentials.resolve(credentials)
     zone = pick_zone(creds, zone, lab, log)
-    client = creds.client(zone)
+    client = api_client(creds, zone)
     found = t.find_lab(client, lab)
     life = _lifecycle(found)
     if force:

@@ -17,7 +17,7 @@ health='import base64, os, sys, urllib.request
 creds = os.environ.get("SAKURA_EMULATOR_TOKEN", "emulator-token") + ":" + os.environ.get("SAKURA_EMULATOR_SECRET", "emulator-secret")
 urllib.request.urlopen(urllib.request.Request(sys.argv[1], headers={"Authorization": "Basic " + base64.b64encode(creds.encode()).decode()}), timeout=1)'
 for _ in $(seq 1 150); do .venv/bin/python -c "$health" "http://127.0.0.1:$port/_emulator/health" 2>/dev/null && break; sleep 0.2; done
-export SAKURACLOUD_API_ROOT="http://127.0.0.1:$port/cloud/zone"
+export SAKURACLOUD_API_ROOT_URL="http://127.0.0.1:$port/cloud/zone"
 export SAKURACLOUD_ACCESS_TOKEN=${SAKURA_EMULATOR_TOKEN:-emulator-token}
 export SAKURACLOUD_ACCESS_TOKEN_SECRET=${SAKURA_EMULATOR_SECRET:-emulator-secret}
 .venv/bin/python -m flows demo --profile local "$@"

@@ -51,4 +51,5 @@ def cloud_env(emulator, monkeypatch, tmp_path):
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("SAKURACLOUD_RATE_LIMIT", "50")  # the emulator on loopback takes more than the cloud's 10/s
     monkeypatch.setenv("SWARMLAB_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("SAKURACLOUD_PROFILE_DIR", str(tmp_path / "no-usacloud"))  # a developer's profile stays out
     return emulator

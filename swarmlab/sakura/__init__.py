@@ -8,13 +8,15 @@ from .errors import (BadRequest, Busy, Conflict, Forbidden, Locked, MethodNotAll
 from .models import (NFS, Archive, Disk, Interface, Note, PacketFilter, PacketFilterRule, Registry,
                      RegistryUser, Server, ServiceClass, SSHKey, Switch)
 from .disks import DiskEdit
+from .config import ApiSettings, CredentialsError, load_settings
 from .wait import wait
 
 __all__ = [
-    "GLOBAL_ZONE", "NFS", "Archive", "BadRequest", "Busy", "Conflict", "Disk", "DiskEdit",
+    "GLOBAL_ZONE", "NFS", "ApiSettings", "Archive", "BadRequest", "Busy", "Conflict", "CredentialsError",
+    "Disk", "DiskEdit",
     "Forbidden", "Interface", "Locked", "MethodNotAllowed", "NoMatch", "Note", "NotFound", "PacketFilter",
     "PacketFilterRule",
     "PaymentRequired", "Registry", "RegistryUser", "ResourceFailed", "SSHKey", "SakuraAPIError",
     "SakuraClient", "SakuraConnectionError", "SakuraError", "Server", "ServerError",
-    "ServiceClass", "StillCreating", "Switch", "Unauthorized", "WaitTimeout", "wait",
+    "ServiceClass", "StillCreating", "Switch", "Unauthorized", "WaitTimeout", "load_settings", "wait",
 ]

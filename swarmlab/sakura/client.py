@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import SecretStr
@@ -28,7 +29,8 @@ class SakuraClient:
     """SAKURA Cloud IaaS API 1.1 client.
 
     By default calls go over HTTP (`Transport`): `URL = {api_root}/{zone}/api/cloud/1.1/{path}`; HTTP
-    Basic auth with the access token and secret; at most `rate_per_s` requests/s across threads;
+    Basic auth with the access token and secret; at most `rate_per_s` requests/s across threads, and
+    `pace()` (when given) called before every attempt, for a limit shared beyond this process;
     retries per `transport` (503, 423, 409 still_creating, connection errors). `transport=` replaces
     all of that with any `SakuraTransport` (then token, secret, api_root, rate and retries are unused).
     Waiters poll every `poll_interval_s`. Global resources (notes, SSH keys, registries) are called
@@ -39,14 +41,15 @@ class SakuraClient:
                  api_root: str = DEFAULT_API_ROOT, rate_per_s: float = 10.0,
                  max_retries: int = 8, timeout_s: float = 30.0, poll_interval_s: float = 2.0,
                  *, global_zone: str = GLOBAL_ZONE, backoff_base_s: float = 0.5,
-                 backoff_cap_s: float = 30.0, transport: SakuraTransport | None = None):
+                 backoff_cap_s: float = 30.0, transport: SakuraTransport | None = None,
+                 pace: Callable[[], object] | None = None):
         if transport is None and not token:
             raise ValueError("SAKURA Cloud access token is empty")
         if not zone:
             raise ValueError("SakuraClient needs a zone (is1a, is1b, tk1a, tk1b or tk1v)")
         if transport is None:
             transport = Transport(token, secret, zone, api_root, rate_per_s, max_retries, timeout_s,
-                                  backoff_base_s, backoff_cap_s)
+                                  backoff_base_s, backoff_cap_s, pace=pace)
         self.zone = zone
         self.global_zone = global_zone
         self.poll_interval_s = poll_interval_s

@@ -17,7 +17,9 @@ read timeout / connection dropped      retry                       no (may have 
 =====================================  ==========================  ============================
 
 Pacing: at most `rate_per_s` requests per second leave this transport, across all threads (each
-attempt, retries included, takes a slot). Each thread uses its own `requests.Session`.
+attempt, retries included, takes a slot); then `pace()`, when given, is called before each attempt too
+(a hook for a limit shared with other processes, e.g. the flows' Prefect rate limit). Each thread uses
+its own `requests.Session`.
 """
 
 from __future__ import annotations
@@ -118,7 +120,7 @@ class Transport:
     def __init__(self, token: str, secret: str | SecretStr, zone: str,
                  api_root: str = DEFAULT_API_ROOT, rate_per_s: float = 10.0, max_retries: int = 8,
                  timeout_s: float = 30.0, backoff_base_s: float = 0.5, backoff_cap_s: float = 30.0,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, pace: Callable[[], object] | None = None):
         self.token = token
         self.secret = secret if isinstance(secret, SecretStr) else SecretStr(secret)
         self.zone = zone
@@ -128,6 +130,7 @@ class Transport:
         self.backoff_base_s = backoff_base_s
         self.backoff_cap_s = backoff_cap_s
         self.limiter = RateLimiter(rate_per_s)
+        self.pace = pace
         self._sleep = sleep
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
@@ -179,6 +182,8 @@ class Transport:
         while True:
             attempt += 1
             self.limiter.acquire()
+            if self.pace is not None:
+                self.pace()
             t0 = time.monotonic()
             try:
                 resp = self._session().request(method, url, data=data, headers=headers,

@@ -150,3 +150,11 @@ def test_pacing_holds_across_threads(scripted):
         list(pool.map(lambda _: c.request("GET", "zone"), range(21)))
     assert time.monotonic() - t0 >= 0.95  # 21 requests at 20/s: the last leaves >= 1 s after the first
     assert len(s.seen) == 21
+
+
+def test_pace_hook_runs_before_every_attempt_retries_included(scripted):
+    s = scripted(err(503, "busy"), err(503, "busy"))
+    paced: list[int] = []
+    c = s.client(pace=lambda: paced.append(len(s.seen)))
+    c.request("GET", "server")
+    assert len(s.seen) == 3 and paced == [0, 1, 2]  # each before its request left

@@ -1,4 +1,5 @@
-"""One zone rule everywhere: --zone (the spec's zone) > the credentials block's zone > SAKURACLOUD_ZONE > is1a."""
+"""One zone rule everywhere: --zone (the spec's zone) > the credentials block's zone > SAKURACLOUD_ZONE > the
+usacloud profile's Zone > is1a."""
 
 from blocks.sakura import SakuraCloudCredentials
 
@@ -6,6 +7,7 @@ from blocks.sakura import SakuraCloudCredentials
 def env_creds(monkeypatch, zone: str | None) -> SakuraCloudCredentials:
     monkeypatch.setenv("SAKURACLOUD_ACCESS_TOKEN", "t")
     monkeypatch.setenv("SAKURACLOUD_ACCESS_TOKEN_SECRET", "s")
+    monkeypatch.setenv("SAKURACLOUD_PROFILE_DIR", "/nonexistent-usacloud")  # no usacloud profile
     if zone:
         monkeypatch.setenv("SAKURACLOUD_ZONE", zone)
     else:
@@ -31,3 +33,20 @@ def test_a_blocks_own_zone_beats_the_environment(monkeypatch):
     monkeypatch.setenv("SAKURACLOUD_ZONE", "tk1b")
     block = SakuraCloudCredentials(access_token="t", access_token_secret="s", zone="is1b")
     assert block.pick_zone(None) == ("is1b", "this block")
+
+
+def test_the_usacloud_profile_zone_comes_after_the_environment(monkeypatch, tmp_path):
+    (tmp_path / ".usacloud" / "lab").mkdir(parents=True)
+    (tmp_path / ".usacloud" / "lab" / "config.json").write_text(
+        '{"AccessToken": "pt", "AccessTokenSecret": "ps", "Zone": "tk1v", "APIRootURL": "http://127.0.0.1:9/cloud/zone"}')
+    for var in ("SAKURACLOUD_ACCESS_TOKEN", "SAKURACLOUD_ACCESS_TOKEN_SECRET", "SAKURACLOUD_ZONE",
+                "SAKURACLOUD_API_ROOT", "SAKURACLOUD_API_ROOT_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SAKURACLOUD_PROFILE_DIR", str(tmp_path))
+    monkeypatch.setenv("SAKURACLOUD_PROFILE", "lab")
+    creds = SakuraCloudCredentials.resolve(None)
+    zone, source = creds.pick_zone(None)
+    assert (zone, creds.access_token, creds.api_root) == ("tk1v", "pt", "http://127.0.0.1:9/cloud/zone")
+    assert source.startswith("usacloud profile 'lab'") and "Zone" in source
+    monkeypatch.setenv("SAKURACLOUD_ZONE", "is1b")
+    assert SakuraCloudCredentials.resolve(None).pick_zone(None) == ("is1b", "SAKURACLOUD_ZONE")
