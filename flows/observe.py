@@ -134,7 +134,9 @@ def plan(spec: LabSpec, credentials: str | None, ssh_key: str | None) -> p.LabPl
             else:
                 hosts, swarm, stack = _observe_hosts(spec, discover(client, spec), key)
         elif not found.empty:
-            hosts = [p.unknown("hosts", "the lab is incomplete: provisioned first by up")]
+            hosts = [p.unknown("hosts", "the lab is incomplete: up provisions the rest first")]
+        else:
+            hosts, swarm, stack = p.plan_new(spec)
         return p.make_plan(spec, spec.zone, found, estimate_yen=est.total, price_source=est.price_source,
                            hosts=hosts, swarm=swarm, stack=stack)
     finally:

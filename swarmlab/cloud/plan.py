@@ -86,6 +86,21 @@ def plan_stack(spec: LabSpec, deployed: dict[str, str | None], digest: str) -> l
     return [Change(action="change", target=f"stack {spec.stack.name}", detail=f"deploy ({what})")]
 
 
+def plan_new(spec: LabSpec) -> tuple[list[Change], list[Change], list[Change]]:
+    """(hosts, swarm, stack) for a lab that does not exist yet: everything is to do."""
+    nodes = [spec.server_name(s) for s in spec.managers + spec.workers]
+    hosts = [Change(action="change", target=f"host {n}", detail=f"apt update, upgrade, install {' '.join(spec.packages)}")
+             for n in nodes]
+    hosts.append(Change(action="change", target=f"host {spec.server_name(spec.haproxy)}",
+                        detail="install haproxy, configure and reload"))
+    m = [spec.server_name(s) for s in spec.managers]
+    swarm = [Change(action="change", target="swarm", detail=f"init on {m[0]}, join {len(m) - 1} managers and "
+                                                              f"{len(spec.workers)} workers, drain the managers")]
+    stack = [Change(action="change", target=f"stack {spec.stack.name}",
+                    detail="build and push web, app, postgres; deploy")]
+    return hosts, swarm, stack
+
+
 def unknown(target: str, why: str) -> Change:
     return Change(action="unknown", target=target, detail=why)
 
