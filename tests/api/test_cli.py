@@ -120,20 +120,6 @@ def test_ssh_pins_the_hosts_derived_key_and_passes_the_command(cloud_env, prefec
     assert out.returncode == 1 and "no server cli-h-manager09" in out.stderr, out.stderr[-2000:]
 
 
-@pytest.mark.parametrize("argv", [
-    ["plan", "--yes"],                       # plan writes nothing: nothing to confirm
-    ["status", "--profile", "seed"],         # status reads every lab, of any profile
-    ["guard", "--lab", "x"],                 # the guard looks at every lab
-    ["down"],                                # which lab: never a default
-    ["plan", "--", "hostname"],              # a remote command is ssh's only
-    ["up", "--lab", "Not_A_Name"],           # an invalid lab name
-])
-def test_usage_errors_exit_2(argv, cloud_env, prefect_api):
-    out = swarmlab(prefect_api, *argv)
-    assert out.returncode == 2, (out.stdout[-500:], out.stderr[-2000:])
-    assert "swarmlab" in out.stderr
-
-
 def test_teardown_shows_its_plan_and_needs_yes_without_a_terminal(cloud_env, prefect_api):
     provision(local("cli-a"))
     before = listing(cloud_env, "cli-a")
