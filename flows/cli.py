@@ -219,6 +219,19 @@ def build_spec(a: argparse.Namespace, name: str | None = None) -> LabSpec:
         raise Usage("; ".join(f"{'.'.join(map(str, x['loc'])) or 'spec'}: {x['msg']}" for x in e.errors())) from None
 
 
+def buildable_spec(a: argparse.Namespace) -> LabSpec:
+    """The spec for plan/up: the seed profile names who may SSH in (--admin-cidr) before anything else."""
+    from swarmlab.cloud.provision import check_exposure
+    from swarmlab.render.filters import AdminCidrsRequired
+
+    spec = build_spec(a)
+    try:
+        check_exposure(spec)
+    except AdminCidrsRequired as e:
+        raise Usage(f"{e} (on the command line: --admin-cidr <address>/32)") from None
+    return spec
+
+
 def confirm(lab: str, zone: str, plan: list[str], *, yes: bool) -> None:
     """Terraform's way: show the plan; in a terminal only `yes` goes on; without one, --yes is required."""
     if yes:
@@ -236,7 +249,7 @@ def cmd_plan(a) -> tuple[object, str, bool]:
     from flows import observe
     from swarmlab.cloud.plan import text
 
-    plan = observe.plan(build_spec(a), a.credentials, a.ssh_key)
+    plan = observe.plan(buildable_spec(a), a.credentials, a.ssh_key)
     return plan.summary(), text(plan), True
 
 
@@ -244,7 +257,7 @@ def cmd_up(a) -> tuple[object, str, bool]:
     from flows import observe
     from flows.build import build_lab
 
-    spec = build_spec(a)
+    spec = buildable_spec(a)
     result = build_lab(spec, a.credentials, a.ssh_key, engine=a.engine)
     labs, _ = observe.status([a.zone] if a.zone else None, a.credentials, spec.name, check=False)
     s = labs[0] if labs else None

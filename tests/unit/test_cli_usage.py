@@ -45,6 +45,14 @@ def test_an_invalid_lab_name_is_a_usage_error_naming_the_field(capsys):
     assert "swarmlab up: name:" in err and "lowercase" in err
 
 
+@pytest.mark.parametrize("command", ["plan", "up"])
+def test_the_seed_profile_without_admin_cidrs_is_a_usage_error_before_any_call(command, capsys, monkeypatch):
+    monkeypatch.delenv("SAKURACLOUD_ACCESS_TOKEN", raising=False)  # nothing is read from any cloud
+    assert exit_code([command, "--profile", "seed", "--lab", "lab1"]) == 2
+    err = capsys.readouterr().err
+    assert "admin_cidrs is not set" in err and "--admin-cidr <address>/32" in err
+
+
 @pytest.mark.parametrize("command", [*COMMANDS, *ALIASES])
 def test_every_command_has_help_with_an_example_and_the_zone_rule(command, capsys):
     assert exit_code([command, "--help"]) == 0
