@@ -95,25 +95,43 @@ def _observe_hosts(spec: LabSpec, inv: Inventory, key: SSHKey) -> tuple[list[p.C
 
     sessions |= {n: s for n, s in run_parallel({n: n for n in names[1:]}, connect).items() if s is not None}
     try:
-        facts = run_parallel(sessions, lambda s: gather(s, spec.packages))
-        host_changes = p.plan_hosts({n: plan_host(f) for n, f in facts.items()})
-        host_changes += [p.unknown(f"host {n}", why) for n, why in sorted(failed.items())]
-        try:
-            swarm_facts, rows = observe_swarm(spec, sessions, timeout_s=CALL_TIMEOUT_S)
-            sp = plan_swarm(spec, swarm_facts, rows)
-            swarm = [p.Change(action="change", target="swarm", detail=a.describe()) for a in sp.actions]
-            swarm += [p.unknown("swarm", f"unreachable: {', '.join(sp.unreachable)}")] if sp.unreachable else []
-        except SwarmlabError as e:
-            swarm = [p.unknown("swarm", _why(e))]
-        builds = image_builds(inv.registry_fqdn)
-        images = StackImages(web=builds["web"].ref, app=builds["app"].ref, postgres=builds["postgres"].ref)
-        status = observe_stack(sessions[first], spec)
-        deployed = {svc: (i.labels.get(STACK_HASH_LABEL, "") if i else None) for svc, i in status.inspects.items()}
-        stack = p.plan_stack(spec, deployed, stack_file(spec, images)[1])
-        return host_changes, swarm, stack
+        return (_host_changes(spec, sessions, failed), _swarm_changes(spec, sessions),
+                _stack_changes(spec, inv, sessions[first]))
     finally:
         for s in sessions.values():
             s.close()
+
+
+def _host_changes(spec: LabSpec, sessions: dict[str, Session], failed: dict[str, str]) -> list[p.Change]:
+    try:
+        facts = run_parallel(sessions, lambda s: gather(s, spec.packages))
+    except SwarmlabError as e:
+        return [p.unknown("hosts", _why(e))]
+    return (p.plan_hosts({n: plan_host(f) for n, f in facts.items()})
+            + [p.unknown(f"host {n}", why) for n, why in sorted(failed.items())])
+
+
+def _swarm_changes(spec: LabSpec, sessions: dict[str, Session]) -> list[p.Change]:
+    try:
+        swarm_facts, rows = observe_swarm(spec, sessions, timeout_s=CALL_TIMEOUT_S)
+        sp = plan_swarm(spec, swarm_facts, rows)
+    except SwarmlabError as e:
+        return [p.unknown("swarm", _why(e))]
+    return ([p.Change(action="change", target="swarm", detail=a.describe()) for a in sp.actions]
+            + ([p.unknown("swarm", f"unreachable: {', '.join(sp.unreachable)}")] if sp.unreachable else []))
+
+
+def _stack_changes(spec: LabSpec, inv: Inventory, session: Session) -> list[p.Change]:
+    """The stack hash `deploy_stack` would deploy (images tagged by content, as publish tags them) against
+    the label on each running service."""
+    builds = image_builds(inv.registry_fqdn)
+    images = StackImages(web=builds["web"].ref, app=builds["app"].ref, postgres=builds["postgres"].ref)
+    try:
+        status = observe_stack(session, spec)
+    except SwarmlabError as e:
+        return [p.unknown(f"stack {spec.stack.name}", _why(e))]
+    deployed = {svc: (i.labels.get(STACK_HASH_LABEL, "") if i else None) for svc, i in status.inspects.items()}
+    return p.plan_stack(spec, deployed, stack_file(spec, images)[1])
 
 
 def plan(spec: LabSpec, credentials: str | None, ssh_key: str | None) -> p.LabPlan:
