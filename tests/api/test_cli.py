@@ -17,6 +17,7 @@ import pytest
 
 from blocks.sakura import SakuraCloudCredentials
 from flows.__main__ import main
+from flows.cli import COMMANDS
 from flows.build_and_destroy import LabExists, build_and_destroy
 from flows.provision import provision
 from swarmlab.cloud import lifecycle as lc
@@ -39,6 +40,17 @@ def swarmlab(prefect_api: str, *argv: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "flows.cli", *argv], cwd=ROOT, stdin=subprocess.DEVNULL,
                           env={**os.environ, "PREFECT_API_URL": prefect_api}, capture_output=True, text=True,
                           timeout=300)
+
+
+def test_the_module_entry_points_show_the_commands_and_their_examples():
+    def run(*argv: str) -> str:
+        out = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out.stdout
+
+    assert "examples:\n  swarmlab down --lab lab1 --dry-run" in run("-m", "flows.cli", "down", "--help")
+    top = run("-m", "flows", "--help")
+    assert top.startswith("usage: python -m flows") and all(f"\n    {c} " in top for c in COMMANDS)
 
 
 def test_plan_on_an_empty_zone_lists_what_up_creates_and_the_estimate(cloud_env, prefect_api):
