@@ -4,6 +4,7 @@ with the lab key and its pinned host key)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shlex
 from datetime import datetime, timezone
@@ -30,6 +31,7 @@ from swarmlab.release import edge
 from swarmlab.release.deploy import STACK_HASH_LABEL, stack_file
 from swarmlab.release.deploy import observe as observe_stack
 from swarmlab.release.publish import image_builds
+from swarmlab.render.haproxy import render_haproxy
 from swarmlab.render.stack import StackImages
 from swarmlab.spec import LabSpec
 from swarmlab.swarm.apply import node_table
@@ -75,7 +77,7 @@ def _why(e: Exception) -> str:
 def _observe_hosts(spec: LabSpec, inv: Inventory, key: SSHKey) -> tuple[list[p.Change], list[p.Change],
                                                                           list[p.Change]]:
     """(hosts, swarm, stack) changes, from facts read over SSH; `unknown` where a host does not answer."""
-    names = [spec.server_name(s) for s in spec.managers + spec.workers]
+    names = [spec.server_name(s) for s in spec.managers + spec.workers + [spec.haproxy]]
     hosts = {s.name: Host(name=s.name, address=s.address or "", private_ip=s.private_ip, user=spec.ssh_user,
                           server_id=s.id) for s in inv.servers}
     first = names[0]
@@ -103,15 +105,22 @@ def _observe_hosts(spec: LabSpec, inv: Inventory, key: SSHKey) -> tuple[list[p.C
 
 
 def _host_changes(spec: LabSpec, sessions: dict[str, Session], failed: dict[str, str]) -> list[p.Change]:
+    """prepare's apt plan on the swarm nodes, configure_edge's on the HAProxy host."""
+    lb = spec.server_name(spec.haproxy)
+    nodes = {n: s for n, s in sessions.items() if n != lb}
     try:
-        facts = run_parallel(sessions, lambda s: gather(s, spec.packages))
+        facts = run_parallel(nodes, lambda s: gather(s, spec.packages))
+        out = p.plan_hosts({n: plan_host(f) for n, f in facts.items()})
+        if lb in sessions:
+            want = hashlib.sha256(render_haproxy(spec).encode()).hexdigest()
+            out += p.plan_edge(lb, edge.facts(sessions[lb]), want)
     except SwarmlabError as e:
         return [p.unknown("hosts", _why(e))]
-    return (p.plan_hosts({n: plan_host(f) for n, f in facts.items()})
-            + [p.unknown(f"host {n}", why) for n, why in sorted(failed.items())])
+    return out + [p.unknown(f"host {n}", why) for n, why in sorted(failed.items())]
 
 
 def _swarm_changes(spec: LabSpec, sessions: dict[str, Session]) -> list[p.Change]:
+    sessions = {n: s for n, s in sessions.items() if n != spec.server_name(spec.haproxy)}
     try:
         swarm_facts, rows = observe_swarm(spec, sessions, timeout_s=CALL_TIMEOUT_S)
         sp = plan_swarm(spec, swarm_facts, rows)

@@ -76,6 +76,17 @@ def plan_hosts(steps: dict[str, list[AptStep]]) -> list[Change]:
             for host, todo in sorted(steps.items()) if todo]
 
 
+def plan_edge(host: str, facts: dict[str, str], want_sha: str) -> list[Change]:
+    """What configure_edge would do on the HAProxy host, from `release.edge.facts` (installed, sha, active)."""
+    todo = [] if facts.get("installed") == "1" else ["install haproxy"]
+    have = facts.get("sha") or ""
+    if have != want_sha:
+        todo.append(f"haproxy.cfg {have[:12] or 'missing'} → {want_sha[:12]}")
+    if todo or facts.get("active") != "active":
+        todo.append("reload haproxy")
+    return [Change(action="change", target=f"host {host}", detail=", ".join(todo))] if todo else []
+
+
 def plan_stack(spec: LabSpec, deployed: dict[str, str | None], digest: str) -> list[Change]:
     """A deploy when a service of the stack is missing or carries another stack hash than `digest`."""
     stale = {svc: have for svc, have in sorted(deployed.items()) if have != digest}

@@ -66,6 +66,16 @@ def test_host_and_stack_changes_and_unknowns_are_counted():
     assert "  ? swarm: not reachable over SSH" in p.text(plan)
 
 
+def test_the_edge_plan_follows_configure_edge():
+    sha = "c" * 64
+    assert p.plan_edge("lab1-haproxy01", {"installed": "1", "sha": sha, "active": "active"}, sha) == []
+    (c,) = p.plan_edge("lab1-haproxy01", {"installed": "1", "sha": sha, "active": "failed"}, sha)
+    assert c.detail == "reload haproxy"
+    (c,) = p.plan_edge("lab1-haproxy01", {"installed": "", "sha": "", "active": "inactive"}, sha)
+    assert (c.target, c.detail) == ("host lab1-haproxy01", f"install haproxy, haproxy.cfg missing → {'c' * 12}, "
+                                                             "reload haproxy")
+
+
 def test_status_reads_profile_age_expiry_budget_and_yen():
     sw = Switch(ID="9", Name="lab1-switch", Description="swarmlab lab lab1 (profile local)",
                 Tags=["swarmlab", "swarmlab-lab=lab1", "swarmlab-expires=2026-11-29T14:00Z", "swarmlab-budget=500"])
