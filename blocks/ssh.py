@@ -32,11 +32,16 @@ class SSHKeyPair(Block):
         pair = SSHKey.generate()
         return cls(private_key=pair.private_key, public_key=pair.public_key)
 
+    @staticmethod
+    def key_file(lab: str) -> Path:
+        """The lab's key file: SWARMLAB_SSH_KEY, else .state/ssh/<lab>_ed25519."""
+        state = Path(os.environ.get("SWARMLAB_STATE_DIR", ".state"))
+        return Path(os.environ.get("SWARMLAB_SSH_KEY") or state / "ssh" / f"{lab}_ed25519")
+
     @classmethod
     def from_file(cls, lab: str) -> "SSHKeyPair":
-        """The lab's key file (SWARMLAB_SSH_KEY or .state/ssh/<lab>_ed25519), generated on first use."""
-        state = Path(os.environ.get("SWARMLAB_STATE_DIR", ".state"))
-        path = Path(os.environ.get("SWARMLAB_SSH_KEY") or state / "ssh" / f"{lab}_ed25519")
+        """The lab's key file (`key_file`), generated on first use."""
+        path = cls.key_file(lab)
         pub = path.with_name(path.name + ".pub")
         if not path.exists():
             pair = cls.generate()

@@ -68,7 +68,7 @@ def ensure_switch(client: SakuraClient, spec: LabSpec, existing=None,
                                                                          else [])
         return sw.id, tags, False
     tags = spec.tags + [expiry_tag(now + timedelta(hours=spec.ttl_hours)), budget_tag(spec.budget_yen)]
-    return client.switches.create(name=name, tags=tags, description=f"swarmlab lab {spec.name}").id, tags, True
+    return client.switches.create(name=name, tags=tags, description=f"swarmlab lab {spec.name} (profile {spec.profile})").id, tags, True
 
 
 def assert_not_torn_down(client: SakuraClient, spec: LabSpec, switch_id: str) -> None:

@@ -1,22 +1,27 @@
-"""`python -m flows` against a real emulator process (memory backend): confirmation, dry run, the zone rule,
-and build-and-destroy's ownership of its lab."""
+"""The `swarmlab` CLI (and its alias `python -m flows`) against a real emulator process (memory backend):
+plan, status, down's confirmation and dry run, ssh's command line, usage errors, the zone rule, and
+build-and-destroy's ownership of its lab."""
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from collections import Counter
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from blocks.sakura import SakuraCloudCredentials
 from flows.__main__ import main
+from flows.cli import COMMANDS
 from flows.build_and_destroy import LabExists, build_and_destroy
 from flows.provision import provision
 from swarmlab.cloud import lifecycle as lc
+from swarmlab.hosts import KnownHosts
 from swarmlab.spec import local
 
 from tests.api.test_provision_flow import EXPECTED, listing
@@ -28,6 +33,106 @@ def cli(prefect_api: str, *argv: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "flows", *argv], cwd=ROOT, stdin=subprocess.DEVNULL,
                           env={**os.environ, "PREFECT_API_URL": prefect_api}, capture_output=True, text=True,
                           timeout=300)
+
+
+def swarmlab(prefect_api: str, *argv: str) -> subprocess.CompletedProcess:
+    """`swarmlab ARGS` as a user runs it from this worktree, without a terminal."""
+    return subprocess.run([sys.executable, "-m", "flows.cli", *argv], cwd=ROOT, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "PREFECT_API_URL": prefect_api}, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_the_module_entry_points_show_the_commands_and_their_examples():
+    def run(*argv: str) -> str:
+        out = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out.stdout
+
+    assert "examples:\n  swarmlab down --lab lab1 --dry-run" in run("-m", "flows.cli", "down", "--help")
+    top = run("-m", "flows", "--help")
+    assert top.startswith("usage: python -m flows") and all(f"\n    {c} " in top for c in COMMANDS)
+
+
+def test_plan_on_an_empty_zone_lists_what_up_creates_and_the_estimate(cloud_env, prefect_api):
+    out = swarmlab(prefect_api, "plan", "--lab", "cli-p")
+    assert out.returncode == 0, out.stderr[-2000:]
+    for name in ("cli-p-switch", "cli-p-nfs", "cli-p-registry", "cli-p-manager01", "cli-p-haproxy01-disk",
+                 "cli-p-filter-edge"):
+        assert f"+ {name}" in out.stdout, out.stdout
+    assert "~ swarm: init on cli-p-manager01" in out.stdout
+    assert "Plan: 20 to create" in out.stdout and "Cost: " in out.stdout and "budget 500 yen" in out.stdout
+
+    out = swarmlab(prefect_api, "plan", "--lab", "cli-p", "--ttl-hours", "10", "--json")
+    assert out.returncode == 0, out.stderr[-2000:]
+    plan = json.loads(out.stdout)
+    assert plan["to_create"] == 20 and not plan["exists"] and not plan["no_changes"]
+    assert plan["hours"] == 10 and plan["estimate_yen"] > 0
+    assert listing(cloud_env, "cli-p") == Counter(), "plan creates nothing"
+
+
+def test_plan_of_a_provisioned_lab_has_no_resource_changes(cloud_env, prefect_api):
+    provision(local("cli-q"))
+    out = swarmlab(prefect_api, "plan", "--lab", "cli-q", "--json")
+    assert out.returncode == 0, out.stderr[-2000:]
+    plan = json.loads(out.stdout)
+    assert plan["exists"] and plan["to_create"] == 0 and plan["resources"] == []
+    assert plan["existing"] == sum(EXPECTED.values()) + 2  # + the two packet filters
+    assert plan["estimate_yen"] > 0
+    out = swarmlab(prefect_api, "plan", "--lab", "cli-q")
+    assert "Resources: no changes" in out.stdout, out.stdout
+    # the memory backend's servers run no sshd: the rest is unknown, and says why
+    assert "  ? hosts: not reachable over SSH (" in out.stdout and "Plan: 0 to create, 0 to change, 3 unknown." \
+        in out.stdout, out.stdout
+
+
+def test_status_lists_every_lab_with_its_cost(cloud_env, prefect_api):
+    provision(local("cli-s1"))
+    provision(local("cli-s2", budget_yen=300))
+    out = swarmlab(prefect_api, "status", "--json", "--no-check")
+    assert out.returncode == 0, out.stderr[-2000:]
+    labs = {s["lab"]: s for s in json.loads(out.stdout)}
+    assert set(labs) == {"cli-s1", "cli-s2"}
+    for s in labs.values():
+        assert s["yen"] > 0 and s["zone"] == "is1a" and s["profile"] == "local" and s["expires"]
+        assert s["web_url"] == f"http://{s['address']}/"
+    assert labs["cli-s1"]["budget_yen"] == 500 and labs["cli-s2"]["budget_yen"] == 300
+
+    out = swarmlab(prefect_api, "status", "--lab", "cli-s2")  # with the HTTP and SSH checks
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "cli-s2" in out.stdout and "cli-s1" not in out.stdout and "1 labs," in out.stdout, out.stdout
+    assert "YEN" in out.stdout and "EXPIRES" in out.stdout
+
+
+def test_down_dry_run_deletes_nothing_and_yes_deletes(cloud_env, prefect_api):
+    provision(local("cli-d"))
+    out = swarmlab(prefect_api, "down", "--lab", "cli-d")
+    assert out.returncode == 2 and "--yes" in out.stderr, out.stderr[-2000:]
+    out = swarmlab(prefect_api, "down", "--lab", "cli-d", "--dry-run")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "resources would be deleted (dry run)" in out.stdout and "cli-d-switch" in out.stdout
+    assert listing(cloud_env, "cli-d") == EXPECTED
+    out = swarmlab(prefect_api, "down", "--lab", "cli-d", "--yes")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "nothing left" in out.stdout
+    assert listing(cloud_env, "cli-d") == Counter()
+
+
+def test_ssh_pins_the_hosts_derived_key_and_passes_the_command(cloud_env, prefect_api, tmp_path):
+    provision(local("cli-h"))
+    out = swarmlab(prefect_api, "ssh", "manager02", "--lab", "cli-h", "--print", "--", "docker", "node", "ls")
+    assert out.returncode == 0, out.stderr[-2000:]
+    argv = shlex.split(out.stdout)
+    assert argv[0] == "ssh" and "StrictHostKeyChecking=yes" in argv and argv[-1] == "docker node ls"
+    client = SakuraCloudCredentials.from_env().client("is1a")
+    srv = client.servers.find(name="cli-h-manager02")[0]
+    assert argv[-2] == f"ubuntu@{srv.shared_ip}"
+    known = Path(next(a for a in argv if a.startswith("UserKnownHostsFile=")).split("=", 1)[1])
+    pin = KnownHosts(tmp_path / "state" / "known_hosts" / "cli-h.json", tofu=False).get(str(srv.id))
+    assert known.read_text() == f"{srv.shared_ip} {pin.type} {pin.key}\n", "the key provision pinned, only"
+    assert Path(argv[argv.index("-i") + 1]) == tmp_path / "state" / "ssh" / "cli-h_ed25519"
+
+    out = swarmlab(prefect_api, "ssh", "manager09", "--lab", "cli-h", "--print")
+    assert out.returncode == 1 and "no server cli-h-manager09" in out.stderr, out.stderr[-2000:]
 
 
 def test_teardown_shows_its_plan_and_needs_yes_without_a_terminal(cloud_env, prefect_api):

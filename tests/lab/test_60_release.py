@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from swarmlab.spec import Role
+from tests.lab.conftest import BUILT as LAB, BUILT_SUBNET as SUBNET
 
 pytestmark = pytest.mark.lab
 
@@ -147,3 +148,37 @@ def test_local_engine_pushes_through_a_plain_relay_to_the_address_the_lab_uses(b
     finally:
         fleet.close()
         docker.from_env().images.remove(ref, noprune=True)
+
+
+def test_the_cli_on_the_built_lab_up_plan_status_and_ssh(built, prefect_api):
+    """`swarmlab up` on a built lab changes nothing; `plan` says "No changes"; `status` sees HAProxy answer and
+    every node Ready; `ssh HOST -- COMMAND` runs it on the host with the pinned key (StrictHostKeyChecking)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    def swarmlab(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "flows.cli", *argv], cwd=ROOT, stdin=subprocess.DEVNULL,
+                              env={**os.environ, "PREFECT_API_URL": prefect_api}, capture_output=True, text=True,
+                              timeout=900)
+
+    lab = ["--lab", LAB, "--subnet", SUBNET]
+    up = swarmlab("up", *lab)
+    assert up.returncode == 0, up.stderr[-3000:]
+    assert f"Lab {LAB} is up (0 changes" in up.stdout and f"web:     http://{built.address}/" in up.stdout
+    assert f"swarmlab ssh manager01 --lab {LAB}" in up.stdout and "expires: " in up.stdout
+
+    plan = swarmlab("plan", *lab)
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    assert "No changes. The lab matches its spec." in plan.stdout, plan.stdout
+
+    status = swarmlab("status", "--lab", LAB, "--json")
+    assert status.returncode == 0, status.stderr[-3000:]
+    (s,) = json.loads(status.stdout)
+    assert s["haproxy"] is True and s["nodes_ready"] == "6/6" and s["profile"] == "local" and s["yen"] > 0
+
+    ssh = swarmlab("ssh", "manager01", "--lab", LAB, "--", "hostname")
+    assert ssh.returncode == 0, ssh.stderr[-3000:]
+    assert ssh.stdout.strip() == f"{LAB}-manager01"
