@@ -68,7 +68,8 @@ def test_the_top_help_lists_the_commands_not_the_old_names(capsys):
 
 
 def test_usacloud_profile_is_set_for_the_credentials(monkeypatch, capsys):
-    monkeypatch.delenv("SAKURACLOUD_PROFILE", raising=False)
+    monkeypatch.setenv("SAKURACLOUD_PROFILE", "")  # recorded, so what the CLI sets is undone after the test
+    monkeypatch.delenv("SAKURACLOUD_PROFILE")
     import os
 
     assert exit_code(["up", "--lab", "Bad_Name", "--usacloud-profile", "work"]) == 2
