@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from blocks.sakura import SakuraCloudCredentials
 from flows.lock import LabBusy
+from flows.session import CloudSession
 from flows.teardown import teardown_lab
 from swarmlab.cloud import lifecycle as lc
 from swarmlab.cost import ledger, projected
@@ -34,20 +34,20 @@ def cost_guard(zones: list[str] | None = None, interval_minutes: int = 10, defau
     teardown has started (`swarmlab-teardown=` on its switch) is finished. `dry_run` reports without deleting.
     """
     log = get_run_logger()
-    creds = SakuraCloudCredentials.resolve(credentials)
-    if not zones:  # no zone named: the one zone rule (the credentials block's, SAKURACLOUD_ZONE, is1a)
-        zones = [creds.pick_zone(None)[0]]
+    sessions = CloudSession.per_zone(zones, credentials)
+    zones = [api.zone for api in sessions]
     interval = timedelta(minutes=interval_minutes)
     decisions: list[g.Decision] = []
     outcomes: dict[tuple[str, str], str] = {}
     failed: list[str] = []
     started = datetime.now(timezone.utc)
-    for zone in zones:
-        client = creds.client(zone)
-        labs = t.scan(client)
+    for api in sessions:
+        with api:
+            zone, client = api.zone, api.client
+            labs = t.scan(client)
+            prices = t.load_prices(client) if labs else None
         if not labs:
             continue
-        prices = t.load_prices(client)
         now = datetime.now(timezone.utc)
         for lab, resources in labs.items():
             view = g.view(lab, zone, resources)
