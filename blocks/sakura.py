@@ -15,11 +15,9 @@ ZONE_RULE = "--zone (the spec's zone) > the credentials block's zone > SAKURACLO
 
 
 class SakuraCloudCredentials(Block):
-    """An API key of SAKURA Cloud (or of the local emulator) and where to reach the API."""
+    """Access token and secret for the SAKURA Cloud IaaS API (or the swarmlab emulator)."""
 
-    _block_type_name = "SAKURA Cloud Credentials"
-    _block_type_slug = "sakura-cloud-credentials"
-    _description = "Access token and secret for the SAKURA Cloud IaaS API (or the swarmlab emulator)."
+    _block_type_name = "SAKURA Cloud Credentials"  # slug and description: Prefect's, from it and the docstring
 
     access_token: str = Field(description="API access token (Basic auth user)")
     access_token_secret: SecretStr = Field(description="API access token secret (Basic auth password)")

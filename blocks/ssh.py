@@ -12,11 +12,9 @@ from swarmlab.hosts import SSHKey
 
 
 class SSHKeyPair(Block):
-    """An OpenSSH private key (kept secret) and its public line, injected into every server."""
+    """Key pair the swarmlab flows use to SSH into lab servers."""
 
-    _block_type_name = "swarmlab SSH Key Pair"
-    _block_type_slug = "swarmlab-ssh-key-pair"
-    _description = "Key pair the swarmlab flows use to SSH into lab servers."
+    _block_type_name = "swarmlab SSH Key Pair"  # slug and description: Prefect's, from it and the docstring
 
     private_key: SecretStr = Field(description="OpenSSH private key (PEM text)")
     public_key: str = Field(description="the matching 'ssh-ed25519 AAAA...' line")
