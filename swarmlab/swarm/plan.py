@@ -1,6 +1,6 @@
 """Pure planning: LabSpec + what each node says → the ordered swarm actions still needed.
 
-Rules (see docs/architecture.md and reference/prior-art.md B.6/B.7):
+Rules (see docs/architecture.md, "Hosts"):
 
 - Membership is checked against *this* swarm, not just `LocalNodeState`: a manager is in it when
   its cluster ID equals the bootstrap manager's; a worker (which has no cluster ID, moby#32166) when
