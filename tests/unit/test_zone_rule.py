@@ -31,3 +31,18 @@ def test_a_blocks_own_zone_beats_the_environment(monkeypatch):
     monkeypatch.setenv("SAKURACLOUD_ZONE", "tk1b")
     block = SakuraCloudCredentials(access_token="t", access_token_secret="s", zone="is1b")
     assert block.pick_zone(None) == ("is1b", "this block")
+
+
+def test_teardown_and_the_guard_open_by_the_same_rule(monkeypatch, caplog):
+    import logging
+
+    from flows.session import ZONE_RULE, CloudSession
+
+    env_creds(monkeypatch, "tk1b")
+    log = logging.getLogger("test.zone")
+    with caplog.at_level(logging.INFO, logger="test.zone"), CloudSession.open("lab1", None, None, log) as api:
+        assert api.zone == "tk1b" and api.client.zone == "tk1b"
+    assert caplog.messages == [f"lab lab1 in zone tk1b (from SAKURACLOUD_ZONE; rule: {ZONE_RULE})"]
+    assert CloudSession.open("lab1", "is1b", None, log).zone == "is1b"
+    assert [s.zone for s in CloudSession.per_zone(None, None)] == ["tk1b"]
+    assert [s.zone for s in CloudSession.per_zone(["is1a", "tk1a"], None)] == ["is1a", "tk1a"]
