@@ -42,12 +42,12 @@ def cost_guard(zones: list[str] | None = None, interval_minutes: int = 10, defau
     failed: list[str] = []
     started = datetime.now(timezone.utc)
     for api in sessions:
-        with api:
-            zone, client = api.zone, api.client
-            labs = t.scan(client)
-            prices = t.load_prices(client) if labs else None
-        if not labs:
-            continue
+        zone = api.zone
+        with api:  # its client reads the labs and the prices; each teardown opens its own
+            labs = t.scan(api.client)
+            if not labs:
+                continue
+            prices = t.load_prices(api.client)
         now = datetime.now(timezone.utc)
         for lab, resources in labs.items():
             view = g.view(lab, zone, resources)
