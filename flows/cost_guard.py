@@ -7,10 +7,9 @@ from datetime import datetime, timedelta, timezone
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from flows.naming import TIMEOUT_S
-from blocks.sakura import SakuraCloudCredentials
 from flows.lock import LabBusy
-from flows.session import api_client
+from flows.naming import TIMEOUT_S
+from flows.session import CloudSession
 from flows.teardown import teardown_lab
 from swarmlab.cloud import lifecycle as lc
 from swarmlab.cost import ledger, projected
@@ -36,20 +35,20 @@ def cost_guard(zones: list[str] | None = None, interval_minutes: int = 10, defau
     teardown has started (`swarmlab-teardown=` on its switch) is finished. `dry_run` reports without deleting.
     """
     log = get_run_logger()
-    creds = SakuraCloudCredentials.resolve(credentials)
-    if not zones:  # no zone named: the one zone rule (the credentials block's, SAKURACLOUD_ZONE, is1a)
-        zones = [creds.pick_zone(None)[0]]
+    sessions = CloudSession.per_zone(zones, credentials)
+    zones = [api.zone for api in sessions]
     interval = timedelta(minutes=interval_minutes)
     decisions: list[g.Decision] = []
     outcomes: dict[tuple[str, str], str] = {}
     failed: list[str] = []
     started = datetime.now(timezone.utc)
-    for zone in zones:
-        client = api_client(creds, zone)
-        labs = t.scan(client)
-        if not labs:
-            continue
-        prices = t.load_prices(client)
+    for api in sessions:
+        zone = api.zone
+        with api:  # its client reads the labs and the prices; each teardown opens its own
+            labs = t.scan(api.client)
+            if not labs:
+                continue
+            prices = t.load_prices(api.client)
         now = datetime.now(timezone.utc)
         for lab, resources in labs.items():
             view = g.view(lab, zone, resources)

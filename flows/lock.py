@@ -15,6 +15,7 @@ than a lease plus the repossessor's loop) takes the lock over.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import socket
@@ -32,6 +33,8 @@ from prefect.client.schemas.objects import ConcurrencyLeaseHolder
 from prefect.context import FlowRunContext
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.variables import Variable
+
+from swarmlab.sakura.wait import Deadline
 
 __all__ = ["LEASE_S", "STALE_S", "LabBusy", "free_if_held_by", "held_labs", "lab_lock", "lock_name"]
 
@@ -147,12 +150,12 @@ def free_if_held_by(lab: str, flow_run_id: UUID | str) -> bool:
 
 def _acquire(name: str, lab: str, timeout_s: float | None) -> tuple[UUID, str]:
     log, who, holder = _who()
-    start = time.monotonic()
+    deadline = Deadline(math.inf if timeout_s is None else timeout_s)
     seen: dict | None = None
-    seen_since = start
+    seen_since = deadline.started
     waiting = False
     while (lease_id := _try(name, holder)) is None:
-        now = time.monotonic()
+        now = deadline.clock()
         record = Variable.get(name)
         if record != seen or not waiting:
             seen, seen_since = record, now
@@ -164,12 +167,12 @@ def _acquire(name: str, lab: str, timeout_s: float | None) -> tuple[UUID, str]:
         if beat_age > STALE_S and now - seen_since > STALE_S:
             _take_over(name, seen, log, who, lab)
             continue
-        if timeout_s is not None and now - start > timeout_s:
+        if deadline.passed:
             raise LabBusy(lab, timeout_s, (record or {}).get("holder", ""))
         time.sleep(POLL_S)
     Variable.set(name, {"holder": who, "beat": time.time()}, overwrite=True)
     if waiting:
-        log.info("%s got the lock of lab %s after %.0f s", who, lab, time.monotonic() - start)
+        log.info("%s got the lock of lab %s after %.0f s", who, lab, deadline.elapsed())
     return lease_id, who
 
 

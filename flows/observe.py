@@ -14,7 +14,7 @@ import requests
 
 from blocks.sakura import SakuraCloudCredentials
 from blocks.ssh import SSHKeyPair
-from flows.session import open_lab
+from flows.session import api_client, open_lab
 from swarmlab.cloud import plan as p
 from swarmlab.cloud.fleet import known_hosts_path
 from swarmlab.cloud.inventory import Inventory
@@ -97,14 +97,15 @@ def _observe_hosts(spec: LabSpec, inv: Inventory, key: SSHKey) -> tuple[list[p.C
 
     sessions |= {n: s for n, s in run_parallel({n: n for n in names[1:]}, connect).items() if s is not None}
     try:
-        return (_host_changes(spec, sessions, failed), _swarm_changes(spec, sessions),
+        return (_host_changes(spec, inv.private_ips, sessions, failed), _swarm_changes(spec, inv.private_ips, sessions),
                 _stack_changes(spec, inv, sessions[first]))
     finally:
         for s in sessions.values():
             s.close()
 
 
-def _host_changes(spec: LabSpec, sessions: dict[str, Session], failed: dict[str, str]) -> list[p.Change]:
+def _host_changes(spec: LabSpec, addresses: dict[str, str], sessions: dict[str, Session],
+                  failed: dict[str, str]) -> list[p.Change]:
     """prepare's apt plan on the swarm nodes, configure_edge's on the HAProxy host."""
     lb = spec.server_name(spec.haproxy)
     nodes = {n: s for n, s in sessions.items() if n != lb}
@@ -112,18 +113,18 @@ def _host_changes(spec: LabSpec, sessions: dict[str, Session], failed: dict[str,
         facts = run_parallel(nodes, lambda s: gather(s, spec.packages))
         out = p.plan_hosts({n: plan_host(f) for n, f in facts.items()})
         if lb in sessions:
-            want = hashlib.sha256(render_haproxy(spec).encode()).hexdigest()
+            want = hashlib.sha256(render_haproxy(spec, addresses).encode()).hexdigest()
             out += p.plan_edge(lb, edge.facts(sessions[lb]), want)
     except SwarmlabError as e:
         return [p.unknown("hosts", _why(e))]
     return out + [p.unknown(f"host {n}", why) for n, why in sorted(failed.items())]
 
 
-def _swarm_changes(spec: LabSpec, sessions: dict[str, Session]) -> list[p.Change]:
+def _swarm_changes(spec: LabSpec, addresses: dict[str, str], sessions: dict[str, Session]) -> list[p.Change]:
     sessions = {n: s for n, s in sessions.items() if n != spec.server_name(spec.haproxy)}
     try:
         swarm_facts, rows = observe_swarm(spec, sessions, timeout_s=CALL_TIMEOUT_S)
-        sp = plan_swarm(spec, swarm_facts, rows)
+        sp = plan_swarm(spec, addresses, swarm_facts, rows)
     except SwarmlabError as e:
         return [p.unknown("swarm", _why(e))]
     return ([p.Change(action="change", target="swarm", detail=a.describe()) for a in sp.actions]
@@ -146,7 +147,7 @@ def _stack_changes(spec: LabSpec, inv: Inventory, session: Session) -> list[p.Ch
 def plan(spec: LabSpec, credentials: str | None, ssh_key: str | None) -> p.LabPlan:
     """What `up` would do for `spec`: reads the cloud, and the hosts when the lab is complete and answers."""
     creds, spec = open_lab(spec, credentials, log)
-    client = creds.client(spec.zone)
+    client = api_client(creds, spec.zone)
     try:
         found = find_lab(client, spec.name)
         est = estimate(spec, spec.ttl_hours, load_prices(client))
@@ -207,7 +208,7 @@ def status(zones: list[str] | None, credentials: str | None, lab: str | None = N
     zones = zones or [creds.pick_zone(None)[0]]
     out: list[LabStatus] = []
     for zone in zones:
-        client = creds.client(zone)
+        client = api_client(creds, zone)
         try:
             labs = g.scan(client)
             prices = load_prices(client) if labs else None
@@ -235,7 +236,7 @@ def ssh_argv(spec: LabSpec, host: str, credentials: str | None, ssh_key: str | N
     known_hosts file holding only its pinned host key (`StrictHostKeyChecking=yes`)."""
     creds, spec = open_lab(spec, credentials, log)
     name = host if host.startswith(f"{spec.name}-") else f"{spec.name}-{host}"
-    client = creds.client(spec.zone)
+    client = api_client(creds, spec.zone)
     try:
         servers = [s for s in client.servers.find(tags=spec.tags) if owned(s, spec.name)]
     finally:

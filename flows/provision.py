@@ -13,7 +13,7 @@ from flows.lock import lab_lock
 from flows.session import LabSession
 from swarmlab.cost import markdown_estimate
 from swarmlab.cloud.inventory import Inventory
-from swarmlab.cloud.provision import ServerCreate, check_exposure, named
+from swarmlab.cloud.provision import LabFilters, ServerCreate, check_exposure, named
 from swarmlab.cloud.secrets import host_key
 from swarmlab.sakura.wait import Poll
 from swarmlab.spec import LabSpec, local
@@ -75,13 +75,14 @@ def _provision_lab(lab: LabSession, log) -> Inventory:
     archive_id = archive.result()
     note_id, note_created = note.result()
     servers = []
+    filters = LabFilters(client, spec)  # one listing of the lab's filters, shared by the server tasks
     for s in spec.servers:
         name = spec.server_name(s)
         want = ServerCreate(server=s, switch_id=switch_id, tags=tags, archive_id=archive_id, note_id=note_id,
                             public_key=public_key, existing=named(have.servers, name, "server"),
                             existing_disk=named(have.disks, f"{name}-disk", "disk"),
                             host_key=host_key(lab.creds.access_token_secret, spec.name, name))
-        servers.append(t.ensure_server.submit(client, spec, want))
+        servers.append(t.ensure_server.submit(client, spec, want, filters))
 
     watch_servers(servers)
     created, unchanged = [], []

@@ -1,7 +1,10 @@
 """How every flow opens a lab: `LabSession` — credentials (zone by one rule, said in the run's first log
-line), the API client, the inventory, the fleet and the derived secrets, closed in one place."""
+line), the API client, the inventory, the fleet and the derived secrets, closed in one place; its API side
+alone, `CloudSession`, for the flows that know a lab by name only (teardown, the cost guard)."""
 
 from __future__ import annotations
+
+from typing import Self
 
 from pydantic import SecretStr
 
@@ -42,17 +45,28 @@ def open_fleet(inventory: Inventory, spec: LabSpec, ssh_key: str | None) -> Flee
     return Fleet(inventory, SSHKey.from_pem(key.private_key), user=spec.ssh_user)
 
 
-class LabSession:
-    """One lab as a flow run sees it. `with LabSession(spec, credentials, log, ssh_key) as lab:` settles the
-    zone; the client and the fleet are made on first use and closed when the block ends."""
+class CloudSession:
+    """The API side of a lab in one zone: the credentials, and the client made on first use and closed when
+    the `with` block ends. Teardown and the cost guard, which know a lab by name only, open just this."""
 
-    def __init__(self, spec: LabSpec, credentials: str | None, log, ssh_key: str | None = None):
-        self.creds, self.spec = open_lab(spec, credentials, log)
-        self.ssh_key = ssh_key
+    def __init__(self, creds: SakuraCloudCredentials, zone: str):
+        self.creds, self.zone = creds, zone
         self._client: SakuraClient | None = None
-        self._fleet: Fleet | None = None
 
-    def __enter__(self) -> LabSession:
+    @classmethod
+    def open(cls, lab: str, zone: str | None, credentials: str | None, log) -> CloudSession:
+        """Lab `lab`'s session: the credentials (block name, or SAKURACLOUD_* env), the zone by ZONE_RULE (logged)."""
+        creds = SakuraCloudCredentials.resolve(credentials)
+        return cls(creds, pick_zone(creds, zone, lab, log))
+
+    @classmethod
+    def per_zone(cls, zones: list[str] | None, credentials: str | None) -> list[CloudSession]:
+        """A session for each of `zones`; none named: the one zone of ZONE_RULE without a spec (the block's,
+        SAKURACLOUD_ZONE, is1a)."""
+        creds = SakuraCloudCredentials.resolve(credentials)
+        return [cls(creds, z) for z in zones or [creds.pick_zone(None)[0]]]
+
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -61,8 +75,23 @@ class LabSession:
     @property
     def client(self) -> SakuraClient:
         if self._client is None:
-            self._client = api_client(self.creds, self.spec.zone)
+            self._client = api_client(self.creds, self.zone)
         return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+class LabSession(CloudSession):
+    """One lab as a flow run sees it. `with LabSession(spec, credentials, log, ssh_key) as lab:` settles the
+    zone; the client and the fleet are made on first use and closed when the block ends."""
+
+    def __init__(self, spec: LabSpec, credentials: str | None, log, ssh_key: str | None = None):
+        creds, self.spec = open_lab(spec, credentials, log)
+        super().__init__(creds, self.spec.zone)
+        self.ssh_key = ssh_key
+        self._fleet: Fleet | None = None
 
     def secret(self, purpose: str) -> SecretStr:
         """The lab's secret for `purpose` (`registry`, `db`, ...), derived from the API secret."""
@@ -80,5 +109,4 @@ class LabSession:
     def close(self) -> None:
         if self._fleet is not None:
             self._fleet.close()
-        if self._client is not None:
-            self._client.close()
+        super().close()

@@ -8,10 +8,9 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.naming import TIMEOUT_S, run_name
-from blocks.sakura import SakuraCloudCredentials
 from flows.lock import lab_lock
-from flows.session import api_client, pick_zone
+from flows.naming import TIMEOUT_S, run_name
+from flows.session import CloudSession
 from swarmlab.cloud import lifecycle as lc
 from swarmlab.cloud import teardown as lib
 from swarmlab.cloud.resources import FILTERS, KINDS, Kind, LabResources
@@ -53,9 +52,11 @@ def teardown_lab(lab: str, zone: str | None = None, credentials: str | None = No
 def _teardown_lab(lab: str, zone: str | None, credentials: str | None, *, dry_run: bool,
                   force: bool) -> lib.TeardownReport:
     log = get_run_logger()
-    creds = SakuraCloudCredentials.resolve(credentials)
-    zone = pick_zone(creds, zone, lab, log)
-    client = api_client(creds, zone)
+    with CloudSession.open(lab, zone, credentials, log) as api:
+        return _teardown(log, api.client, lab, api.zone, dry_run=dry_run, force=force)
+
+
+def _teardown(log, client, lab: str, zone: str, *, dry_run: bool, force: bool) -> lib.TeardownReport:
     found = t.find_lab(client, lab)
     life = _lifecycle(found)
     if force:

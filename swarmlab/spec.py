@@ -7,9 +7,9 @@ import warnings
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from ipaddress import IPv4Address, IPv4Network
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 LAB_TAG = "swarmlab"
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
@@ -34,6 +34,16 @@ def absolute_path(field: str, value: str) -> str:
     if ".." in value.split("/"):
         raise ValueError(f"{field}: {value!r} must not contain '..'")
     return value
+
+
+def ShellSafe(field: str, pattern: re.Pattern, what: str) -> Any:  # noqa: N802 - a type factory
+    """A str field that reaches a shell: it must match `pattern`; the error names `field` and `what` it must be."""
+    return Annotated[str, AfterValidator(lambda v: shell_safe(field, v, pattern, what))]
+
+
+def AbsolutePath(field: str) -> Any:  # noqa: N802 - a type factory
+    """A str field that is an absolute path without '..' (it reaches a shell); the error names `field`."""
+    return Annotated[str, AfterValidator(lambda v: absolute_path(field, v))]
 
 
 OS_ARCHIVE_TAGS: dict[str, list[str]] = {
@@ -74,25 +84,16 @@ class NFSSpec(Model):
     ip: IPv4Address
     plan: Literal["HDD", "SSD"] = "HDD"
     size_gb: int = 100
-    export: str = "/export"
+    export: AbsolutePath("nfs.export") = "/export"
     data_dir: str = Field("pgdata", pattern=r"^[A-Za-z0-9_.-]+$",
                           description="directory on the share that holds PostgreSQL's data")
-    mount_point: str = "/mnt/nfs"
-
-    @field_validator("export")
-    @classmethod
-    def _export(cls, v: str) -> str:
-        return absolute_path("nfs.export", v)
-
-    @field_validator("mount_point")
-    @classmethod
-    def _mount_point(cls, v: str) -> str:
-        return absolute_path("nfs.mount_point", v)
+    mount_point: AbsolutePath("nfs.mount_point") = "/mnt/nfs"
 
 
 class RegistrySpec(Model):
     name: str = Field(description="registry subdomain label: <name>.sakuracr.jp")
-    user: str = "swarmlab"
+    user: ShellSafe("registry.user", REGISTRY_USER_RE, "a registry user name: 1-64 letters, digits, '_', '.' or '-', "
+                                                       "starting with a letter or digit") = "swarmlab"
 
     @field_validator("name")
     @classmethod
@@ -101,26 +102,15 @@ class RegistrySpec(Model):
             raise ValueError("registry name must be 1-64 lowercase letters, digits or '-' (a DNS label)")
         return v
 
-    @field_validator("user")
-    @classmethod
-    def _user(cls, v: str) -> str:
-        return shell_safe("registry.user", v, REGISTRY_USER_RE,
-                          "a registry user name: 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit")
-
 
 class StackSpec(Model):
-    name: str = "stack01"
+    name: ShellSafe("stack.name", STACK_RE, "a stack name: 1-63 lowercase letters, digits, '_' or '-', starting "
+                                           "with a letter or digit") = "stack01"
     publish_mode: Literal["ingress", "host"] = "ingress"
     endpoint_mode: Literal["vip", "dnsrr"] = "vip"
     web_replicas: int = Field(10, ge=1)
     app_replicas: int = Field(3, ge=1)
     postgres_trust_auth: bool = False
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return shell_safe("stack.name", v, STACK_RE,
-                          "a stack name: 1-63 lowercase letters, digits, '_' or '-', starting with a letter or digit")
 
 
 HOOK_MAX = 4096
@@ -166,7 +156,8 @@ class LabSpec(Model):
     packages: list[str] = ["vim", "nfs-common"]
     startup_script: str | None = Field(None, description="extra shell run at first boot, after swarmlab's own")
     ssh_public_key: str | None = Field(None, description="filled from the SSH key block when empty")
-    ssh_user: str = "ubuntu"
+    ssh_user: ShellSafe("ssh_user", USER_RE, "a Linux user name: up to 32 lowercase letters, digits, '_' or '-', "
+                                             "starting with a letter or '_'") = "ubuntu"
     budget_yen: int = Field(1000, ge=0)
     ttl_hours: float = Field(4.0, gt=0)
     profile: Literal["seed", "local"] = "seed"
@@ -192,12 +183,6 @@ class LabSpec(Model):
             shell_safe("packages", p, PACKAGE_RE, "a Debian package name (lowercase letters, digits, '+', '.', '-'; "
                                                   "optionally =version)")
         return v
-
-    @field_validator("ssh_user")
-    @classmethod
-    def _ssh_user(cls, v: str) -> str:
-        return shell_safe("ssh_user", v, USER_RE, "a Linux user name: up to 32 lowercase letters, digits, '_' or "
-                                                  "'-', starting with a letter or '_'")
 
     @model_validator(mode="after")
     def _topology(self) -> LabSpec:

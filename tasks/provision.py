@@ -38,9 +38,11 @@ def ensure_note(client: SakuraClient, spec: LabSpec, switch_id: str, tags: list[
 
 
 @task(name="server", task_run_name="server-{want.server.role.value}{want.server.index:02d}", **TRANSIENT_RETRY)
-def ensure_server(client: SakuraClient, spec: LabSpec, want: lib.ServerCreate) -> tuple[ServerInfo, bool]:
-    """The server; its host key is pinned in the lab's known-hosts store before its disk exists."""
-    return lib.ensure_server(client, spec, want, pins=KnownHosts(known_hosts_path(spec.name)))
+def ensure_server(client: SakuraClient, spec: LabSpec, want: lib.ServerCreate,
+                  filters: lib.LabFilters | None = None) -> tuple[ServerInfo, bool]:
+    """The server; its host key is pinned in the lab's known-hosts store before its disk exists. `filters`: the
+    run's packet filters, shared by its server tasks."""
+    return lib.ensure_server(client, spec, want, pins=KnownHosts(known_hosts_path(spec.name)), filters=filters)
 
 
 @task(name="nfs", **TRANSIENT_RETRY)

@@ -62,12 +62,13 @@ def publish_images(fleet: Fleet, builder: str, inventory: Inventory, password: S
 @task(name="deploy-stack", task_run_name="deploy-stack-from-{manager}", **SSH_RETRY)
 def deploy_stack(fleet: Fleet, manager: str, spec: LabSpec, images: StackImages, db_password: SecretStr,
                  timeout_s: float = dep.DEPLOY_TIMEOUT_S) -> dep.DeployResult:
-    return dep.deploy_stack(fleet.session(manager), spec, images, db_password, timeout_s=timeout_s, log=_log())
+    return dep.deploy_stack(fleet.session(manager), spec, fleet.inventory.private_ips, images, db_password,
+                            timeout_s=timeout_s, log=_log())
 
 
 @task(name="configure-edge", task_run_name="configure-edge-{name}", **SSH_RETRY)
 def configure_edge(fleet: Fleet, name: str, spec: LabSpec) -> list[str]:
-    return edge.configure(fleet.session(name), spec)
+    return edge.configure(fleet.session(name), spec, fleet.inventory.private_ips)
 
 
 @task(name="verify-edge", task_run_name="verify-edge-{address}", cache_policy=NO_CACHE)

@@ -16,7 +16,7 @@ from swarmlab.swarm.plan import SwarmPlan, plan_swarm
 def plan(fleet: Fleet, spec: LabSpec) -> SwarmPlan:
     names = [spec.server_name(s) for s in spec.managers + spec.workers]
     facts, rows = swarm.observe(spec, fleet.sessions(names))
-    return plan_swarm(spec, facts, rows)
+    return plan_swarm(spec, fleet.inventory.private_ips, facts, rows)
 
 
 @task(name="apply-swarm", cache_policy=NO_CACHE)

@@ -37,5 +37,10 @@ class Inventory(BaseModel):
         return next(s for s in self.servers if s.name == name)
 
     @property
+    def private_ips(self) -> dict[str, str]:
+        """Server name → its lab-switch address: what swarm, HAProxy and the stack's checks use."""
+        return {s.name: s.private_ip for s in self.servers}
+
+    @property
     def changed(self) -> bool:
         return bool(self.created)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import weakref
 from datetime import datetime, timedelta, timezone
 
 from pydantic import BaseModel, ConfigDict
@@ -25,8 +24,6 @@ from swarmlab.spec import LabSpec, ServerSpec
 
 log = logging.getLogger("swarmlab.cloud.provision")
 BOOT_TIMEOUT_S = 900.0
-_filters_lock = threading.Lock()
-_filters_seen: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # client -> {rendered filters: ids}
 
 
 def _one(found: list, what: str):
@@ -102,32 +99,44 @@ def check_exposure(spec: LabSpec) -> None:
         pf.admin_cidrs(spec, None)
 
 
-def ensure_filters(client: SakuraClient, spec: LabSpec, shared_gateway: str | None) -> dict[str, str]:
+def ensure_filters(client: SakuraClient, spec: LabSpec, wanted: list[pf.FilterSpec]) -> dict[str, str]:
     """The lab's packet filters (exact name + the lab's marker in Description), created or brought up to
-    date: {name: id}. Thread-safe; the servers of one run share one listing through `client`."""
-    wanted = pf.render_filters(spec, pf.admin_cidrs(spec, shared_gateway))
-    key = tuple(f.model_dump_json() for f in wanted)
-    with _filters_lock:
-        seen = _filters_seen.setdefault(client, {})
-        if key in seen:
-            return seen[key]
-        have = [x for x in client.packet_filters.find_raw({"Name": spec.resource_name("filter")})]
-        ids = {}
-        for f in wanted:
-            same = [client.packet_filters.model.model_validate(x) for x in have if x.get("Name") == f.name]
-            foreign = [x.id for x in same if not pf.owned(spec.name, x.name, x.description)]
-            if foreign:
-                raise ForeignFilter(f.name, foreign, spec.name)
-            cur = _one(same, f"packet filter {f.name}")
-            if cur is None:
-                cur = client.packet_filters.create(f.name, f.rules, description=f.description)
-                log.info("created packet filter %s (%s)", f.name, cur.id)
-            elif expression(cur.expression) != expression(f.rules):
-                cur = client.packet_filters.update(cur.id, f.rules, description=f.description)
-                log.info("updated packet filter %s (%s)", f.name, cur.id)
-            ids[f.name] = cur.id
-        seen[key] = ids
-        return ids
+    date from one listing: {name: id}."""
+    have = [x for x in client.packet_filters.find_raw({"Name": spec.resource_name("filter")})]
+    ids = {}
+    for f in wanted:
+        same = [client.packet_filters.model.model_validate(x) for x in have if x.get("Name") == f.name]
+        foreign = [x.id for x in same if not pf.owned(spec.name, x.name, x.description)]
+        if foreign:
+            raise ForeignFilter(f.name, foreign, spec.name)
+        cur = _one(same, f"packet filter {f.name}")
+        if cur is None:
+            cur = client.packet_filters.create(f.name, f.rules, description=f.description)
+            log.info("created packet filter %s (%s)", f.name, cur.id)
+        elif expression(cur.expression) != expression(f.rules):
+            cur = client.packet_filters.update(cur.id, f.rules, description=f.description)
+            log.info("updated packet filter %s (%s)", f.name, cur.id)
+        ids[f.name] = cur.id
+    return ids
+
+
+class LabFilters:
+    """The lab's packet filters for one provision run: ensured once per rendering, under a lock, so the
+    server tasks of the run (which share this object) make one listing and never create a filter twice."""
+
+    def __init__(self, client: SakuraClient, spec: LabSpec):
+        self.client, self.spec = client, spec
+        self._lock = threading.Lock()
+        self._ids: dict[tuple[str, ...], dict[str, str]] = {}
+
+    def ids(self, shared_gateway: str | None) -> dict[str, str]:
+        """{name: id} of the filters for a shared segment whose default route is `shared_gateway`."""
+        wanted = pf.render_filters(self.spec, pf.admin_cidrs(self.spec, shared_gateway))
+        key = tuple(f.model_dump_json() for f in wanted)
+        with self._lock:
+            if key not in self._ids:
+                self._ids[key] = ensure_filters(self.client, self.spec, wanted)
+            return self._ids[key]
 
 
 class ServerCreate(BaseModel):
@@ -148,14 +157,14 @@ class ServerCreate(BaseModel):
     host_key: KeyPair | None = None
 
 
-def ensure_server(client: SakuraClient, spec: LabSpec, want: ServerCreate,
-                  pins: KnownHosts | None = None) -> tuple[ServerInfo, bool]:
+def ensure_server(client: SakuraClient, spec: LabSpec, want: ServerCreate, pins: KnownHosts | None = None,
+                  filters: LabFilters | None = None) -> tuple[ServerInfo, bool]:
     """Server with a shared NIC and a switch NIC, a disk edited for it, powered on. Resumes any half-done state.
 
     A server the snapshot found finished costs no request. `want.host_key` is pinned in `pins` under the
     server's ID before its disk exists, and travels to the server only in this disk's note variables
     (`HOST_KEY`). An existing disk keeps its pin (a lab from before host keys were shipped keeps the key it
-    was first seen with).
+    was first seen with). `filters`: the run's, shared by its server tasks (None: this call's own).
     """
     server, switch_id, tags, host_key = want.server, want.switch_id, want.tags, want.host_key
     name = spec.server_name(server)
@@ -172,7 +181,7 @@ def ensure_server(client: SakuraClient, spec: LabSpec, want: ServerCreate,
     if nic.user_ip_address != str(server.private_ip):
         client.interfaces.set_user_ip(nic.id, str(server.private_ip))
         changed = True
-    changed = _ensure_filter_on(client, spec, server, srv) or changed
+    changed = _ensure_filter_on(client, filters or LabFilters(client, spec), spec, server, srv) or changed
     disk_name = f"{name}-disk"
     disk = current(client, Kind.DISKS, spec, disk_name, want.existing_disk)
     if host_key is not None and pins is not None and (not disk or pins.get(srv.id) is None):
@@ -200,13 +209,13 @@ def ensure_server(client: SakuraClient, spec: LabSpec, want: ServerCreate,
     return info, changed
 
 
-def _ensure_filter_on(client: SakuraClient, spec: LabSpec, server: ServerSpec, srv) -> bool:
+def _ensure_filter_on(client: SakuraClient, filters: LabFilters, spec: LabSpec, server: ServerSpec, srv) -> bool:
     """Attach the role's filter to the shared NIC (before the first boot); True if it changed."""
     shared = next((n for n in srv.interfaces if n.is_shared), None)
     if shared is None:
         raise NicMissing(srv.name, srv.id, "the shared segment", then="re-run")
     gateway = shared.switch.user_subnet.default_route if shared.switch.user_subnet else None
-    want = ensure_filters(client, spec, gateway)[pf.filter_name(spec, server.role)]
+    want = filters.ids(gateway)[pf.filter_name(spec, server.role)]
     if shared.packet_filter is not None and shared.packet_filter.id == want:
         return False
     client.packet_filters.attach(shared.id, want)

@@ -6,8 +6,9 @@ Hierarchy::
     ├── HostUnreachable(host, last_error)        no SSH session could be made (retryable)
     │   └── ConnectionLost(host, command)        the connection dropped while a command ran
     ├── AuthFailed(host, user, fingerprint)      the server refused our key (not retryable)
-    ├── HostKeyMismatch(host, server_id, ...)    the server's host key differs from the pin
-    ├── HostKeyUnknown(host, server_id, got)     no pin for the server and trust on first use is off
+    ├── HostKeyRefused(host, ...)                a host key refused:
+    │   ├── HostKeyMismatch(host, server_id, ...)  the server's host key differs from the pin
+    │   └── HostKeyUnknown(host, server_id, got)   no pin for the server and trust on first use is off
     ├── CommandFailed(host, command, exit_status, stderr_tail, stdout_tail)
     ├── CommandTimeout(host, command, timeout_s) also a TimeoutError
     └── HostsFailed(errors, results)             one or more hosts of a parallel run failed
@@ -32,6 +33,7 @@ __all__ = [
     "ConnectionLost",
     "HostError",
     "HostKeyMismatch",
+    "HostKeyRefused",
     "HostUnreachable",
     "HostsFailed",
     "redact",
@@ -93,44 +95,50 @@ class AuthFailed(HostError):
         self.fingerprint = fingerprint
 
 
-class HostKeyMismatch(HostError):
+def _at(address: str) -> str:
+    return f" ({address})" if address else ""
+
+
+def _in(pin_file: str) -> str:
+    return f" in {pin_file}" if pin_file else ""
+
+
+class HostKeyRefused(HostError):
+    """Base of the host key refusals: the server's id, the key it presented (`got`), where it is pinned."""
+
+    def __init__(self, host: str, message: str, *, server_id: str, got: str, pin_file: str, address: str):
+        super().__init__(host, message)
+        self.server_id, self.got, self.pin_file, self.address = server_id, got, pin_file, address
+
+
+class HostKeyMismatch(HostKeyRefused):
     """The server's host key is not the one pinned for its server id."""
 
     def __init__(self, host: str, server_id: str, *, expected: str, got: str, pin_file: str = "",
                  address: str = ""):
-        where = f" ({address})" if address else ""
-        in_file = f" in {pin_file}" if pin_file else ""
         super().__init__(
             host,
-            f"host key of {host}{where}, server id {server_id}, does not match its pin{in_file}: "
+            f"host key of {host}{_at(address)}, server id {server_id}, does not match its pin{_in(pin_file)}: "
             f"expected {expected}, got {got}. If the server was re-created (new disk, same id) or its "
-            f"host keys were regenerated, delete the pin for {server_id}{in_file} and connect again; "
+            f"host keys were regenerated, delete the pin for {server_id}{_in(pin_file)} and connect again; "
             "otherwise something may be intercepting the connection, so do not proceed.",
+            server_id=server_id, got=got, pin_file=pin_file, address=address,
         )
-        self.server_id = server_id
         self.expected = expected
-        self.got = got
-        self.pin_file = pin_file
-        self.address = address
 
 
-class HostKeyUnknown(HostError):
+class HostKeyUnknown(HostKeyRefused):
     """No host key is pinned for the server, and trust on first use is off."""
 
     def __init__(self, host: str, server_id: str, *, got: str, pin_file: str = "", address: str = ""):
-        where = f" ({address})" if address else ""
-        in_file = f" in {pin_file}" if pin_file else ""
         super().__init__(
             host,
-            f"refusing {host}{where}, server id {server_id}: no host key is pinned for it{in_file} and it "
-            f"presented {got}. provision pins the key it ships to each server before the server exists; a "
-            "server created another way needs its key pinned by hand (KnownHosts.pin, from the console), or "
+            f"refusing {host}{_at(address)}, server id {server_id}: no host key is pinned for it{_in(pin_file)} "
+            f"and it presented {got}. provision pins the key it ships to each server before the server exists; "
+            "a server created another way needs its key pinned by hand (KnownHosts.pin, from the console), or "
             "re-create it with provision.",
+            server_id=server_id, got=got, pin_file=pin_file, address=address,
         )
-        self.server_id = server_id
-        self.got = got
-        self.pin_file = pin_file
-        self.address = address
 
 
 class CommandFailed(HostError):

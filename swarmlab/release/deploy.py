@@ -16,7 +16,7 @@ import hashlib
 import re
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import yaml
 from pydantic import BaseModel, SecretStr
@@ -162,9 +162,10 @@ def deploy(session: Session, spec: LabSpec, text: str) -> None:
                 sudo=True, timeout_s=300)
 
 
-def http_targets(spec: LabSpec, status: StackStatus) -> list[str]:
-    """URLs that must answer 200: /healthz of web (:80) and app (:8000) on each worker that serves them."""
-    ip = {spec.server_name(w): str(w.private_ip) for w in spec.workers}
+def http_targets(spec: LabSpec, addresses: Mapping[str, str], status: StackStatus) -> list[str]:
+    """URLs that must answer 200: /healthz of web (:80) and app (:8000) on each worker that serves them,
+    at its address in `addresses` (server name → private IP)."""
+    ip = {n: addresses[n] for n in (spec.server_name(w) for w in spec.workers)}
     urls = []
     for short, port in (("web", WEB_PORT), ("app", APP_PORT)):
         if spec.stack.publish_mode == "host":
@@ -198,8 +199,9 @@ def stuck_services(spec: LabSpec, images: StackImages, status: StackStatus) -> d
     return out
 
 
-def wait_ready(session: Session, spec: LabSpec, images: StackImages, *, timeout_s: float = DEPLOY_TIMEOUT_S,
-               interval_s: float = 1.0, log: Callable[[str], None] = lambda _m: None) -> StackStatus:
+def wait_ready(session: Session, spec: LabSpec, addresses: Mapping[str, str], images: StackImages, *,
+               timeout_s: float = DEPLOY_TIMEOUT_S, interval_s: float = 1.0,
+               log: Callable[[str], None] = lambda _m: None) -> StackStatus:
     """Poll until every service converged and every target URL answers; `StackNotReady` after `timeout_s`."""
     last_why: dict[str, str] = {}  # log a change of reason, not every tick
     stuck: dict[str, str] = {}
@@ -207,7 +209,7 @@ def wait_ready(session: Session, spec: LabSpec, images: StackImages, *, timeout_
         status = observe(session, spec)
         stuck = stuck_services(spec, images, status)
         if not stuck:
-            urls = http_targets(spec, status)
+            urls = http_targets(spec, addresses, status)
             answers = probe(session, urls)
             status = status.model_copy(update={"http": answers})
             failing = [u for u, ok in answers.items() if not ok]
@@ -222,9 +224,11 @@ def wait_ready(session: Session, spec: LabSpec, images: StackImages, *, timeout_
     raise StackNotReady(session.name, spec.stack.name, timeout_s, stuck)
 
 
-def deploy_stack(session: Session, spec: LabSpec, images: StackImages, db_password: SecretStr, *,
-                 timeout_s: float = DEPLOY_TIMEOUT_S, log: Callable[[str], None] = lambda _m: None) -> DeployResult:
-    """Secret, upload, deploy (unless the deployed stack carries the same hash), wait until it serves."""
+def deploy_stack(session: Session, spec: LabSpec, addresses: Mapping[str, str], images: StackImages,
+                 db_password: SecretStr, *, timeout_s: float = DEPLOY_TIMEOUT_S,
+                 log: Callable[[str], None] = lambda _m: None) -> DeployResult:
+    """Secret, upload, deploy (unless the deployed stack carries the same hash), wait until it serves.
+    `addresses`: server name → private IP (the inventory's `private_ips`), where the checks go."""
     t0 = time.monotonic()
     created = ensure_db_secret(session, db_password)
     text, digest = stack_file(spec, images)
@@ -240,6 +244,6 @@ def deploy_stack(session: Session, spec: LabSpec, images: StackImages, db_passwo
         deployed = True
     else:
         log(f"stack {spec.stack.name} already at {digest[:12]}")
-    status = wait_ready(session, spec, images, timeout_s=timeout_s, log=log)
+    status = wait_ready(session, spec, addresses, images, timeout_s=timeout_s, log=log)
     return DeployResult(stack=spec.stack.name, stack_hash=digest, deployed=deployed, secret_created=created,
                         status=status, seconds=round(time.monotonic() - t0, 2))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import shlex
+from collections.abc import Mapping
 
 import requests
 from pydantic import BaseModel
@@ -55,9 +56,10 @@ exit 0""", timeout_s=60).stdout
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
-def configure(session: Session, spec: LabSpec) -> list[str]:
-    """Install, check, place and (re)load HAProxy's config; the list of what changed (empty: nothing)."""
-    cfg = render_haproxy(spec)
+def configure(session: Session, spec: LabSpec, addresses: Mapping[str, str]) -> list[str]:
+    """Install, check, place and (re)load HAProxy's config; the list of what changed (empty: nothing).
+    `addresses`: server name → private IP (the inventory's `private_ips`)."""
+    cfg = render_haproxy(spec, addresses)
     sha = hashlib.sha256(cfg.encode()).hexdigest()
     f = facts(session)
     changes: list[str] = []

@@ -39,34 +39,43 @@ _VARIANT_RE = re.compile(r"^[a-z0-9][a-z0-9.]{0,15}$")
 
 
 class PublishError(SwarmlabError):
-    """Base of publish errors; `image` is the reference (repository:tag) concerned."""
+    """Base of publish errors; `image` is the reference (repository:tag) concerned. A subclass names its
+    further arguments in `fields` (kept as attributes) and says what happened in `template`, filled with them."""
 
-    def __init__(self, image: str, message: str):
-        super().__init__(message)
+    fields: tuple[str, ...] = ()
+    template = "publishing {image} failed"
+
+    def __init__(self, image: str, *values: str):
+        named = dict(zip(self.fields, values, strict=True))
+        super().__init__(self.template.format(image=image, **named))
         self.image = image
+        self.__dict__.update(named)
 
 
 class BuildFailed(PublishError):
-    def __init__(self, image: str, reason: str, log_tail: str):
-        super().__init__(image, f"building {image} failed: {reason}\n{log_tail}\nFix the Dockerfile or the "
-                                "build context (images/…) and run again; when a package download failed, "
-                                "check that the build host reaches its apt mirror and base image registry.")
-        self.reason, self.log_tail = reason, log_tail
+    fields = ("reason", "log_tail")
+    template = ("building {image} failed: {reason}\n{log_tail}\nFix the Dockerfile or the build context (images/…) "
+                "and run again; when a package download failed, check that the build host reaches its apt mirror "
+                "and base image registry.")
+    reason: str
+    log_tail: str
 
 
-class PushFailed(PublishError):
-    def __init__(self, image: str, registry: str, detail: str):
-        super().__init__(image, f"pushing {image} to {registry} failed: {detail}. Check that the registry "
-                                "user exists with push rights (provision creates it) and that the registry "
-                                "answers from the build host, then run again.")
-        self.registry, self.detail = registry, detail
+class RegistryFailed(PublishError):
+    """A registry call about `image` failed: `registry` names the registry, `detail` says how."""
+    fields = ("registry", "detail")
+    registry: str
+    detail: str
 
 
-class RegistryCheckFailed(PublishError):
-    def __init__(self, image: str, registry: str, detail: str):
-        super().__init__(image, f"cannot tell whether {registry} holds {image}: {detail}. Check the registry "
-                                "credentials and that the registry answers from the build host.")
-        self.registry, self.detail = registry, detail
+class PushFailed(RegistryFailed):
+    template = ("pushing {image} to {registry} failed: {detail}. Check that the registry user exists with push "
+                "rights (provision creates it) and that the registry answers from the build host, then run again.")
+
+
+class RegistryCheckFailed(RegistryFailed):
+    template = ("cannot tell whether {registry} holds {image}: {detail}. Check the registry credentials and that "
+                "the registry answers from the build host.")
 
 
 class ImageBuild(BaseModel):

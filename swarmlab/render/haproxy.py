@@ -10,6 +10,8 @@ The stats page listens on the HAProxy server's private address only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from swarmlab.render.stack import APP_PORT, WEB_PORT
 from swarmlab.spec import LabSpec
 
@@ -19,19 +21,21 @@ CHECK = f"check inter {CHECK_INTER_S}s fall {CHECK_FALL} rise {CHECK_RISE}"
 CHECK_PATHS = {"be_web": "/healthz", "be_app": "/livez"}
 
 
-def _backend(spec: LabSpec, name: str, port: int) -> list[str]:
+def _backend(spec: LabSpec, addresses: Mapping[str, str], name: str, port: int) -> list[str]:
     lines = [
         f"backend {name}",
         "    balance roundrobin",
         f"    option httpchk GET {CHECK_PATHS[name]}",
         "    http-check expect status 200",
     ]
-    lines += [f"    server {spec.server_name(w)} {w.private_ip}:{port} {CHECK}" for w in spec.workers]
+    workers = [spec.server_name(w) for w in spec.workers]
+    lines += [f"    server {w} {addresses[w]}:{port} {CHECK}" for w in workers]
     return lines
 
 
-def render_haproxy(spec: LabSpec) -> str:
-    """The whole haproxy.cfg (it replaces Debian's default); deterministic."""
+def render_haproxy(spec: LabSpec, addresses: Mapping[str, str]) -> str:
+    """The whole haproxy.cfg (it replaces Debian's default); deterministic. `addresses`: server name →
+    private IP (the inventory's `private_ips`)."""
     lines = [
         f"# haproxy.cfg for lab {spec.name}: rendered by swarmlab.render.haproxy; do not edit.",
         "global",
@@ -66,12 +70,12 @@ def render_haproxy(spec: LabSpec) -> str:
         f"    bind *:{APP_PORT}",
         "    default_backend be_app",
         "",
-        *_backend(spec, "be_web", WEB_PORT),
+        *_backend(spec, addresses, "be_web", WEB_PORT),
         "",
-        *_backend(spec, "be_app", APP_PORT),
+        *_backend(spec, addresses, "be_app", APP_PORT),
         "",
         "listen stats",
-        f"    bind {spec.haproxy.private_ip}:{STATS_PORT}",
+        f"    bind {addresses[spec.server_name(spec.haproxy)]}:{STATS_PORT}",
         "    stats enable",
         "    stats uri /stats",
         "    stats refresh 5s",

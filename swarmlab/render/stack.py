@@ -131,6 +131,12 @@ def _check(spec: LabSpec) -> None:
                                  f"workers (one task per node binds the port), but the lab has {workers}")
 
 
+def _deploy(replicas: int, endpoint_mode: str, placement: dict, updates: dict) -> dict:
+    """A service's `deploy`: replicated, placed, updated and rolled back by `updates`, always restarted."""
+    return {"mode": "replicated", "replicas": replicas, "endpoint_mode": endpoint_mode, "placement": placement,
+            **updates, "restart_policy": {"condition": "any", "delay": "2s"}}
+
+
 def stack_dict(spec: LabSpec, images: StackImages) -> dict:
     """The stack file as a plain dict (what render_stack dumps)."""
     _check(spec)
@@ -146,6 +152,14 @@ def stack_dict(spec: LabSpec, images: StackImages) -> dict:
     if st.postgres_trust_auth:
         db_env["POSTGRES_TRUST"] = "1"
 
+    def edge(short: str, image: str, port: int, replicas: int, env: dict, healthcheck: dict, **extra) -> dict:
+        """web's or app's service: named by node and slot, draining on SIGTERM, on the workers, rolled `order`."""
+        return {"image": image, "hostname": f"{{{{.Node.Hostname}}}}-{short}{{{{.Task.Slot}}}}",
+                "environment": {**env, "DRAIN_SECONDS": str(DRAIN_SECONDS)}, **extra,
+                "ports": [_port(port, st.publish_mode)], "networks": [NETWORK], "healthcheck": healthcheck,
+                "stop_grace_period": STOP_GRACE_PERIOD,
+                "deploy": _deploy(replicas, st.endpoint_mode, edge_placement, _update_configs(order))}
+
     services = {
         "db": {
             "image": images.postgres,
@@ -158,55 +172,18 @@ def stack_dict(spec: LabSpec, images: StackImages) -> dict:
             "healthcheck": {"test": _Flow(DB_HEALTHCHECK), "interval": "2s", "timeout": "3s", "retries": 5,
                             "start_period": "30s"},
             "stop_grace_period": "30s",
-            "deploy": {
-                "mode": "replicated",
-                "replicas": 1,
-                "endpoint_mode": st.endpoint_mode,
-                "placement": {"constraints": ["node.role == worker"]},
+            "deploy": _deploy(1, st.endpoint_mode, {"constraints": ["node.role == worker"]}, {
                 # never two postmasters on the same data directory
                 "update_config": {"parallelism": 1, "order": "stop-first", "failure_action": "pause"},
                 "rollback_config": {"parallelism": 1, "order": "stop-first"},
-                "restart_policy": {"condition": "any", "delay": "2s"},
-            },
+            }),
         },
-        "app": {
-            "image": images.app,
-            "hostname": "{{.Node.Hostname}}-app{{.Task.Slot}}",
-            "environment": {"DB_HOST": "db", "DB_PORT": "5432", "DB_NAME": DB_NAME, "DB_USER": DB_USER,
-                            "DB_PASSWORD_FILE": secret_path, "DRAIN_SECONDS": str(DRAIN_SECONDS)},
-            "secrets": [secret],
-            "ports": [_port(APP_PORT, st.publish_mode)],
-            "networks": [NETWORK],
-            "healthcheck": {"test": _Flow(APP_HEALTHCHECK), "interval": "5s", "timeout": "5s", "retries": 3,
-                            "start_period": "20s"},
-            "stop_grace_period": STOP_GRACE_PERIOD,
-            "deploy": {
-                "mode": "replicated",
-                "replicas": st.app_replicas,
-                "endpoint_mode": st.endpoint_mode,
-                "placement": edge_placement,
-                **_update_configs(order),
-                "restart_policy": {"condition": "any", "delay": "2s"},
-            },
-        },
-        "web": {
-            "image": images.web,
-            "hostname": "{{.Node.Hostname}}-web{{.Task.Slot}}",
-            "environment": {"DRAIN_SECONDS": str(DRAIN_SECONDS)},
-            "ports": [_port(WEB_PORT, st.publish_mode)],
-            "networks": [NETWORK],
-            "healthcheck": {"test": _Flow(WEB_HEALTHCHECK), "interval": "5s", "timeout": "3s", "retries": 3,
-                            "start_period": "5s"},
-            "stop_grace_period": STOP_GRACE_PERIOD,
-            "deploy": {
-                "mode": "replicated",
-                "replicas": st.web_replicas,
-                "endpoint_mode": st.endpoint_mode,
-                "placement": edge_placement,
-                **_update_configs(order),
-                "restart_policy": {"condition": "any", "delay": "2s"},
-            },
-        },
+        "app": edge("app", images.app, APP_PORT, st.app_replicas, {
+            "DB_HOST": "db", "DB_PORT": "5432", "DB_NAME": DB_NAME, "DB_USER": DB_USER,
+            "DB_PASSWORD_FILE": secret_path}, {"test": _Flow(APP_HEALTHCHECK), "interval": "5s", "timeout": "5s",
+                                               "retries": 3, "start_period": "20s"}, secrets=[secret]),
+        "web": edge("web", images.web, WEB_PORT, st.web_replicas, {}, {
+            "test": _Flow(WEB_HEALTHCHECK), "interval": "5s", "timeout": "3s", "retries": 3, "start_period": "5s"}),
     }
     return {
         "version": "3.8",

@@ -63,7 +63,7 @@ def Nested(tp: Any) -> Any:  # noqa: N802 - a type factory
 
 
 class Ref(Wire):
-    """A `{"ID": ...}` reference, sometimes with a name."""
+    """A `{"ID": ...}` reference, sometimes with a name; also the start of every object whose ID may be absent."""
     id: OptID = Field(None, alias="ID")
     name: Str = Field("", alias="Name")
 
@@ -80,9 +80,7 @@ class Instance(Wire):
     host: Nested(Ref) = Field(None, alias="Host")
 
 
-class InterfaceSwitch(Wire):
-    id: OptID = Field(None, alias="ID")
-    name: Str = Field("", alias="Name")
+class InterfaceSwitch(Ref):
     scope: Str = Field("", alias="Scope")
     user_subnet: Nested(Subnet) = Field(None, alias="UserSubnet")
 
@@ -104,10 +102,8 @@ class PacketFilterRule(Wire):
     description: Str = Field("", alias="Description")
 
 
-class PacketFilter(Wire):
+class PacketFilter(Ref):
     """A packet filter, as attached to a NIC (`Interface.PacketFilter`) or read from `/packetfilter`."""
-    id: OptID = Field(None, alias="ID")
-    name: Str = Field("", alias="Name")
     description: Str = Field("", alias="Description")
     expression: Annotated[list[PacketFilterRule], BeforeValidator(_list)] = Field(
         default_factory=list, alias="Expression")
@@ -152,9 +148,7 @@ class Switch(_Named):
     user_subnet: Nested(Subnet) = Field(None, alias="UserSubnet")
 
 
-class ServerPlan(Wire):
-    id: OptID = Field(None, alias="ID")
-    name: Str = Field("", alias="Name")
+class ServerPlan(Ref):
     cpu: int | None = Field(None, alias="CPU")
     memory_mb: int | None = Field(None, alias="MemoryMB")
     commitment: Str = Field("", alias="Commitment")
@@ -169,18 +163,14 @@ class DiskPlanSize(Wire):
     service_class: Str = Field("", alias="ServiceClass")
 
 
-class DiskPlan(Wire):
+class DiskPlan(Ref):
     """`/product/disk`: a storage class with its offered sizes."""
-    id: OptID = Field(None, alias="ID")
-    name: Str = Field("", alias="Name")
     availability: Str = Field("", alias="Availability")
     size: Annotated[list[DiskPlanSize], BeforeValidator(_list)] = Field(default_factory=list, alias="Size")
 
 
-class InternetPlan(Wire):
+class InternetPlan(Ref):
     """`/product/internet`: a router+switch bandwidth."""
-    id: OptID = Field(None, alias="ID")
-    name: Str = Field("", alias="Name")
     band_width_mbps: int | None = Field(None, alias="BandWidthMbps")
     availability: Str = Field("", alias="Availability")
     service_class: Str = Field("", alias="ServiceClass")

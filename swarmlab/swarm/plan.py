@@ -1,6 +1,6 @@
 """Pure planning: LabSpec + what each node says → the ordered swarm actions still needed.
 
-Rules (see docs/architecture.md and reference/prior-art.md B.6/B.7):
+Rules (see docs/architecture.md, "Hosts"):
 
 - Membership is checked against *this* swarm, not just `LocalNodeState`: a manager is in it when
   its cluster ID equals the bootstrap manager's; a worker (which has no cluster ID, moby#32166) when
@@ -12,7 +12,7 @@ Rules (see docs/architecture.md and reference/prior-art.md B.6/B.7):
   `Init` is ever planned, and none when nodes are in a swarm whose managers cannot be reached.
 - Order: Init → worker Joins (apply runs them in parallel) → manager Joins (one at a time) →
   Drains of the managers not already drained.
-- Advertise and join addresses are the spec's private IPs: the swarm runs on the private switch.
+- Advertise and join addresses are the nodes' private IPs (the inventory's): the swarm runs on the private switch.
 - A manager reporting no leader (quorum lost) raises `SwarmNoLeader`; locked, errored, pending
   nodes and role mismatches raise `SwarmNodeState` — things to fix by hand, not to paper over.
 - Nodes missing from `facts` are unreachable: they get no Join, are listed in `unreachable`, and
@@ -21,6 +21,7 @@ Rules (see docs/architecture.md and reference/prior-art.md B.6/B.7):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -102,15 +103,16 @@ def _short(cluster_id: str) -> str:
     return cluster_id[:12] or "?"
 
 
-def plan_swarm(spec: LabSpec, facts: dict[str, NodeSwarmFacts],
+def plan_swarm(spec: LabSpec, addresses: Mapping[str, str], facts: dict[str, NodeSwarmFacts],
                node_rows: list[NodeRow] | None = None) -> SwarmPlan:
     """The actions that make the reachable nodes of `spec` one swarm (see module docstring).
 
-    `facts` maps server name → its `docker info` swarm facts (absent = unreachable); `node_rows`
-    is `docker node ls` from a manager of the swarm, when there is one.
+    `addresses` maps server name → private IP (the inventory's `private_ips`); `facts` maps server
+    name → its `docker info` swarm facts (absent = unreachable); `node_rows` is `docker node ls` from a
+    manager of the swarm, when there is one.
     """
-    managers = [(spec.server_name(s), str(s.private_ip)) for s in spec.managers]
-    workers = [(spec.server_name(s), str(s.private_ip)) for s in spec.workers]
+    managers = [(n, addresses[n]) for n in (spec.server_name(s) for s in spec.managers)]
+    workers = [(n, addresses[n]) for n in (spec.server_name(s) for s in spec.workers)]
     role_of = {n: Role.manager for n, _ in managers} | {n: Role.worker for n, _ in workers}
     manager_ips = {ip for _, ip in managers}
     nodes = managers + workers

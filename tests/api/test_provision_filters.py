@@ -3,13 +3,16 @@ every shared NIC before boot, updated in place, refused on the seed profile with
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from ipaddress import IPv4Network
 
 import pytest
 import requests
 
+from blocks.sakura import SakuraCloudCredentials
 from flows.provision import provision
 from flows.teardown import teardown_lab
+from swarmlab.cloud.provision import LabFilters
 from swarmlab.render.filters import AdminCidrsRequired
 from swarmlab.spec import Role, local, seed
 
@@ -70,3 +73,19 @@ def test_a_foreign_filter_of_the_same_name_is_not_adopted(cloud_env, prefect_api
     with pytest.raises(RuntimeError, match="pf-c-filter .* without the marker of lab pf-c"):
         provision(local("pf-c"))
     assert teardown_lab("pf-c", "is1a").deleted and "pf-c-filter" in filters(cloud_env), "not ours: left"
+
+
+def test_one_run_ensures_its_filters_once_and_the_next_run_reads_again(cloud_env):
+    client = SakuraCloudCredentials.from_env().client("is1a")
+    run = LabFilters(client, local("pf-d"))
+    with ThreadPoolExecutor(8) as pool:  # as the run's server tasks do
+        got = list(pool.map(lambda _: run.ids("198.18.0.1"), range(8)))
+    assert all(g == got[0] for g in got)
+    assert {n: f["ID"] for n, f in filters(cloud_env).items()} == got[0], "each filter created once"
+
+    gone = got[0]["pf-d-filter"]
+    requests.delete(cloud_env.url(f"packetfilter/{gone}"), auth=cloud_env.auth, timeout=10).raise_for_status()
+    assert run.ids("198.18.0.1") == got[0], "within a run the filters are ensured once"
+    again = LabFilters(client, local("pf-d")).ids("198.18.0.1")  # same client: nothing of the last run is kept
+    assert again["pf-d-filter"] != gone and again["pf-d-filter-edge"] == got[0]["pf-d-filter-edge"]
+    assert {n: f["ID"] for n, f in filters(cloud_env).items()} == again

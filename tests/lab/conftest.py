@@ -35,6 +35,24 @@ class Lab:
         from flows.session import open_fleet
         return open_fleet(self.inventory, self.spec, None)
 
+    def drop_worker(self, worker: str) -> None:
+        """`worker` leaves the swarm and the first manager removes its node, as if it had been away."""
+        from swarmlab.sakura.wait import Poll
+
+        manager = self.spec.server_name(self.spec.managers[0])
+        fleet = self.fleet()
+        try:
+            fleet.session(worker).run("docker swarm leave", sudo=True)
+            for _ in Poll(f"{manager} to see {worker} leave", 60):
+                if "Down" in fleet.session(manager).run(
+                        f"docker node inspect --format '{{{{.Status.State}}}}' {worker}", sudo=True).stdout.title():
+                    break
+            else:
+                raise AssertionError(f"{manager} never saw {worker} leave the swarm")
+            fleet.session(manager).run(f"docker node rm {worker}", sudo=True)
+        finally:
+            fleet.close()
+
 
 @dataclass
 class Built:

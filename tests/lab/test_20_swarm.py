@@ -69,18 +69,7 @@ def test_a_worker_left_out_is_rejoined_by_a_rerun(lab, bootstrapped):
     from flows.bootstrap import bootstrap_swarm
 
     worker = lab.spec.server_name(lab.spec.workers[-1])
-    manager = lab.spec.server_name(lab.spec.managers[0])
-    fleet = lab.fleet()
-    try:
-        fleet.session(worker).run("docker swarm leave", sudo=True)
-        deadline = time.monotonic() + 60
-        while "Down" not in fleet.session(manager).run(
-                f"docker node inspect --format '{{{{.Status.State}}}}' {worker}", sudo=True).stdout.title():
-            assert time.monotonic() < deadline, "the manager never saw the worker leave"
-            time.sleep(1)
-        fleet.session(manager).run(f"docker node rm {worker}", sudo=True)
-    finally:
-        fleet.close()
+    lab.drop_worker(worker)
     changed = bootstrap_swarm(lab.inventory, lab.spec)
     assert changed == [f"{worker}: joined the swarm as worker via {lab.spec.managers[0].private_ip}:2377"]
     rows, _ = node_ls(lab)

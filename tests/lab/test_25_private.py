@@ -69,7 +69,7 @@ def joined(lab):
     from flows.bootstrap import bootstrap_swarm
 
     spec = lab.spec
-    worker, manager = spec.server_name(spec.workers[0]), spec.server_name(spec.managers[0])
+    worker = spec.server_name(spec.workers[0])
     with ArgvSampler(lab) as sampler:
         fleet = lab.fleet()
         try:
@@ -77,17 +77,7 @@ def joined(lab):
         finally:
             fleet.close()
         changed = bootstrap_swarm(lab.inventory, spec)
-        fleet = lab.fleet()
-        try:
-            fleet.session(worker).run("docker swarm leave", sudo=True)
-            deadline = time.monotonic() + 60
-            while "Down" not in fleet.session(manager).run(
-                    f"docker node inspect --format '{{{{.Status.State}}}}' {worker}", sudo=True).stdout.title():
-                assert time.monotonic() < deadline, "the manager never saw the worker leave"
-                time.sleep(1)
-            fleet.session(manager).run(f"docker node rm {worker}", sudo=True)
-        finally:
-            fleet.close()
+        lab.drop_worker(worker)
         changed += bootstrap_swarm(lab.inventory, spec)
     return sampler, changed
 

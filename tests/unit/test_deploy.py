@@ -26,6 +26,10 @@ def test_stack_file_is_render_stack_plus_hash_label():
     assert stack_file(spec, other)[1] != digest
 
 
+def _ips(spec) -> dict[str, str]:
+    return {spec.server_name(s): str(s.private_ip) for s in spec.servers}
+
+
 def _status(spec, nodes_web, nodes_app, labels=None, running=True):
     def tasks(svc, nodes, image):
         return [TaskRow(id=f"{svc}{i}", name=f"{spec.stack.name}_{svc}.{i + 1}", image=image + "@sha256:" + "0" * 64,
@@ -46,15 +50,15 @@ def _status(spec, nodes_web, nodes_app, labels=None, running=True):
 def test_http_targets_host_mode_are_the_nodes_running_tasks():
     spec = local("lab1", "192.168.60.0/24")
     st = _status(spec, ["lab1-worker01", "lab1-worker03"], ["lab1-worker02"])
-    assert http_targets(spec, st) == ["http://192.168.60.30:80/healthz", "http://192.168.60.32:80/healthz",
+    assert http_targets(spec, _ips(spec), st) == ["http://192.168.60.30:80/healthz", "http://192.168.60.32:80/healthz",
                                       "http://192.168.60.31:8000/healthz"]
 
 
 def test_http_targets_ingress_are_all_workers():
     spec = seed("lab1", "192.168.1.0/24")
     st = _status(spec, [], [])
-    assert len(http_targets(spec, st)) == 6
-    assert "http://192.168.1.32:8000/healthz" in http_targets(spec, st)
+    assert len(http_targets(spec, _ips(spec), st)) == 6
+    assert "http://192.168.1.32:8000/healthz" in http_targets(spec, _ips(spec), st)
 
 
 def test_stuck_services_and_up_to_date():
@@ -70,3 +74,10 @@ def test_stuck_services_and_up_to_date():
                           inspects={"db": None, "app": None, "web": None}, tasks={})
     assert not up_to_date(missing, "h")
     assert stuck_services(spec, IMAGES, missing)["db"].startswith("service not found")
+
+
+def test_http_targets_go_to_the_given_addresses():
+    spec = seed("lab1", "192.168.1.0/24")
+    moved = {n: ip.replace("192.168.1.", "10.8.0.") for n, ip in _ips(spec).items()}
+    urls = http_targets(spec, moved, _status(spec, [], []))
+    assert "http://10.8.0.32:8000/healthz" in urls and not any("192.168.1." in u for u in urls)

@@ -18,6 +18,11 @@ from swarmlab.spec import Role, ServerSpec, local, seed
 from tests.unit.test_render_stack import _golden
 
 
+def ips(spec) -> dict[str, str]:
+    """What provision's inventory holds for `spec`: every server at its spec address."""
+    return {spec.server_name(s): str(s.private_ip) for s in spec.servers}
+
+
 def haproxy_check(text: str, tmp_path: Path) -> subprocess.CompletedProcess:
     haproxy = shutil.which("haproxy") or ("/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None)
     assert haproxy, "haproxy is not installed (scripts/bootstrap.sh installs it)"
@@ -40,27 +45,27 @@ def _section(text: str, header: str) -> list[str]:
 @pytest.mark.parametrize("profile", ["seed", "local"])
 def test_golden(profile):
     spec = seed() if profile == "seed" else local()
-    _golden(f"haproxy-{profile}.cfg", render_haproxy(spec))
+    _golden(f"haproxy-{profile}.cfg", render_haproxy(spec, ips(spec)))
 
 
 @pytest.mark.parametrize("profile", ["seed", "local"])
 def test_passes_haproxy_check(profile, tmp_path):
     spec = seed() if profile == "seed" else local()
-    r = haproxy_check(render_haproxy(spec), tmp_path)
+    r = haproxy_check(render_haproxy(spec, ips(spec)), tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Configuration file is valid" in r.stdout + r.stderr
     assert "WARNING" not in r.stdout + r.stderr
 
 
 def test_haproxy_check_really_checks(tmp_path):
-    broken = render_haproxy(seed()).replace("check inter 1s", "chek inter 1s", 1)
+    broken = render_haproxy(seed(), ips(seed())).replace("check inter 1s", "chek inter 1s", 1)
     r = haproxy_check(broken, tmp_path)
     assert r.returncode != 0 and "unknown keyword 'chek'" in r.stderr
 
 
 def test_structure():
     spec = seed()
-    text = render_haproxy(spec)
+    text = render_haproxy(spec, ips(spec))
     defaults = _section(text, "defaults")
     for line in ("timeout connect 3s", "timeout client 30s", "timeout server 30s", "option redispatch",
                  "retries 3", "mode http"):
@@ -85,9 +90,17 @@ def test_follows_the_spec():
                ServerSpec(role=Role.worker, index=2, private_ip="10.9.0.22"),
                ServerSpec(role=Role.haproxy, index=1, private_ip="10.9.0.5")]
     spec = local(name="lab2", subnet="10.9.0.0/24", servers=servers)
-    text = render_haproxy(spec)
+    text = render_haproxy(spec, ips(spec))
     assert "bind 10.9.0.5:8404" in text
     assert "server lab2-worker01 10.9.0.21:80 check" in text
     assert "server lab2-worker02 10.9.0.22:8000 check" in text
     assert "192.168.1." not in text and "manager" not in text
-    assert render_haproxy(spec) == text
+    assert render_haproxy(spec, ips(spec)) == text
+
+
+def test_addresses_come_from_the_inventory_not_the_spec():
+    spec = seed()
+    moved = {n: ip.replace("192.168.1.", "10.8.0.") for n, ip in ips(spec).items()}
+    text = render_haproxy(spec, moved)
+    assert "bind 10.8.0.40:8404" in text and "server swarmlab-worker01 10.8.0.30:80 check" in text
+    assert "192.168.1." not in text

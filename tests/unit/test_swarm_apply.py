@@ -69,10 +69,11 @@ def clear_log():
 
 SPEC = specs.seed("lab")
 NAMES = [SPEC.server_name(s) for s in SPEC.managers + SPEC.workers]
+IPS = {SPEC.server_name(s): str(s.private_ip) for s in SPEC.servers}
 
 
 def fresh_plan():
-    return plan_swarm(SPEC, {n: parse_swarm_info('{"LocalNodeState":"inactive"}') for n in NAMES})
+    return plan_swarm(SPEC, IPS, {n: parse_swarm_info('{"LocalNodeState":"inactive"}') for n in NAMES})
 
 
 def test_fresh_lab_command_sequence():

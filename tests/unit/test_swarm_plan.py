@@ -55,7 +55,7 @@ def rows(names, drained=M) -> list[NodeRow]:
 
 
 def test_fresh_lab_init_then_joins_then_drains():
-    plan = plan_swarm(SPEC, fresh())
+    plan = plan_swarm(SPEC, IP, fresh())
     assert plan.bootstrap == "lab-manager01" and plan.bootstrap_addr == "192.168.1.20" and plan.cluster_id == ""
     assert plan.actions == [
         Init(host="lab-manager01", advertise_addr="192.168.1.20"),
@@ -76,12 +76,12 @@ def test_fresh_lab_init_then_joins_then_drains():
 
 def test_haproxy_is_never_part_of_the_swarm():
     facts = fresh() | {"lab-haproxy01": info("fresh")}
-    assert all(a.host != "lab-haproxy01" for a in plan_swarm(SPEC, facts).actions)
+    assert all(a.host != "lab-haproxy01" for a in plan_swarm(SPEC, IP, facts).actions)
 
 
 def test_converged_lab_is_a_noop():
     facts = {n: joined(n) for n in M + W}
-    plan = plan_swarm(SPEC, facts, rows(M + W))
+    plan = plan_swarm(SPEC, IP, facts, rows(M + W))
     assert plan.actions == [] and plan.cluster_id == CLUSTER
     assert plan.members == M + W
     assert "already has every reachable node (3 managers, 3 workers)" in plan.noop
@@ -90,32 +90,32 @@ def test_converged_lab_is_a_noop():
 
 def test_converged_without_node_rows_still_drains():
     # without `docker node ls` the drain state is unknown: drains are planned (idempotent), joins are not
-    plan = plan_swarm(SPEC, {n: joined(n) for n in M + W})
+    plan = plan_swarm(SPEC, IP, {n: joined(n) for n in M + W})
     assert [type(a) for a in plan.actions] == [Drain, Drain, Drain]
     assert [a.node for a in plan.drains] == [NODE_ID[m] for m in M]
 
 
 def test_one_manager_not_drained():
-    plan = plan_swarm(SPEC, {n: joined(n) for n in M + W}, rows(M + W, drained=M[:2]))
+    plan = plan_swarm(SPEC, IP, {n: joined(n) for n in M + W}, rows(M + W, drained=M[:2]))
     assert plan.actions == [Drain(host="lab-manager03", node=NODE_ID["lab-manager03"])]
 
 
 def test_one_worker_left_out_gets_one_join():
     facts = {n: joined(n) for n in M + W} | {"lab-worker02": info("fresh")}
-    plan = plan_swarm(SPEC, facts, rows([n for n in M + W if n != "lab-worker02"]))
+    plan = plan_swarm(SPEC, IP, facts, rows([n for n in M + W if n != "lab-worker02"]))
     assert plan.actions == [Join(host="lab-worker02", role="worker", advertise_addr="192.168.1.31",
                                  manager_addr="192.168.1.20:2377")]
 
 
 def test_worker_membership_from_remote_managers_without_rows():
     facts = {n: joined(n) for n in M + W}
-    assert plan_swarm(SPEC, facts).members == M + W
+    assert plan_swarm(SPEC, IP, facts).members == M + W
 
 
 def test_foreign_worker():
     facts = {n: joined(n) for n in M + W} | {"lab-worker02": info("foreign_worker")}
     with pytest.raises(ForeignSwarm) as err:
-        plan_swarm(SPEC, facts, rows([n for n in M + W if n != "lab-worker02"]))
+        plan_swarm(SPEC, IP, facts, rows([n for n in M + W if n != "lab-worker02"]))
     assert err.value.host == "lab-worker02"
     assert "10.20.0.5:2377" in str(err.value) and "docker swarm leave" in str(err.value)
 
@@ -123,26 +123,26 @@ def test_foreign_worker():
 def test_foreign_manager():
     facts = {n: joined(n) for n in M + W} | {"lab-manager02": info("foreign_manager")}
     with pytest.raises(ForeignSwarm) as err:
-        plan_swarm(SPEC, facts, rows(M + W))
+        plan_swarm(SPEC, IP, facts, rows(M + W))
     assert err.value.host == "lab-manager02" and "e8j3kd9s0a7f" in str(err.value)
 
 
 def test_foreign_swarm_on_a_fresh_lab():
     with pytest.raises(ForeignSwarm) as err:
-        plan_swarm(SPEC, fresh() | {"lab-worker03": info("foreign_worker")})
+        plan_swarm(SPEC, IP, fresh() | {"lab-worker03": info("foreign_worker")})
     assert err.value.host == "lab-worker03"
 
 
 def test_worker_removed_from_swarm_while_away():
     facts = {n: joined(n) for n in M + W}
     with pytest.raises(ForeignSwarm) as err:
-        plan_swarm(SPEC, facts, rows([n for n in M + W if n != "lab-worker01"]))
+        plan_swarm(SPEC, IP, facts, rows([n for n in M + W if n != "lab-worker01"]))
     assert err.value.host == "lab-worker01" and "removed" in str(err.value)
 
 
 def test_manager1_down_bootstrap_on_manager2_no_init():
     facts = {n: joined(n) for n in M[1:] + W} | {"lab-manager03": info("fresh")}
-    plan = plan_swarm(SPEC, facts, rows([n for n in M[:2] + W]))
+    plan = plan_swarm(SPEC, IP, facts, rows([n for n in M[:2] + W]))
     assert plan.bootstrap == "lab-manager02" and plan.init is None and plan.unreachable == ["lab-manager01"]
     assert plan.actions == [
         Join(host="lab-manager03", role="manager", advertise_addr="192.168.1.22", manager_addr="192.168.1.21:2377"),
@@ -152,13 +152,13 @@ def test_manager1_down_bootstrap_on_manager2_no_init():
 
 def test_unreachable_manager_still_drained_when_node_ls_shows_it_active():
     facts = {n: joined(n) for n in M[1:] + W}
-    plan = plan_swarm(SPEC, facts, rows(M + W, drained=M[1:]))
+    plan = plan_swarm(SPEC, IP, facts, rows(M + W, drained=M[1:]))
     assert plan.actions == [Drain(host="lab-manager01", node=NODE_ID["lab-manager01"])]
 
 
 def test_fresh_lab_manager1_unreachable_bootstraps_manager2():
     facts = {n: f for n, f in fresh().items() if n != "lab-manager01"}
-    plan = plan_swarm(SPEC, facts)
+    plan = plan_swarm(SPEC, IP, facts)
     assert plan.bootstrap == "lab-manager02" and plan.unreachable == ["lab-manager01"]
     assert sum(isinstance(a, Init) for a in plan.actions) == 1
     assert plan.init.host == "lab-manager02"
@@ -169,33 +169,33 @@ def test_fresh_lab_manager1_unreachable_bootstraps_manager2():
 def test_no_manager_reachable_but_workers_in_our_swarm_never_inits():
     facts = {n: joined(n) for n in W}
     with pytest.raises(SwarmUnavailable) as err:
-        plan_swarm(SPEC, facts)
+        plan_swarm(SPEC, IP, facts)
     assert "would split the lab" in str(err.value)
 
 
 def test_no_manager_reachable_at_all():
     with pytest.raises(SwarmUnavailable):
-        plan_swarm(SPEC, {n: info("fresh") for n in W})
+        plan_swarm(SPEC, IP, {n: info("fresh") for n in W})
 
 
 @pytest.mark.parametrize("fixture", ["no_leader", "deadline"])
 def test_no_leader(fixture):
     facts = {n: joined(n) for n in M + W} | {"lab-manager01": info(fixture)}
     with pytest.raises(SwarmNoLeader) as err:
-        plan_swarm(SPEC, facts)
+        plan_swarm(SPEC, IP, facts)
     assert err.value.host == "lab-manager01"
 
 
 def test_locked_node():
     facts = {n: joined(n) for n in M + W} | {"lab-manager02": info("locked")}
     with pytest.raises(SwarmNodeState, match="docker swarm unlock"):
-        plan_swarm(SPEC, facts)
+        plan_swarm(SPEC, IP, facts)
 
 
 def test_spec_manager_that_is_a_worker_in_our_swarm():
     facts = {n: joined(n) for n in M + W} | {"lab-manager03": info("worker", NodeID=NODE_ID["lab-manager03"])}
     with pytest.raises(SwarmNodeState, match="docker node promote lab-manager03"):
-        plan_swarm(SPEC, facts, rows(M + W))
+        plan_swarm(SPEC, IP, facts, rows(M + W))
 
 
 def test_local_profile_single_manager_lab():
@@ -204,5 +204,14 @@ def test_local_profile_single_manager_lab():
         specs.ServerSpec(role=specs.Role.worker, index=1, private_ip="192.168.1.30"),
         specs.ServerSpec(role=specs.Role.haproxy, index=1, private_ip="192.168.1.40"),
     ])
-    plan = plan_swarm(lab, {"mini-manager01": info("fresh"), "mini-worker01": info("fresh")})
+    ips = {"mini-manager01": "192.168.1.20", "mini-worker01": "192.168.1.30"}
+    plan = plan_swarm(lab, ips, {"mini-manager01": info("fresh"), "mini-worker01": info("fresh")})
     assert [a.kind for a in plan.actions] == ["init", "join", "drain"]
+
+
+def test_addresses_come_from_the_inventory_not_the_spec():
+    moved = {n: ip.replace("192.168.1.", "10.8.0.") for n, ip in IP.items()}
+    plan = plan_swarm(SPEC, moved, fresh())
+    assert plan.bootstrap_addr == "10.8.0.20"
+    assert {a.advertise_addr for a in plan.joins} == {moved[n] for n in M[1:] + W}
+    assert {a.manager_addr for a in plan.joins} == {"10.8.0.20:2377"}

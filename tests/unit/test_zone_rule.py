@@ -50,3 +50,18 @@ def test_the_usacloud_profile_zone_comes_after_the_environment(monkeypatch, tmp_
     assert source.startswith("usacloud profile 'lab'") and "Zone" in source
     monkeypatch.setenv("SAKURACLOUD_ZONE", "is1b")
     assert SakuraCloudCredentials.resolve(None).pick_zone(None) == ("is1b", "SAKURACLOUD_ZONE")
+
+
+def test_teardown_and_the_guard_open_by_the_same_rule(monkeypatch, caplog):
+    import logging
+
+    from flows.session import ZONE_RULE, CloudSession
+
+    env_creds(monkeypatch, "tk1b")
+    log = logging.getLogger("test.zone")
+    with caplog.at_level(logging.INFO, logger="test.zone"), CloudSession.open("lab1", None, None, log) as api:
+        assert api.zone == "tk1b" and api.client.zone == "tk1b"
+    assert caplog.messages == [f"lab lab1 in zone tk1b (from SAKURACLOUD_ZONE; rule: {ZONE_RULE})"]
+    assert CloudSession.open("lab1", "is1b", None, log).zone == "is1b"
+    assert [s.zone for s in CloudSession.per_zone(None, None)] == ["tk1b"]
+    assert [s.zone for s in CloudSession.per_zone(["is1a", "tk1a"], None)] == ["is1a", "tk1a"]
