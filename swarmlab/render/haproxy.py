@@ -5,6 +5,12 @@ publishing only workers running a task do, and the health check (expect 200, eve
 2 failures, up after 2 successes) takes the others out: web `GET /healthz`, app `GET /livez` (not
 /healthz, which asks PostgreSQL: a database moving to another worker would take every app server out
 of rotation at once). Both answer 503 while a task drains before it stops.
+No request is lost to a dying worker: every request opens its own server connection (no idle
+connection to a dead worker is ever reused), a connect that fails or times out (1 s) is retried at once
+on another worker, and a GET/HEAD that got no answer (empty response, server timeout) is retried too;
+other methods are retried only when nothing was sent. One failed connection marks the worker down
+(observe layer4) and marking it down closes its sessions. docs/architecture.md (HAProxy) says why and
+what each setting costs.
 The stats page listens on the HAProxy server's private address only.
 """
 
@@ -15,7 +21,10 @@ from swarmlab.spec import LabSpec
 
 STATS_PORT = 8404
 CHECK_INTER_S, CHECK_FALL, CHECK_RISE = 1, 2, 2
-CHECK = f"check inter {CHECK_INTER_S}s fall {CHECK_FALL} rise {CHECK_RISE}"
+CHECK = (f"check inter {CHECK_INTER_S}s fall {CHECK_FALL} rise {CHECK_RISE} "
+         "observe layer4 error-limit 1 on-error mark-down on-marked-down shutdown-sessions")
+#: what a request caught on a dying worker gets: retried on another one (GET/HEAD only once sent)
+RETRY_ON = "conn-failure empty-response response-timeout"
 CHECK_PATHS = {"be_web": "/healthz", "be_app": "/livez"}
 
 
@@ -25,6 +34,7 @@ def _backend(spec: LabSpec, name: str, port: int) -> list[str]:
         "    balance roundrobin",
         f"    option httpchk GET {CHECK_PATHS[name]}",
         "    http-check expect status 200",
+        "    http-request disable-l7-retry unless METH_GET",
     ]
     lines += [f"    server {spec.server_name(w)} {w.private_ip}:{port} {CHECK}" for w in spec.workers]
     return lines
@@ -51,11 +61,13 @@ def render_haproxy(spec: LabSpec) -> str:
         "    option httplog",
         "    option dontlognull",
         "    option forwardfor",
-        "    option redispatch",
+        "    option http-server-close",
+        "    option redispatch 1",
         "    retries 3",
-        "    timeout connect 3s",
+        f"    retry-on {RETRY_ON}",
+        "    timeout connect 1s",
         "    timeout client 30s",
-        "    timeout server 30s",
+        "    timeout server 10s",
         "    timeout http-request 10s",
         "",
         "frontend fe_web",
