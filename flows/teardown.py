@@ -81,7 +81,7 @@ def _teardown_lab(lab: str, zone: str | None, credentials: str | None, *, dry_ru
         log.warning("%s", w)
 
     owned_disks = {str(d.id) for d in found.disks}
-    lab_switches = {str(s.id) for s in found.switches}
+    lab_switches = found.lab_switch_ids
     first = [t.delete_server.submit(client, s, owned_disks, lab_switches) for s in found.servers]
     first += [t.delete_nfs.submit(client, n) for n in found.nfs]
     outcomes = [f.result() for f in first]
@@ -90,6 +90,7 @@ def _teardown_lab(lab: str, zone: str | None, credentials: str | None, *, dry_ru
     second = [t.delete_simple.submit(client, kind, r) for kind in (Kind.DISKS, Kind.REGISTRIES, Kind.NOTES, FILTERS)
               for r in rest.of(kind)]
     outcomes += [f.result() for f in second]
+    outcomes += [t.delete_simple(client, Kind.INTERNETS, r) for r in rest.internets]
     outcomes += [t.delete_simple(client, Kind.SWITCHES, s) for s in rest.switches]
 
     left = t.find_lab(client, lab)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 from pydantic import BaseModel, ConfigDict
 
-from swarmlab.cloud.errors import DuplicateResources, ForeignFilter, LabNotFound, NicMissing
+from swarmlab.cloud.errors import DuplicateResources, ForeignFilter, LabNotFound, NicMissing, RouterMismatch
 from swarmlab.cloud.inventory import Inventory, ServerInfo
 from swarmlab.cloud.lifecycle import (EXPIRES_PREFIX, LabTearingDown, budget_tag, check_adoptable,  # noqa: F401
                                       expiry_tag, parse_budget, parse_expiry, parse_teardown)
@@ -19,7 +19,7 @@ from swarmlab.render import filters as pf
 from swarmlab.render.startup import host_key_variable, render_startup_script
 from swarmlab.sakura import NotFound, SakuraClient
 from swarmlab.sakura.disks import DiskEdit
-from swarmlab.sakura.models import Disk, Server
+from swarmlab.sakura.models import Disk, Internet, Server
 from swarmlab.sakura.packet_filters import expression
 from swarmlab.spec import LabSpec, ServerSpec
 
@@ -94,6 +94,23 @@ def ensure_note(client: SakuraClient, spec: LabSpec, *, switch_id: str, tags: li
     assert_not_torn_down(client, spec, switch_id)
     return client.notes.create(name=spec.resource_name("startup"), tags=tags,
                                content=render_startup_script(spec)).id, True
+
+
+def ensure_router(client: SakuraClient, spec: LabSpec, *, switch_id: str, tags: list[str],
+                  existing=None) -> tuple[Internet, bool]:
+    """An `edge: pair` lab's router+switch `<lab>-router` (its block per `spec.router`): (router, created?).
+    The HAProxy pair's public NICs and the VIP take addresses of its block."""
+    name = spec.resource_name("router")
+    rt = current(client, Kind.INTERNETS, spec, name, existing)
+    if rt:
+        if rt.network_mask_len != spec.router.mask_len:
+            raise RouterMismatch(name, rt.id, f"a /{rt.network_mask_len} block", f"/{spec.router.mask_len}")
+        return rt, False
+    assert_not_torn_down(client, spec, switch_id)
+    rt = client.internets.create(name, tags, mask_len=spec.router.mask_len,
+                                 band_width_mbps=spec.router.band_width_mbps, description=f"swarmlab lab {spec.name}")
+    log.info("created router+switch %s (%s): %s", name, rt.id, rt.subnet.network if rt.subnet else "no block yet")
+    return rt, True
 
 
 def check_exposure(spec: LabSpec) -> None:
@@ -275,6 +292,8 @@ def missing(found: LabResources, spec: LabSpec) -> list[str]:
     """What provision would still create for `spec`, given the lab's resources."""
     want = [(Kind.SWITCHES, spec.resource_name("switch")), (Kind.NOTES, spec.resource_name("startup")),
             (Kind.NFS, spec.resource_name("nfs")), (Kind.REGISTRIES, spec.resource_name("registry"))]
+    if spec.edge == "pair":
+        want.append((Kind.INTERNETS, spec.resource_name("router")))
     want += [(Kind.SERVERS, spec.server_name(s)) for s in spec.servers]
     want += [(Kind.DISKS, f"{spec.server_name(s)}-disk") for s in spec.servers]
     have = {(kind, r.name) for kind, _ in want for r in found.of(kind)}

@@ -29,7 +29,7 @@ from swarmlab.spec import LabSpec
 
 # LabResources field → resource kind
 KIND_OF = {"servers": "server", "disks": "disk", "nfs": "nfs", "registries": "registry", "notes": "note",
-           "switches": "switch"}
+           "switches": "switch", "internets": "router"}
 
 
 class OverBudget(SwarmlabError, RuntimeError):
