@@ -9,8 +9,8 @@ No request is lost to a dying worker: every request opens its own server connect
 connection to a dead worker is ever reused), a connect that fails or times out (1 s) is retried at once
 on another worker, and a GET/HEAD that got no answer (empty response, server timeout) is retried too;
 other methods are retried only when nothing was sent. One failed connection marks the worker down
-(observe layer4) and marking it down closes its sessions. docs/architecture.md (HAProxy) says why and
-what each setting costs.
+(observe layer4); its sessions are left to their own retries (no `on-marked-down shutdown-sessions`).
+docs/architecture.md (HAProxy) says why and what each setting costs.
 The stats page listens on the HAProxy server's private address only.
 """
 
@@ -22,7 +22,7 @@ from swarmlab.spec import LabSpec
 STATS_PORT = 8404
 CHECK_INTER_S, CHECK_FALL, CHECK_RISE = 1, 2, 2
 CHECK = (f"check inter {CHECK_INTER_S}s fall {CHECK_FALL} rise {CHECK_RISE} "
-         "observe layer4 error-limit 1 on-error mark-down on-marked-down shutdown-sessions")
+         "observe layer4 error-limit 1 on-error mark-down")
 #: what a request caught on a dying worker gets: retried on another one (GET/HEAD only once sent)
 RETRY_ON = "conn-failure empty-response response-timeout"
 CHECK_PATHS = {"be_web": "/healthz", "be_app": "/livez"}

@@ -29,7 +29,8 @@ def test_every_drill_ran_in_order_and_passed(exercised):
     assert [d.name for d in report.drills] == ["scale", "rolling update", "rollback", "worker down",
                                                "one manager down", "two managers down", "all managers down",
                                                "recovery"]
-    assert [(d.name, d.why) for d in report.drills if not d.passed] == []
+    assert [(d.name, d.why) for d in report.drills if not d.passed] == [], [
+        (d.name, d.first_failures) for d in report.drills if not d.passed]
 
 
 def test_each_drill_has_a_timeline_svg_with_one_bar_per_second_and_the_worker_down_markers(exercised):

@@ -74,12 +74,14 @@ def test_structure():
                             "http-request disable-l7-retry unless METH_GET"]
         servers = [line for line in body if line.startswith("server ")]
         assert servers == [f"server {spec.server_name(w)} {w.private_ip}:{port} check inter 1s fall 2 rise 2 "
-                           "observe layer4 error-limit 1 on-error mark-down on-marked-down shutdown-sessions"
+                           "observe layer4 error-limit 1 on-error mark-down"
                            for w in spec.workers]
     stats = _section(text, "listen stats")
     assert stats[0] == "bind 192.168.1.40:8404"
     assert {"stats uri /stats", "stats refresh 5s"} <= set(stats)
     assert not re.search(r"bind \*:8404|bind 0\.0\.0\.0:8404", text)
+    # it would kill the requests still connecting to a dead worker (they would otherwise be retried)
+    assert "shutdown-sessions" not in text
 
 
 def test_follows_the_spec():
