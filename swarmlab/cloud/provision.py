@@ -283,9 +283,12 @@ def discover(client: SakuraClient, spec: LabSpec) -> Inventory:
                                   private_ip=str(s.private_ip), status=srv.status))
     nfs = need(Kind.NFS, spec.resource_name("nfs"))
     reg = need(Kind.REGISTRIES, spec.resource_name("registry"))
+    rt = need(Kind.INTERNETS, spec.resource_name("router")) if spec.edge == "pair" else None
     return Inventory(lab=spec.name, zone=client.zone, switch_id=switch.id, servers=servers, nfs_id=nfs.id,
                      nfs_ip=str(spec.nfs.ip), registry_id=reg.id, registry_fqdn=reg.fqdn,
-                     registry_user=spec.registry.user, unchanged=[s.name for s in servers])
+                     registry_user=spec.registry.user, unchanged=[s.name for s in servers],
+                     router_id=rt.id if rt else None,
+                     router_block=str(rt.subnet.network) if rt and rt.subnet else None)
 
 
 def missing(found: LabResources, spec: LabSpec) -> list[str]:

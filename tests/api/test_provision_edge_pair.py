@@ -12,7 +12,9 @@ import requests
 
 from flows.provision import provision
 from flows.teardown import teardown_lab
+from swarmlab.cloud.provision import discover
 from swarmlab.spec import local
+from tests.api.test_client import make_client
 from tests.api.test_provision_flow import EXPECTED, FILTERS, listing
 
 
@@ -34,6 +36,9 @@ def test_pair_provisions_the_router_and_haproxy02_and_teardown_removes_them(clou
 
     again = provision(spec)
     assert again.created == [] and again.router_id == inv.router_id and len(routers(cloud_env, "lab-p-router")) == 1
+    with make_client(cloud_env) as client:
+        found = discover(client, spec)
+    assert (found.router_id, found.router_block) == (inv.router_id, inv.router_block)
 
     router_switch = rt["Switch"]["ID"]
     report = teardown_lab("lab-p", spec.zone)
