@@ -139,7 +139,8 @@ def create_app(cloud: Cloud, token: str, secret: str, instance: str, backend: st
             def _delete(rid: str, c: Ctx = Depends(ctx)):
                 return c.reply({"is_ok": True, singular: cloud.delete(kind, c.zone, rid, c.body)})
 
-    for kind in ("switch", "server", "disk", "note", "sshkey", "appliance", "commonserviceitem", "packetfilter"):
+    for kind in ("switch", "server", "disk", "note", "sshkey", "appliance", "commonserviceitem", "packetfilter",
+                 "internet"):
         crud(kind, "fcrud")
     crud("archive", "fr")
 

@@ -8,8 +8,21 @@ after a crash or restart converges on the same result.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Protocol
+
+#: where routers' public address blocks come from (the docker backend skips blocks docker already uses)
+ROUTER_POOL = ipaddress.IPv4Network("198.19.128.0/17")
+
+
+def free_block(pool: ipaddress.IPv4Network, prefix: int, used) -> str | None:
+    """The first /`prefix` of `pool` that overlaps none of `used` (networks or CIDR strings); None if full."""
+    nets = [ipaddress.ip_network(u, strict=False) for u in used]
+    for candidate in pool.subnets(new_prefix=prefix):
+        if not any(candidate.overlaps(n) for n in nets if n.version == 4):
+            return str(candidate)
+    return None
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,13 @@ class Backend(Protocol):
     def switch_created(self, switch_id: str, name: str, tags: list[str]) -> None: ...
     def switch_deleted(self, switch_id: str) -> None: ...
 
+    def router_subnet(self, mask_len: int, taken: set[str]) -> str:
+        """A free block (CIDR) of public addresses for a new router, overlapping none of `taken`."""
+
+    def internet_created(self, switch_id: str, subnet: str, gateway: str, tags: list[str]) -> None:
+        """Make the router's switch: `subnet` with `gateway` on this machine, so its addresses are
+        reachable from here as the shared segment's are. `switch_deleted` removes it."""
+
     def server_power_on(self, server: ServerRuntime) -> None:
         """Create (first boot) or start the server's VM; return once it is running."""
 
@@ -94,6 +114,14 @@ class MemoryBackend:
     def start(self, live_ids: set[str]) -> None: pass
     def switch_created(self, switch_id: str, name: str, tags: list[str]) -> None: pass
     def switch_deleted(self, switch_id: str) -> None: pass
+
+    def router_subnet(self, mask_len: int, taken: set[str]) -> str:
+        block = free_block(ROUTER_POOL, mask_len, taken)
+        if block is None:
+            raise RuntimeError(f"no free /{mask_len} left in {ROUTER_POOL}")
+        return block
+
+    def internet_created(self, switch_id: str, subnet: str, gateway: str, tags: list[str]) -> None: pass
     def server_power_on(self, server: ServerRuntime) -> None: pass
     def server_power_off(self, server_id: str, force: bool) -> None: pass
     def server_deleted(self, server_id: str) -> None: pass

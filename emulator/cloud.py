@@ -11,6 +11,7 @@ from .compute import ComputeMixin
 from .core import KINDS, Core, md5, public
 from .errors import ApiError, bad
 from .faults import Faults
+from .internet import InternetMixin
 from .nics import NicMixin
 from .packetfilters import PacketFilterMixin
 from .query import find
@@ -26,10 +27,11 @@ UPDATABLE = {
     "sshkey": ("Name", "Description"),
     "appliance": ("Name", "Description", "Tags", "Icon"),
     "commonserviceitem": ("Name", "Description", "Tags", "Icon", "Settings"),
+    "internet": ("Name", "Description", "Tags", "Icon"),
 }
 
 
-class Cloud(Core, ComputeMixin, NicMixin, PacketFilterMixin, ServicesMixin):
+class Cloud(Core, ComputeMixin, NicMixin, PacketFilterMixin, ServicesMixin, InternetMixin):
     def __init__(self, store: Store, backend: Backend, faults: Faults, shared_subnet: str = "198.18.0.0/24"):
         self.shared_net = ipaddress.IPv4Network(shared_subnet)
         super().__init__(store, backend, faults)

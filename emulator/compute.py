@@ -61,6 +61,9 @@ class ComputeMixin:
     def delete_switch(self, zone: str, rid: str, body: dict) -> dict:
         with self.lock:
             rec = self._get("switch", zone, rid)
+            if rec.get("_internet"):
+                raise bad("invalid_param_comb", f"スイッチ {rid} はルータのスイッチです。ルータ "
+                          f"(/internet/{rec['_internet']}) を削除してください。")
             used = any(n.get("_switch") == rid for n in self._all("interface", zone)) or any(
                 a.get("_switch") == rid for a in self._all("appliance", zone))
             if used:
@@ -72,7 +75,7 @@ class ComputeMixin:
     def _render_switch(self, rec: dict, out: dict) -> dict:
         out["ServerCount"] = len({n["_server"] for n in self._all("interface", rec["_zone"])
                                   if n.get("_switch") == rec["ID"]})
-        return out
+        return self._render_router_switch(rec, out)
 
     # ---- NIC helpers
     def shared_switch(self, zone: str) -> dict:
@@ -96,6 +99,8 @@ class ComputeMixin:
             return self.shared_switch(nic["_zone"])
         if sw and sw in self.res:
             s = self.res[sw]
+            if s.get("_internet"):
+                return self._router_nic_switch(s)
             return {"ID": s["ID"], "Name": s["Name"], "Scope": "user", "Subnet": None,
                     "UserSubnet": s.get("UserSubnet")}
         return None
@@ -123,6 +128,7 @@ class ComputeMixin:
                         ipaddress.IPv4Address(ip)
                     except ValueError:
                         raise bad("invalid_format", f"UserIPAddress が不正です: {ip}")
+                    self.check_router_ip(rec, ip)
                 rec["UserIPAddress"] = ip or None
             self._save(rec, touch=True)
             return self.render(rec)
@@ -295,7 +301,8 @@ class ComputeMixin:
             if n["_switch"] in (None, "shared"):
                 continue
             sw = self.res.get(n["_switch"], {})
-            mask = (sw.get("UserSubnet") or {}).get("NetworkMaskLen")
+            mask = (sw.get("UserSubnet") or {}).get("NetworkMaskLen") or (
+                (self._router_subnet(sw) or {}).get("NetworkMaskLen") if sw else None)
             if not mask and i == 0:
                 mask = (edit0.get("UserSubnet") or {}).get("NetworkMaskLen")
             private.append(PrivateNIC(switch_id=n["_switch"], ip=n.get("UserIPAddress"), mask_len=int(mask or 24)))

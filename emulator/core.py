@@ -32,11 +32,11 @@ KINDS = {
     "interface": ("Interface", "Interfaces"), "archive": ("Archive", "Archives"), "note": ("Note", "Notes"),
     "sshkey": ("SSHKey", "SSHKeys"), "appliance": ("Appliance", "Appliances"),
     "commonserviceitem": ("CommonServiceItem", "CommonServiceItems"),
-    "packetfilter": ("PacketFilter", "PacketFilters"),
+    "packetfilter": ("PacketFilter", "PacketFilters"), "internet": ("Internet", "Internets"),
 }
 GLOBAL_KINDS = {"note", "sshkey", "commonserviceitem"}
 EVENT_KINDS = {"server": "server", "disk": "disk", "switch": "switch", "appliance": "nfs",
-               "commonserviceitem": "containerregistry"}
+               "commonserviceitem": "containerregistry", "internet": "internet"}
 
 
 def now_iso() -> str:

@@ -112,7 +112,8 @@ def disk_plans() -> list[dict]:
 
 def service_classes(zone: str) -> list[dict]:
     """Prices (yen per hour/day/month): a 1-core/1 GB server 9/100/1991, a switch 11/110/2200, a 100 GB HDD
-    NFS 9/99/1980; other sizes are scaled from these (the emulator's values, not a price list)."""
+    NFS 9/99/1980, a 100 Mbps router 14/140/2750 and its /28 12/120/2400; other sizes are scaled from
+    these (the emulator's values, not a price list)."""
     rows = []
 
     def add(path: str, name: str, hourly: int, daily: int, monthly: int):
@@ -135,6 +136,12 @@ def service_classes(zone: str) -> list[dict]:
             f = g / 20 * (1 if kind == "ssd" else 0.5)
             add(disk_class(pid, g), f"ディスク {kind.upper()} {g}GB", round(2 * f), round(20 * f), round(400 * f))
     add(REGISTRY_CLASS, "コンテナレジストリ", 0, 0, 0)
+    for mbps in INTERNET_BANDWIDTHS:
+        f = mbps / 100
+        add(f"cloud/internet/router/{mbps}m", f"ルータ+スイッチ {mbps}Mbps", round(14 * f), round(140 * f),
+            round(2750 * f))
+    for mask, f in ((28, 1), (27, 2), (26, 4)):
+        add(f"cloud/global-ipaddress-v4/{mask}", f"グローバルIPアドレス /{mask}", 12 * f, 120 * f, 2400 * f)
     return rows
 
 

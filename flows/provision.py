@@ -72,6 +72,9 @@ def _provision_lab(lab: LabSession, log) -> Inventory:
     registry = t.ensure_registry.submit(client, spec, switch_id, tags,
                                         lab.secret("registry"),
                                         named(have.registries, spec.resource_name("registry"), "registry"))
+    router = (t.ensure_router.submit(client, spec, switch_id, tags,
+                                     named(have.internets, spec.resource_name("router"), "router+switch"))
+              if spec.edge == "pair" else None)
     archive_id = archive.result()
     note_id, note_created = note.result()
     servers = []
@@ -97,10 +100,15 @@ def _provision_lab(lab: LabSession, log) -> Inventory:
     (created if nfs_changed else unchanged).append(spec.resource_name("nfs"))
     registry_id, fqdn, reg_changed = registry.result()
     (created if reg_changed else unchanged).append(spec.resource_name("registry"))
+    rt, rt_created = router.result() if router is not None else (None, False)
+    if rt is not None:
+        (created if rt_created else unchanged).append(spec.resource_name("router"))
 
     inventory = Inventory(lab=spec.name, zone=spec.zone, switch_id=switch_id, servers=infos, nfs_id=nfs_id,
                           nfs_ip=str(spec.nfs.ip), registry_id=registry_id, registry_fqdn=fqdn,
-                          registry_user=spec.registry.user, created=created, unchanged=unchanged)
+                          registry_user=spec.registry.user, created=created, unchanged=unchanged,
+                          router_id=rt.id if rt else None,
+                          router_block=str(rt.subnet.network) if rt and rt.subnet else None)
     artifacts.inventory_table(inventory, f"Lab {spec.name}: {'changed: ' + ', '.join(created) if created else 'unchanged'}")
     log.info("provision %s: %s", spec.name, f"created/changed {created}" if created else "unchanged")
     return inventory

@@ -82,7 +82,7 @@ def _teardown(log, client, lab: str, zone: str, *, dry_run: bool, force: bool) -
         log.warning("%s", w)
 
     owned_disks = {str(d.id) for d in found.disks}
-    lab_switches = {str(s.id) for s in found.switches}
+    lab_switches = found.lab_switch_ids
     first = [t.delete_server.submit(client, s, owned_disks, lab_switches) for s in found.servers]
     first += [t.delete_nfs.submit(client, n) for n in found.nfs]
     outcomes = [f.result() for f in first]
@@ -91,6 +91,7 @@ def _teardown(log, client, lab: str, zone: str, *, dry_run: bool, force: bool) -
     second = [t.delete_simple.submit(client, kind, r) for kind in (Kind.DISKS, Kind.REGISTRIES, Kind.NOTES, FILTERS)
               for r in rest.of(kind)]
     outcomes += [f.result() for f in second]
+    outcomes += [t.delete_simple(client, Kind.INTERNETS, r) for r in rest.internets]
     outcomes += [t.delete_simple(client, Kind.SWITCHES, s) for s in rest.switches]
 
     left = t.find_lab(client, lab)

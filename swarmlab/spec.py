@@ -140,6 +140,18 @@ class HooksSpec(Model):
         return v
 
 
+class RouterSpec(Model):
+    """The router+switch of an `edge: pair` lab: its block of public addresses (/28 is SAKURA's smallest) and
+    bandwidth. The HAProxy pair's public NICs and the VIP take addresses of the block."""
+
+    mask_len: Literal[28, 27, 26] = 28
+    band_width_mbps: int = Field(100, ge=100)
+
+
+#: how many HAProxy servers each edge has
+EDGE_HAPROXIES = {"single": 1, "pair": 2}
+
+
 class LabSpec(Model):
     """A whole lab: what `provision` creates and every later flow works on."""
 
@@ -168,6 +180,10 @@ class LabSpec(Model):
     public_cidrs: list[IPv4Network] = Field([IPv4Network("0.0.0.0/0")],
                                             description="sources allowed to HAProxy's 80 and 8000")
     hooks: HooksSpec = Field(HooksSpec(), description="controller-side shell commands after build / before teardown")
+    edge: Literal["single", "pair"] = Field(
+        "single", description="single: one HAProxy on the shared segment (the walkthrough's); pair: haproxy01 and "
+                              "haproxy02 on the lab's router+switch, a VIP from its block moved by keepalived")
+    router: RouterSpec = Field(RouterSpec(), description="the router+switch of an `edge: pair` lab")
 
     @field_validator("name")
     @classmethod
@@ -207,8 +223,10 @@ class LabSpec(Model):
         if managers % 2 == 0:
             warnings.warn(f"servers: {managers} managers tolerate no more failures than {managers - 1}",
                           stacklevel=2)
-        if len(self.by_role(Role.haproxy)) != 1:
-            raise ValueError("servers: exactly one haproxy server is required")
+        haproxies, want = len(self.by_role(Role.haproxy)), EDGE_HAPROXIES[self.edge]
+        if haproxies != want:
+            raise ValueError(f"servers: edge {self.edge!r} needs exactly {want} haproxy server"
+                             f"{'s' if want > 1 else ''}, got {haproxies}")
         longest = max(len(s.name(self.name)) for s in self.servers)
         if longest > 63:
             raise ValueError(f"name: server names would be {longest} chars; SAKURA hostnames allow 63")
@@ -239,7 +257,12 @@ class LabSpec(Model):
 
     @property
     def haproxy(self) -> ServerSpec:
+        """The (first) HAProxy server: the only one of a single edge, the VIP's first holder of a pair."""
         return self.by_role(Role.haproxy)[0]
+
+    @property
+    def haproxies(self) -> list[ServerSpec]:
+        return self.by_role(Role.haproxy)
 
     def server_name(self, server: ServerSpec) -> str:
         return server.name(self.name)
@@ -273,11 +296,11 @@ def run_lab_name(prefix: str, started: datetime) -> str:
     return name
 
 
-def _servers(subnet: IPv4Network, managers: int = 3, workers: int = 3) -> list[ServerSpec]:
+def _servers(subnet: IPv4Network, managers: int = 3, workers: int = 3, haproxies: int = 1) -> list[ServerSpec]:
     base = subnet.network_address
     out = [ServerSpec(role=Role.manager, index=i + 1, private_ip=base + 20 + i) for i in range(managers)]
     out += [ServerSpec(role=Role.worker, index=i + 1, private_ip=base + 30 + i) for i in range(workers)]
-    out.append(ServerSpec(role=Role.haproxy, index=1, private_ip=base + 40))
+    out += [ServerSpec(role=Role.haproxy, index=i + 1, private_ip=base + 40 + i) for i in range(haproxies)]
     return out
 
 
@@ -285,7 +308,7 @@ def seed(name: str = "swarmlab", subnet: str = "192.168.1.0/24", **overrides) ->
     """The walkthrough's lab: 3 managers, 3 workers, HAProxy, NFS at .200, ingress publishing."""
     net = IPv4Network(subnet)
     fields = dict(
-        name=name, subnet=net, servers=_servers(net),
+        name=name, subnet=net, servers=_servers(net, haproxies=EDGE_HAPROXIES[overrides.get("edge", "single")]),
         nfs=NFSSpec(ip=net.network_address + 200), registry=RegistrySpec(name=name),
         profile="seed", stack=StackSpec(publish_mode="ingress", endpoint_mode="vip", web_replicas=10),
     )

@@ -26,6 +26,12 @@ def ensure_switch(client: SakuraClient, spec: LabSpec, existing=None) -> tuple[s
     return lib.ensure_switch(client, spec, existing)
 
 
+@task(name="router", **TRANSIENT_RETRY)
+def ensure_router(client: SakuraClient, spec: LabSpec, switch_id: str, tags: list[str], existing=None):
+    """An `edge: pair` lab's router+switch: (router, created?)."""
+    return lib.ensure_router(client, spec, switch_id=switch_id, tags=tags, existing=existing)
+
+
 @task(name="archive", **TRANSIENT_RETRY)
 def find_archive(client: SakuraClient, spec: LabSpec) -> str:
     return client.archives.find_by_tags(spec.archive_tags).id

@@ -7,6 +7,7 @@ once (one lock per resource id, one for network creation).
                    addresses (registries) come from its last /28, so the API layer assigns servers' shared
                    IPs below it (networks.py)
 - switch           internal bridge per switch (networks.py)
+- router+switch    bridge with the gateway on this machine, from a free block of ROUTER_POOL (networks.py)
 - server           VM container + volume + /lab config (vms.py); `reboot` inside handled via watcher.py
 - NFS appliance    host directory (nfs.py)
 - registry         registry container with TLS from the instance's CA (registry.py, tls.py)
@@ -134,6 +135,13 @@ class DockerBackend:
 
     def switch_deleted(self, switch_id: str) -> None:
         self.networks.switch_deleted(switch_id)
+
+    def router_subnet(self, mask_len: int, taken: set[str]) -> str:
+        return self.networks.router_subnet(mask_len, taken)
+
+    def internet_created(self, switch_id: str, subnet: str, gateway: str, tags: list[str]) -> None:
+        with self.scope.lock(switch_id):
+            self.networks.ensure_router(switch_id, subnet, gateway, tags)
 
     def server_power_on(self, server: ServerRuntime) -> None:
         self.vms.power_on(server)

@@ -1,5 +1,7 @@
 """Bridge networks: the shared segment (`<instance>-shared`) and one internal bridge per switch
-(`<instance>-sw-<switch id>`), made when the first NIC with an address joins it."""
+(`<instance>-sw-<switch id>`), made when the first NIC with an address joins it. A router's switch is
+made with the router, from a free block of ROUTER_POOL, and is not internal: this machine holds its
+gateway address, so it reaches the servers' addresses there as it reaches the shared segment's."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import threading
 from docker.errors import APIError, NotFound
 from docker.types import IPAMConfig, IPAMPool
 
+from ..backend import ROUTER_POOL, free_block
 from .common import L_INSTANCE, L_KIND, L_RESOURCE, DockerBackendError, Scope, write_file
 
 SHARED_RESOURCE = "shared"
@@ -148,6 +151,26 @@ class Networks:
             # internal: a private switch has no route out (like SAKURA's); VMs reach the internet via NIC0
             return self._create(name, subnet, str(gw), self.scope.labels(switch_id, "switch", meta.get("tags")),
                                 internal=True)
+
+    def router_subnet(self, mask_len: int, taken: set[str]) -> str:
+        """A free /`mask_len` of ROUTER_POOL: overlapping no docker network and none of `taken`."""
+        with self._lock:
+            block = free_block(ROUTER_POOL, mask_len, [*subnets_in_use(self.scope.client), *taken])
+        if block is None:
+            raise SubnetTaken(f"no free /{mask_len} left in {ROUTER_POOL} for a router; delete unused routers "
+                              "or purge stopped emulators (`python -m emulator.purge INSTANCE`)")
+        return block
+
+    def ensure_router(self, switch_id: str, subnet: str, gateway: str, tags: list[str]):
+        """The router's switch network (not internal), with `gateway` on this machine's bridge."""
+        write_file(self._meta_path(switch_id), json.dumps({"name": "", "tags": list(tags), "subnet": subnet}))
+        name = self.switch_name(switch_id)
+        with self._lock:
+            n = self._get(name)
+            if n is not None:
+                return n
+            return self._create(name, ipaddress.ip_network(subnet), gateway,
+                                self.scope.labels(switch_id, "switch", tags), internal=False)
 
     def _meta(self, switch_id: str) -> dict:
         try:

@@ -33,3 +33,10 @@ class LabNotFound(ProvisionError, LookupError):
     def __init__(self, lab: str, name: str, zone: str | None):
         self.lab, self.name, self.zone = lab, name, zone
         super().__init__(f"lab {lab}: {name} does not exist in {zone}; run provision first")
+
+
+class RouterMismatch(ProvisionError):
+    def __init__(self, name: str, router_id: str, has: str, want: str):
+        self.name, self.router_id = name, router_id
+        super().__init__(f"router+switch {name} ({router_id}) has {has}, the spec's router wants {want}; tear the "
+                         f"lab down (a router's block cannot change) or set router.mask_len to match, then re-run")

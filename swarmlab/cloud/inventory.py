@@ -27,6 +27,8 @@ class Inventory(BaseModel):
     registry_id: str
     registry_fqdn: str
     registry_user: str
+    router_id: str | None = None        # edge: pair: the router+switch and its block of public addresses
+    router_block: str | None = None
     created: list[str] = []
     unchanged: list[str] = []
 

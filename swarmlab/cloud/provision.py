@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from pydantic import BaseModel, ConfigDict
 
-from swarmlab.cloud.errors import DuplicateResources, ForeignFilter, LabNotFound, NicMissing
+from swarmlab.cloud.errors import DuplicateResources, ForeignFilter, LabNotFound, NicMissing, RouterMismatch
 from swarmlab.cloud.inventory import Inventory, ServerInfo
 from swarmlab.cloud.lifecycle import (EXPIRES_PREFIX, LabTearingDown, budget_tag, check_adoptable,  # noqa: F401
                                       expiry_tag, parse_budget, parse_expiry, parse_teardown)
@@ -18,7 +18,7 @@ from swarmlab.render import filters as pf
 from swarmlab.render.startup import host_key_variable, render_startup_script
 from swarmlab.sakura import NotFound, SakuraClient
 from swarmlab.sakura.disks import DiskEdit
-from swarmlab.sakura.models import Disk, Server
+from swarmlab.sakura.models import Disk, Internet, Server
 from swarmlab.sakura.packet_filters import expression
 from swarmlab.spec import LabSpec, ServerSpec
 
@@ -91,6 +91,23 @@ def ensure_note(client: SakuraClient, spec: LabSpec, *, switch_id: str, tags: li
     assert_not_torn_down(client, spec, switch_id)
     return client.notes.create(name=spec.resource_name("startup"), tags=tags,
                                content=render_startup_script(spec)).id, True
+
+
+def ensure_router(client: SakuraClient, spec: LabSpec, *, switch_id: str, tags: list[str],
+                  existing=None) -> tuple[Internet, bool]:
+    """An `edge: pair` lab's router+switch `<lab>-router` (its block per `spec.router`): (router, created?).
+    The HAProxy pair's public NICs and the VIP take addresses of its block."""
+    name = spec.resource_name("router")
+    rt = current(client, Kind.INTERNETS, spec, name, existing)
+    if rt:
+        if rt.network_mask_len != spec.router.mask_len:
+            raise RouterMismatch(name, rt.id, f"a /{rt.network_mask_len} block", f"/{spec.router.mask_len}")
+        return rt, False
+    assert_not_torn_down(client, spec, switch_id)
+    rt = client.internets.create(name, tags, mask_len=spec.router.mask_len,
+                                 band_width_mbps=spec.router.band_width_mbps, description=f"swarmlab lab {spec.name}")
+    log.info("created router+switch %s (%s): %s", name, rt.id, rt.subnet.network if rt.subnet else "no block yet")
+    return rt, True
 
 
 def check_exposure(spec: LabSpec) -> None:
@@ -275,15 +292,20 @@ def discover(client: SakuraClient, spec: LabSpec) -> Inventory:
                                   private_ip=str(s.private_ip), status=srv.status))
     nfs = need(Kind.NFS, spec.resource_name("nfs"))
     reg = need(Kind.REGISTRIES, spec.resource_name("registry"))
+    rt = need(Kind.INTERNETS, spec.resource_name("router")) if spec.edge == "pair" else None
     return Inventory(lab=spec.name, zone=client.zone, switch_id=switch.id, servers=servers, nfs_id=nfs.id,
                      nfs_ip=str(spec.nfs.ip), registry_id=reg.id, registry_fqdn=reg.fqdn,
-                     registry_user=spec.registry.user, unchanged=[s.name for s in servers])
+                     registry_user=spec.registry.user, unchanged=[s.name for s in servers],
+                     router_id=rt.id if rt else None,
+                     router_block=str(rt.subnet.network) if rt and rt.subnet else None)
 
 
 def missing(found: LabResources, spec: LabSpec) -> list[str]:
     """What provision would still create for `spec`, given the lab's resources."""
     want = [(Kind.SWITCHES, spec.resource_name("switch")), (Kind.NOTES, spec.resource_name("startup")),
             (Kind.NFS, spec.resource_name("nfs")), (Kind.REGISTRIES, spec.resource_name("registry"))]
+    if spec.edge == "pair":
+        want.append((Kind.INTERNETS, spec.resource_name("router")))
     want += [(Kind.SERVERS, spec.server_name(s)) for s in spec.servers]
     want += [(Kind.DISKS, f"{spec.server_name(s)}-disk") for s in spec.servers]
     have = {(kind, r.name) for kind, _ in want for r in found.of(kind)}

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from swarmlab.render.filters import owned as owned_filter
 from swarmlab.sakura import SakuraClient
 from swarmlab.sakura.base import Resource
-from swarmlab.sakura.models import NFS, Disk, Note, PacketFilter, Registry, Server, Switch
+from swarmlab.sakura.models import NFS, Disk, Internet, Note, PacketFilter, Registry, Server, Switch
 from swarmlab.spec import lab_tags
 
 
@@ -22,15 +22,17 @@ class Kind(StrEnum):
     NOTES = "notes"
     SWITCHES = "switches"
     PACKET_FILTERS = "packet_filters"
+    INTERNETS = "internets"
 
     def api(self, client: SakuraClient) -> Resource:
         """The client's accessor for this kind."""
         return {Kind.SERVERS: client.servers, Kind.DISKS: client.disks, Kind.NFS: client.nfs,
                 Kind.REGISTRIES: client.registries, Kind.NOTES: client.notes, Kind.SWITCHES: client.switches,
-                Kind.PACKET_FILTERS: client.packet_filters}[self]
+                Kind.PACKET_FILTERS: client.packet_filters, Kind.INTERNETS: client.internets}[self]
 
 
-KINDS = (Kind.SERVERS, Kind.DISKS, Kind.NFS, Kind.REGISTRIES, Kind.NOTES, Kind.SWITCHES)  # tagged, deletion order
+# tagged, deletion order (a router+switch goes with its switch, once no server is on it)
+KINDS = (Kind.SERVERS, Kind.DISKS, Kind.NFS, Kind.REGISTRIES, Kind.NOTES, Kind.INTERNETS, Kind.SWITCHES)
 FILTERS = Kind.PACKET_FILTERS  # no tags: owned by exact name prefix + the lab's marker in Description
 
 
@@ -44,11 +46,17 @@ class LabResources(BaseModel):
     notes: list[Note] = []
     switches: list[Switch] = []
     packet_filters: list[PacketFilter] = []
+    internets: list[Internet] = []
 
     def of(self, kind: Kind) -> list:
         return {Kind.SERVERS: self.servers, Kind.DISKS: self.disks, Kind.NFS: self.nfs,
                 Kind.REGISTRIES: self.registries, Kind.NOTES: self.notes, Kind.SWITCHES: self.switches,
-                Kind.PACKET_FILTERS: self.packet_filters}[Kind(kind)]
+                Kind.PACKET_FILTERS: self.packet_filters, Kind.INTERNETS: self.internets}[Kind(kind)]
+
+    @property
+    def lab_switch_ids(self) -> set[str]:
+        """The lab's switches and its routers' switches (a server's NIC on them is the lab's)."""
+        return {str(s.id) for s in self.switches} | {str(r.switch_id) for r in self.internets if r.switch_id}
 
     def names(self) -> list[str]:
         return sorted(f"{kind}:{r.name}" for kind in (*KINDS, FILTERS) for r in self.of(kind))

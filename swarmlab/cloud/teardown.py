@@ -108,9 +108,10 @@ def server_steps(server, owned_disks: set[str], lab_switches: set[str]) -> list[
 
 def plan_teardown(found: LabResources, nfs_bytes: dict[str, int | None] | None = None) -> list[Step]:
     """Every resource of the lab in deletion order: servers (with their own disks) and NFS, the lab's
-    disks left over, registries, notes, packet filters (unattached once the servers are gone), switches last."""
+    disks left over, registries, notes, packet filters (unattached once the servers are gone), routers+switches
+    (nothing is on their switch once the servers are gone), switches last."""
     owned_disks = {str(d.id) for d in found.disks}
-    lab_switches = {str(s.id) for s in found.switches}
+    lab_switches = found.lab_switch_ids
     nfs_bytes = nfs_bytes or {}
     steps: list[Step] = []
     for s in sorted(found.servers, key=lambda s: s.name):
@@ -121,7 +122,8 @@ def plan_teardown(found: LabResources, nfs_bytes: dict[str, int | None] | None =
     steps += [Step(action="delete", kind="disks", name=d.name, id=str(d.id))
               for d in found.disks if str(d.id) not in with_servers]
     steps += [Step(action="delete", kind=kind, name=r.name, id=str(r.id))
-              for kind in (Kind.REGISTRIES, Kind.NOTES, FILTERS, Kind.SWITCHES) for r in found.of(kind)]
+              for kind in (Kind.REGISTRIES, Kind.NOTES, FILTERS, Kind.INTERNETS, Kind.SWITCHES)
+              for r in found.of(kind)]
     return steps
 
 

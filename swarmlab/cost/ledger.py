@@ -22,14 +22,14 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from swarmlab.cost.prices import (REGISTRY_CLASS, SWITCH_CLASS, PriceTable, disk_class, nfs_class,
-                                  server_class)
+from swarmlab.cost.prices import (REGISTRY_CLASS, SWITCH_CLASS, PriceTable, disk_class, ip_block_class,
+                                  nfs_class, router_class, server_class)
 from swarmlab.errors import SwarmlabError
 from swarmlab.spec import LabSpec
 
 # LabResources field → resource kind
 KIND_OF = {"servers": "server", "disks": "disk", "nfs": "nfs", "registries": "registry", "notes": "note",
-           "switches": "switch"}
+           "switches": "switch", "internets": "router"}
 
 
 class OverBudget(SwarmlabError, RuntimeError):
@@ -181,6 +181,10 @@ def planned(spec: LabSpec) -> list[tuple[str, str, str]]:
     out.append(("switch", spec.resource_name("switch"), SWITCH_CLASS))
     out.append(("nfs", spec.resource_name("nfs"), nfs_class(spec.nfs.plan, spec.nfs.size_gb)))
     out.append(("registry", spec.resource_name("registry"), REGISTRY_CLASS))
+    if spec.edge == "pair":
+        out.append(("router", spec.resource_name("router"), router_class(spec.router.band_width_mbps)))
+        out.append(("ip block", f"{spec.resource_name('router')}-/{spec.router.mask_len}",
+                    ip_block_class(spec.router.mask_len)))
     return out
 
 

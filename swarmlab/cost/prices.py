@@ -33,9 +33,18 @@ def nfs_class(plan: str, size_gb: int) -> str:
     return f"cloud/nfs/{plan.lower()}/{size_gb}"
 
 
+def router_class(band_width_mbps: int) -> str:
+    return f"cloud/internet/router/{band_width_mbps}m"
+
+
+def ip_block_class(mask_len: int) -> str:
+    return f"cloud/global-ipaddress-v4/{mask_len}"
+
+
 # what a service class path starts with, per resource kind (for kind-level fallbacks)
 FAMILIES = {"server": "cloud/plan/", "disk": "cloud/disk/", "switch": "cloud/switch/", "nfs": "cloud/nfs/",
-            "registry": "cloud/containerregistry"}
+            "registry": "cloud/containerregistry", "router": "cloud/internet/router/",
+            "ip block": "cloud/global-ipaddress-v4/"}
 
 
 class Rate(BaseModel):
@@ -75,6 +84,8 @@ BUNDLED: dict[str, Rate] = {
 BUNDLED_FAMILY: dict[str, Rate] = {  # a class the bundled table does not list: the walkthrough's rate of its kind
     "server": BUNDLED[server_class(1, 1)], "disk": FREE, "switch": BUNDLED[SWITCH_CLASS],
     "nfs": BUNDLED[nfs_class("hdd", 100)], "registry": FREE, "note": FREE,
+    # the walkthrough prices no router+switch: assumed rates (a rate found this way says "assumed")
+    "router": Rate(hourly=14, daily=140, monthly=2750), "ip block": Rate(hourly=12, daily=120, monthly=2400),
 }
 
 

@@ -5,7 +5,6 @@ Nothing here touches a host or the network; `steps.py` gathers the facts and cal
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -82,13 +81,6 @@ class DrillsFailed(SwarmlabError):
 
 
 # -- bounds and verdicts --------------------------------------------------------------------------
-
-def failure_bound(rate_per_s: float, fall: int, inter_s: float) -> int:
-    """Failed requests a dead backend server may cost at most: HAProxy keeps sending to it until `fall`
-    checks `inter_s` apart have failed, so at most fall × inter × rate requests (all of them, although
-    round robin sends only a share of them to that server)."""
-    return math.ceil(fall * inter_s * rate_per_s)
-
 
 def judge(result: DrillResult, summary: ProbeSummary, *, conditions: dict[str, bool],
           bound: int | None = 0) -> DrillResult:

@@ -5,6 +5,12 @@ publishing only workers running a task do, and the health check (expect 200, eve
 2 failures, up after 2 successes) takes the others out: web `GET /healthz`, app `GET /livez` (not
 /healthz, which asks PostgreSQL: a database moving to another worker would take every app server out
 of rotation at once). Both answer 503 while a task drains before it stops.
+No request is lost to a dying worker: every request opens its own server connection (no idle
+connection to a dead worker is ever reused), a connect that fails or times out (1 s) is retried at once
+on another worker, and a GET/HEAD that got no answer (empty response, server timeout) is retried too;
+other methods are retried only when nothing was sent. One failed connection marks the worker down
+(observe layer4); its sessions are left to their own retries (no `on-marked-down shutdown-sessions`).
+docs/architecture.md (HAProxy) says why and what each setting costs.
 The stats page listens on the HAProxy server's private address only.
 """
 
@@ -17,7 +23,10 @@ from swarmlab.spec import LabSpec
 
 STATS_PORT = 8404
 CHECK_INTER_S, CHECK_FALL, CHECK_RISE = 1, 2, 2
-CHECK = f"check inter {CHECK_INTER_S}s fall {CHECK_FALL} rise {CHECK_RISE}"
+CHECK = (f"check inter {CHECK_INTER_S}s fall {CHECK_FALL} rise {CHECK_RISE} "
+         "observe layer4 error-limit 1 on-error mark-down")
+#: what a request caught on a dying worker gets: retried on another one (GET/HEAD only once sent)
+RETRY_ON = "conn-failure empty-response response-timeout"
 CHECK_PATHS = {"be_web": "/healthz", "be_app": "/livez"}
 
 
@@ -27,6 +36,7 @@ def _backend(spec: LabSpec, addresses: Mapping[str, str], name: str, port: int) 
         "    balance roundrobin",
         f"    option httpchk GET {CHECK_PATHS[name]}",
         "    http-check expect status 200",
+        "    http-request disable-l7-retry unless METH_GET",
     ]
     workers = [spec.server_name(w) for w in spec.workers]
     lines += [f"    server {w} {addresses[w]}:{port} {CHECK}" for w in workers]
@@ -55,11 +65,13 @@ def render_haproxy(spec: LabSpec, addresses: Mapping[str, str]) -> str:
         "    option httplog",
         "    option dontlognull",
         "    option forwardfor",
-        "    option redispatch",
+        "    option http-server-close",
+        "    option redispatch 1",
         "    retries 3",
-        "    timeout connect 3s",
+        f"    retry-on {RETRY_ON}",
+        "    timeout connect 1s",
         "    timeout client 30s",
-        "    timeout server 30s",
+        "    timeout server 10s",
         "    timeout http-request 10s",
         "",
         "frontend fe_web",

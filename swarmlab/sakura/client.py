@@ -10,6 +10,7 @@ from pydantic import SecretStr
 from .archives import Archives
 from .disks import Disks
 from .interfaces import Interfaces
+from .internet import Internets
 from .nfs import NFSAppliances
 from .packet_filters import PacketFilters
 from .notes import Notes
@@ -64,6 +65,7 @@ class SakuraClient:
         self.nfs = NFSAppliances(self)
         self.registries = Registries(self)
         self.packet_filters = PacketFilters(self)
+        self.internets = Internets(self)
         self.prices = Prices(self)
 
     @property

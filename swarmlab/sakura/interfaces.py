@@ -17,6 +17,15 @@ class Interfaces(Resource[Interface]):
         return self._one(self._call("PUT", f"{self.path}/{nic_id}",
                                     body={"Interface": {"UserIPAddress": ip}}))
 
+    def add(self, server_id: str) -> Interface:
+        """A new NIC on a stopped server (`POST /interface`), connected to nothing."""
+        return self._one(self._call("POST", self.path, body={"Interface": {"Server": {"ID": server_id}}}))
+
+    def connect(self, nic_id: str, switch_id: str) -> Interface:
+        """Connect the NIC to a switch, a router's included (`PUT /interface/{id}/to/switch/{switch}`);
+        the server must be stopped."""
+        return self._one(self._call("PUT", f"{self.path}/{nic_id}/to/switch/{switch_id}"))
+
     def disconnect(self, nic_id: str) -> None:
         """Disconnect the NIC from its switch (`DELETE /interface/{id}/to/switch`); the NIC stays on its server."""
         self._call("DELETE", f"{self.path}/{nic_id}/to/switch")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -17,7 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from .query import normalize_id
 
 __all__ = [
-    "Archive", "Disk", "DiskPlan", "Instance", "Interface", "InternetPlan", "NFS", "Note", "PacketFilter",
+    "Archive", "Disk", "DiskPlan", "Instance", "Interface", "Internet", "InternetPlan", "NFS", "Note", "PacketFilter",
     "PacketFilterRule",
     "Ref", "Registry", "RegistryUser", "Server", "ServerPlan", "ServiceClass", "ServicePrice", "SSHKey",
     "Switch",
@@ -142,10 +143,60 @@ class _Named(Wire):
     service_class: Str = Field("", alias="ServiceClass")
 
 
+class RouterSubnet(Wire):
+    """A router's block of public addresses (`Switch.Subnets[]`, `Internet.Switch.Subnets[]`)."""
+    id: OptID = Field(None, alias="ID")
+    network_address: str | None = Field(None, alias="NetworkAddress")
+    network_mask_len: int | None = Field(None, alias="NetworkMaskLen")
+    default_route: str | None = Field(None, alias="DefaultRoute")
+    addresses: Nested(dict[str, str]) = Field(None, alias="IPAddresses")   # {"Min": ..., "Max": ...}
+
+    @property
+    def network(self) -> IPv4Network | None:
+        if not self.network_address or not self.network_mask_len:
+            return None
+        return IPv4Network(f"{self.network_address}/{self.network_mask_len}")
+
+    @property
+    def assignable(self) -> list[str]:
+        """Addresses servers may take: the block without its first 4 and its broadcast (SAKURA's rule),
+        or `IPAddresses` Min..Max when the answer carries it."""
+        net = self.network
+        if net is None:
+            return []
+        lo, hi = net.network_address + 4, net.broadcast_address - 1
+        if self.addresses and self.addresses.get("Min") and self.addresses.get("Max"):
+            lo, hi = IPv4Address(self.addresses["Min"]), IPv4Address(self.addresses["Max"])
+        return [str(IPv4Address(a)) for a in range(int(lo), int(hi) + 1)]
+
+
 class Switch(_Named):
     scope: Str = Field("", alias="Scope")
     server_count: int = Field(0, alias="ServerCount")
     user_subnet: Nested(Subnet) = Field(None, alias="UserSubnet")
+    subnets: Annotated[list[RouterSubnet], BeforeValidator(_list)] = Field(default_factory=list, alias="Subnets")
+    internet: Nested(Ref) = Field(None, alias="Internet")
+
+
+class InternetSwitch(Wire):
+    id: OptID = Field(None, alias="ID")
+    name: Str = Field("", alias="Name")
+    subnets: Annotated[list[RouterSubnet], BeforeValidator(_list)] = Field(default_factory=list, alias="Subnets")
+
+
+class Internet(_Named):
+    """A router+switch (`/internet`): a bandwidth, a block of public addresses and its switch."""
+    band_width_mbps: int | None = Field(None, alias="BandWidthMbps")
+    network_mask_len: int | None = Field(None, alias="NetworkMaskLen")
+    switch: Nested(InternetSwitch) = Field(None, alias="Switch")
+
+    @property
+    def switch_id(self) -> str | None:
+        return self.switch.id if self.switch else None
+
+    @property
+    def subnet(self) -> RouterSubnet | None:
+        return self.switch.subnets[0] if self.switch and self.switch.subnets else None
 
 
 class ServerPlan(Ref):

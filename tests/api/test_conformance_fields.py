@@ -10,7 +10,8 @@ from tests.api.conformance import ENVELOPE, Raw, all_keys, fixture, invented_key
 
 REAL = ["server", "disk", "disk-migrating", "switch-user", "switch-shared", "switch-with-bridge",
         "interface-shared", "interface-private", "note", "sshkey", "nfs", "archive", "product-server",
-        "product-disk", "product-internet", "public-price", "zone", "auth-status", "packetfilter"]
+        "product-disk", "product-internet", "public-price", "zone", "auth-status", "packetfilter", "internet",
+        "switch-router"]
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,8 @@ def served(tmp_path_factory):
         nfs = api.wait(f"appliance/{nfs['ID']}", "Appliance", lambda a: a["Instance"]["Status"] == "up")
         api.ok("PUT", f"interface/{srv['Interfaces'][1]['ID']}", {"Interface": {"UserIPAddress": "192.168.0.11"}})
         server = api.ok("GET", f"server/{srv['ID']}")["Server"]
+        rt = api.ok("POST", "internet", {"Internet": {"Name": "rt", "NetworkMaskLen": 28, "BandWidthMbps": 100}})
+        rt_sw = rt["Internet"]["Switch"]["ID"]
         yield {
             "server": server, "disk": server["Disks"][0], "disk-migrating": migrating,
             "switch-user": server["Interfaces"][1]["Switch"], "switch-shared": server["Interfaces"][0]["Switch"],
@@ -55,6 +58,8 @@ def served(tmp_path_factory):
             "public-price": api.ok("GET", "public/price")["ServiceClasses"][0],
             "zone": api.ok("GET", "zone")["Zones"][0],
             "auth-status": api.ok("GET", "auth-status"),
+            "internet": api.ok("GET", "internet")["Internets"][0],
+            "switch-router": next(s for s in api.ok("GET", "switch")["Switches"] if s["ID"] == rt_sw),
             "_all": [server, migrating, nfs, note, key],
         }
     finally:

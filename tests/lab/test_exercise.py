@@ -29,7 +29,8 @@ def test_every_drill_ran_in_order_and_passed(exercised):
     assert [d.name for d in report.drills] == ["scale", "rolling update", "rollback", "worker down",
                                                "one manager down", "two managers down", "all managers down",
                                                "recovery"]
-    assert [(d.name, d.why) for d in report.drills if not d.passed] == []
+    assert [(d.name, d.why) for d in report.drills if not d.passed] == [], [
+        (d.name, d.first_failures) for d in report.drills if not d.passed]
 
 
 def test_each_drill_has_a_timeline_svg_with_one_bar_per_second_and_the_worker_down_markers(exercised):
@@ -75,13 +76,13 @@ def test_no_failed_request_while_two_then_all_managers_are_down(exercised):
     assert every.ok > 0 and every.failed == 0, every.first_failures
 
 
-def test_worker_down_keeps_postgres_data_and_reports_failures_within_the_health_check_bound(exercised):
+def test_worker_down_keeps_postgres_data_and_fails_no_request(exercised):
     _, report = exercised
     d = report.drill("worker down")
     assert d.details["data_intact"] is True
     assert d.details["db_to"] != d.details["db_from"]
-    assert d.failure_bound == 40  # fall 2 × inter 1s × 20 requests/s
-    assert d.failed <= d.failure_bound, d.first_failures
+    assert d.failure_bound == 0  # HAProxy retries the probe's GETs caught on the dead worker
+    assert d.failed == 0, d.first_failures
     assert d.ok > 0 and d.detect_s is not None and d.recover_s is not None
 
 

@@ -91,6 +91,17 @@ def test_estimate_from_the_api_price_list_prices_disks_when_it_lists_them():
     assert len(est.lines) == 7 + 7 + 3
 
 
+def test_edge_pair_prices_the_second_haproxy_and_the_router_with_its_block():
+    single, pair = estimate(seed("lab"), 2, PRICES), estimate(seed("lab", edge="pair"), 2, PRICES)
+    extra = {(ln.kind, ln.name, ln.service_class, ln.rate_source.split(" ")[0]) for ln in pair.lines} - {
+        (ln.kind, ln.name, ln.service_class, ln.rate_source.split(" ")[0]) for ln in single.lines}
+    assert extra == {("server", "lab-haproxy02", SERVER, "bundled"),
+                     ("disk", "lab-haproxy02-disk", "cloud/disk/ssd/20", "assumed"),  # in the server price
+                     ("router", "lab-router", "cloud/internet/router/100m", "assumed"),
+                     ("ip block", "lab-router-/28", "cloud/global-ipaddress-v4/28", "assumed")}
+    assert pair.total == single.total + 9 * 2 + 14 * 2 + 12 * 2
+
+
 def test_unpriced_class_falls_back_to_the_walkthrough_rate_and_says_so():
     rate, how = PriceTable(rates={}, source="api").rate("server", "cloud/plan/core/4/memory/8")
     assert rate.hourly == 9 and how.startswith("assumed")

@@ -1,4 +1,4 @@
-"""Pure drill verdicts: failure bounds, judging a probe window, quorum answers, node readiness, stack
+"""Pure drill verdicts: judging a probe window, quorum answers, node readiness, stack
 convergence (service fixtures), proof through HAProxy, and the markdown report."""
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from swarmlab.drills.verdict import (
     DrillsFailed,
     ExerciseReport,
     edge_missing,
-    failure_bound,
     judge,
     markdown,
     no_leader_kind,
@@ -22,7 +21,6 @@ from swarmlab.drills.verdict import (
     nodes_not_ready,
     stack_unconverged,
 )
-from swarmlab.render.haproxy import CHECK, CHECK_FALL, CHECK_INTER_S
 from swarmlab.swarm.facts import NodeRow, parse_swarm_info
 from swarmlab.release.service_facts import parse_service_inspect, parse_service_ls, parse_service_ps
 
@@ -37,13 +35,6 @@ def samples(ok: int, failed: int, start: float = 0.0) -> list[Sample]:
     out += [Sample(t=start + 0.01 + i * 0.05, url="http://198.18.70.9/", status=0, latency_ms=3000,
                    error="ReadTimeout") for i in range(failed)]
     return out
-
-
-def test_failure_bound_is_fall_times_inter_times_rate_from_the_rendered_check():
-    assert f"inter {CHECK_INTER_S}s fall {CHECK_FALL}" in CHECK
-    assert failure_bound(20, CHECK_FALL, CHECK_INTER_S) == 40
-    assert failure_bound(25.5, 2, 1) == 51
-    assert failure_bound(50, 3, 0.5) == 75
 
 
 def test_judge_zero_failures_passes_and_one_failure_fails():

@@ -159,3 +159,28 @@ def test_packet_filter_resource():
     assert pf.id == "123456789012" and len(pf.expression) == 9
     assert [r.protocol for r in pf.expression[-3:]] == ["fragment", "icmp", "ip"]
     assert pf.expression[6].destination_port == "" and pf.expression[5].protocol == "udp"
+
+
+def test_internet():
+    from swarmlab.sakura import Internet
+
+    rt = Internet.model_validate(real("internet-libsacloud-v1.json"))
+    assert (rt.id, rt.name, rt.band_width_mbps, rt.network_mask_len) == ("112800452760", "るーた", 100, 28)
+    assert rt.service_class == "cloud/internet/router/100m" and rt.tags == ["hoge", "hoge2"]
+    assert rt.switch_id == "112800452761"
+    sub = rt.subnet
+    assert (sub.id, sub.network_address, sub.network_mask_len, sub.default_route) == (
+        "3981", "133.242.253.96", 28, "133.242.253.97")
+    assert str(sub.network) == "133.242.253.96/28"
+    # no IPAddresses here: SAKURA's rule (first 4 and the broadcast are the router's) gives .100-.110
+    assert sub.assignable[0] == "133.242.253.100" and sub.assignable[-1] == "133.242.253.110"
+    assert len(sub.assignable) == 11
+
+
+def test_router_switch():
+    sw = Switch.model_validate(real("switch-router-libsacloud-v1.json"))
+    assert (sw.id, sw.scope, sw.user_subnet, sw.internet.id) == ("123456789012", "user", None, "123456789012")
+    [sub] = sw.subnets
+    assert (sub.network_address, sub.network_mask_len, sub.default_route) == ("133.242.253.96", 28, "133.242.253.97")
+    assert sub.addresses == {"Min": "133.242.253.100", "Max": "133.242.253.110"}
+    assert sub.assignable == [f"133.242.253.{i}" for i in range(100, 111)]

@@ -67,21 +67,26 @@ def test_structure():
     spec = seed()
     text = render_haproxy(spec, ips(spec))
     defaults = _section(text, "defaults")
-    for line in ("timeout connect 3s", "timeout client 30s", "timeout server 30s", "option redispatch",
-                 "retries 3", "mode http"):
+    for line in ("timeout connect 1s", "timeout client 30s", "timeout server 10s", "option redispatch 1",
+                 "retries 3", "retry-on conn-failure empty-response response-timeout", "option http-server-close",
+                 "mode http"):
         assert line in defaults
     assert _section(text, "frontend fe_web") == ["bind *:80", "default_backend be_web"]
     assert _section(text, "frontend fe_app") == ["bind *:8000", "default_backend be_app"]
     for backend, port, path in (("be_web", 80, "/healthz"), ("be_app", 8000, "/livez")):
         body = _section(text, f"backend {backend}")
-        assert body[:3] == ["balance roundrobin", f"option httpchk GET {path}", "http-check expect status 200"]
+        assert body[:4] == ["balance roundrobin", f"option httpchk GET {path}", "http-check expect status 200",
+                            "http-request disable-l7-retry unless METH_GET"]
         servers = [line for line in body if line.startswith("server ")]
-        assert servers == [f"server {spec.server_name(w)} {w.private_ip}:{port} check inter 1s fall 2 rise 2"
+        assert servers == [f"server {spec.server_name(w)} {w.private_ip}:{port} check inter 1s fall 2 rise 2 "
+                           "observe layer4 error-limit 1 on-error mark-down"
                            for w in spec.workers]
     stats = _section(text, "listen stats")
     assert stats[0] == "bind 192.168.1.40:8404"
     assert {"stats uri /stats", "stats refresh 5s"} <= set(stats)
     assert not re.search(r"bind \*:8404|bind 0\.0\.0\.0:8404", text)
+    # it would kill the requests still connecting to a dead worker (they would otherwise be retried)
+    assert "shutdown-sessions" not in text
 
 
 def test_follows_the_spec():

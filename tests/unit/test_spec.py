@@ -65,8 +65,22 @@ def test_unknown_field_is_an_error():
 def test_one_haproxy_required():
     servers = seed().model_dump()["servers"] + [
         ServerSpec(role=Role.haproxy, index=2, private_ip=IPv4Address("192.168.1.41")).model_dump()]
-    with pytest.raises(ValidationError, match="exactly one haproxy"):
+    with pytest.raises(ValidationError, match="edge 'single' needs exactly 1 haproxy server, got 2"):
         _with(servers=servers)
+
+
+def test_edge_pair_has_two_haproxies_and_a_router_block():
+    spec = seed(edge="pair")
+    assert spec.edge == "pair" and [spec.server_name(s) for s in spec.haproxies] == [
+        "swarmlab-haproxy01", "swarmlab-haproxy02"]
+    assert [str(s.private_ip) for s in spec.haproxies] == ["192.168.1.40", "192.168.1.41"]
+    assert spec.haproxy == spec.haproxies[0] and (spec.router.mask_len, spec.router.band_width_mbps) == (28, 100)
+    assert seed().edge == "single" and len(seed().haproxies) == 1       # the walkthrough's default
+    assert local(edge="pair").haproxies[1].index == 2
+    with pytest.raises(ValidationError, match="edge 'pair' needs exactly 2 haproxy servers, got 1"):
+        seed(edge="pair", servers=seed().model_dump()["servers"])
+    with pytest.raises(ValidationError, match="mask_len"):
+        seed(edge="pair", router={"mask_len": 29})
 
 
 def test_a_run_names_its_own_lab_from_its_start_in_utc():
