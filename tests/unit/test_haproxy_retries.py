@@ -95,7 +95,8 @@ def black_hole() -> Iterator[int]:
 def haproxy(tmp_path: Path, ports: list[int], server_opts: str = "") -> Iterator[str]:
     """HAProxy with the rendered defaults and be_web rules, its servers on loopback `ports` in this order
     with `server_opts` (default none, no health check: each request meets the backends in round robin)."""
-    text = render_haproxy(local())
+    spec = local()
+    text = render_haproxy(spec, {spec.server_name(s): str(s.private_ip) for s in spec.servers})
     rules = [r for r in _section(text, "backend be_web") if not r.startswith(("server ", "option httpchk",
                                                                                "http-check"))]
     front = _free_port()
