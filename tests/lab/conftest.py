@@ -26,6 +26,7 @@ class Lab:
     emu: process.Emulator
     spec: LabSpec
     inventory: Inventory
+    env: dict  # the flows' environment for this lab (the session's `built` lab replaces os.environ's later)
 
     def client(self):
         from blocks.sakura import SakuraCloudCredentials
@@ -98,7 +99,7 @@ def lab(tmp_path_factory, prefect_api):
     from flows.provision import provision
 
     with running_lab(tmp_path_factory.mktemp("lab"), LAB, SUBNET, SHARED) as (emu, spec):
-        yield Lab(emu, spec, provision(spec))
+        yield Lab(emu, spec, provision(spec), dict(os.environ))
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,12 @@ from emulator.docker import L_INSTANCE, L_KIND
 pytestmark = pytest.mark.lab
 
 
-def test_teardown_leaves_no_docker_object_of_the_lab(lab):
+def test_teardown_leaves_no_docker_object_of_the_lab(lab, monkeypatch):
     from flows.teardown import teardown_lab
+
+    for key, value in lab.env.items():  # the flows talk to this lab's emulator, not the `built` lab's
+        if key.startswith(("SAKURA", "SWARMLAB")):
+            monkeypatch.setenv(key, value)
 
     engine = docker.from_env()
     label = f"{L_INSTANCE}={lab.emu.instance}"
