@@ -42,13 +42,14 @@ def server_progress(finished: int, failed: int, total: int) -> str:
 
 
 def watch_servers(futures: list, timeout_s: float = TIMEOUT_S["provision"]) -> None:
-    """Until every server task has ended: "waiting for 7 servers: 4 up, 3 creating or booting, 35 s" at INFO on
-    each change and every 10 s (Poll). Reads the task futures only (no API call); their results are read after."""
+    """Until every server task has ended, or one has failed (the flow fails on it at once, as it did before the
+    watch): "waiting for 7 servers: 4 up, 3 creating or booting, 35 s" at INFO on each change and every 10 s
+    (Poll). Reads the task futures only (no API call); their results are read after."""
     for attempt in Poll(f"{len(futures)} servers", timeout_s, interval_s=1.0):
         ended = [f for f in futures if f.wrapped_future.done()]
         failed = sum(1 for f in ended if not f.state.is_completed())
         attempt.note(server_progress(len(ended), failed, len(futures)))
-        if len(ended) == len(futures):
+        if failed or len(ended) == len(futures):
             return
 
 
@@ -88,6 +89,9 @@ def _provision_lab(lab: LabSession, log) -> Inventory:
         servers.append(t.ensure_server.submit(client, spec, want, filters))
 
     watch_servers(servers)
+    for fut in servers:  # a failed server fails the flow before the others are waited for
+        if fut.wrapped_future.done() and not fut.state.is_completed():
+            fut.result()
     created, unchanged = [], []
     (created if switch_created else unchanged).append(spec.resource_name("switch"))
     (created if note_created else unchanged).append(spec.resource_name("startup"))
