@@ -5,18 +5,21 @@ nightly, the guard and manual runs together stay inside SAKURA's limit. Without 
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable
 
+import httpx
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-from prefect.concurrency.sync import rate_limit
 from prefect.exceptions import ObjectNotFound
-from prefect.settings import PREFECT_API_URL
+from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
 LIMIT = "sakura-api"
 PER_SECOND = 10  # SAKURA Cloud's documented ceiling (Terraform's api_request_rate_limit caps at 10)
 SLOT_TIMEOUT_S = 600.0
+RETRY_STATUS = (423, 429, 503)  # denied (no slot yet), too many requests, a busy server
 CHUNK = 10  # slots taken per server round trip (a second of SAKURA's 10/s); each acquisition costs a server write
 
 log = logging.getLogger("swarmlab.flows")
@@ -45,11 +48,19 @@ def ensure_rate_limit(name: str = LIMIT, per_second: int = PER_SECOND) -> bool:
 class SharedPace:
     """`pace()` covers each request with a slot of the global limit. Slots are taken `chunk` at a time (one
     server round trip per `chunk` requests, not per request; `chunk` never exceeds the limit); if the limit goes
-    away mid-run it warns once and stops (the client's own pacing goes on)."""
+    away mid-run it warns once and stops (the client's own pacing goes on).
 
-    def __init__(self, name: str = LIMIT, chunk: int = 1):
+    The slots are asked for directly, not through `prefect.concurrency.sync.rate_limit`: that one retries a busy
+    server (HTTP 503, a SQLite server's write lock) after 2, 4, 8 s and emits events on every acquisition, and
+    while it waits every thread of the client waits behind this lock. Here a denied or busy acquisition is asked
+    again after about the time the server needs to free a chunk (`chunk / per_second`)."""
+
+    def __init__(self, name: str = LIMIT, chunk: int = 1, per_second: float = PER_SECOND,
+                 timeout_s: float = SLOT_TIMEOUT_S):
         self.name, self.chunk = name, max(1, chunk)
+        self.per_second, self.timeout_s = max(per_second, 0.001), timeout_s
         self.active = True
+        self.denied = 0
         self._left = 0
         self._lock = threading.Lock()
 
@@ -59,14 +70,42 @@ class SharedPace:
                 return
             if self._left == 0:
                 try:
-                    rate_limit(self.name, occupy=self.chunk, timeout_seconds=SLOT_TIMEOUT_S, strict=True)
-                except Exception as exc:  # ConcurrencySlotAcquisitionError, or the server unreachable
+                    self._acquire()
+                except Exception as exc:  # the limit deleted, the server unreachable, or no slot within timeout_s
                     self.active = False
                     log.warning("Prefect rate limit %s unavailable (%s); this run paces its SAKURA API calls on "
                                 "its own", self.name, type(exc).__name__)
                     return
                 self._left = self.chunk
             self._left -= 1
+
+    def _acquire(self) -> None:
+        deadline = time.monotonic() + self.timeout_s
+        with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: 0}), get_client(sync_client=True) as client:
+            while True:
+                try:
+                    taken = client.increment_concurrency_slots(names=[self.name], slots=self.chunk,
+                                                               mode="rate_limit").json()
+                except httpx.HTTPStatusError as exc:
+                    status = exc.response.status_code
+                    if status not in RETRY_STATUS or time.monotonic() > deadline:
+                        raise
+                    self.denied += 1
+                    time.sleep(self._wait(exc.response, status))
+                    continue
+                if not taken:
+                    raise LookupError(f"no Prefect global concurrency limit named {self.name}")
+                return
+
+    def _wait(self, response: httpx.Response, status: int) -> float:
+        """Seconds before asking again: the server's Retry-After, capped at the time one chunk's slots decay."""
+        one_chunk = self.chunk / self.per_second
+        try:
+            retry_after = float(response.headers.get("Retry-After", one_chunk))
+        except ValueError:
+            retry_after = one_chunk
+        base = min(retry_after, one_chunk) if status == 423 else min(0.2, one_chunk)
+        return base * random.uniform(0.8, 1.2)
 
 
 def sakura_pace(name: str = LIMIT, per_second: float = PER_SECOND) -> Callable[[], None] | None:
@@ -81,8 +120,8 @@ def sakura_pace(name: str = LIMIT, per_second: float = PER_SECOND) -> Callable[[
                 ensure_rate_limit(name, max(1, round(per_second)))
                 _ensured.add(key)
         with get_client(sync_client=True) as client:
-            size = client.read_global_concurrency_limit_by_name(name).limit
+            limit = client.read_global_concurrency_limit_by_name(name)
     except Exception as exc:
         log.warning("cannot ensure the Prefect rate limit %s (%s); pacing per process only", name, type(exc).__name__)
         return None
-    return SharedPace(name, chunk=min(CHUNK, size))
+    return SharedPace(name, chunk=min(CHUNK, limit.limit), per_second=limit.slot_decay_per_second or limit.limit)
