@@ -114,13 +114,15 @@ SWARMLAB_EMU_ROOT="http://127.0.0.1:$emu_port/cloud/zone" SWARMLAB_ADMIN_CIDRS="
 import json, os
 from prefect.variables import Variable
 from blocks.sakura import SakuraCloudCredentials
-from flows.ratelimit import ensure_rate_limit
+from emulator.process import RATE_PER_S
+from flows.ratelimit import ensure_rate_limit, limit_name
+root = os.environ["SWARMLAB_EMU_ROOT"]
 SakuraCloudCredentials(access_token=os.environ.get("SAKURA_EMULATOR_TOKEN", "emulator-token"),
                        access_token_secret=os.environ.get("SAKURA_EMULATOR_SECRET", "emulator-secret"),
-                       zone="is1a", api_root=os.environ["SWARMLAB_EMU_ROOT"]).save("swarmlab", overwrite=True)
+                       zone="is1a", api_root=root, rate_per_s=RATE_PER_S).save("swarmlab", overwrite=True)
 # the nightly's own spec (seed) reads it at deploy time; this script's run passes the local profile's spec
 Variable.set("swarmlab_admin_cidrs", json.loads(os.environ["SWARMLAB_ADMIN_CIDRS"]), overwrite=True)
-ensure_rate_limit()  # the SAKURA API's one rate limit for every run on this server (sakura-api)
+ensure_rate_limit(limit_name(root), RATE_PER_S)  # the emulator's own limit; SAKURA's (sakura-api) is untouched
 EOF
 
 "$prefect" deploy --all --no-prompt

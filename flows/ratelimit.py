@@ -1,20 +1,25 @@
-"""One Prefect global rate limit for the SAKURA API (`sakura-api`), shared by every run on the server, so the
-nightly, the guard and manual runs together stay inside SAKURA's limit. Without a configured Prefect server
-(no PREFECT_API_URL) each client's own pacing (`rate_per_s`) is all there is."""
+"""One Prefect global rate limit per API, shared by every run on the server, so the nightly, the guard and manual
+runs together stay inside SAKURA's limit: `sakura-api` for SAKURA Cloud's API, `sakura-api-<host>-<port>` for
+any other root (an emulator neither spends nor resizes the real API's budget). Without a configured Prefect
+server (no PREFECT_API_URL) each client's own pacing (`rate_per_s`) is all there is."""
 
 from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import httpx
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
+from swarmlab.sakura.transport import DEFAULT_API_ROOT
 
 LIMIT = "sakura-api"
 PER_SECOND = 10  # SAKURA Cloud's documented ceiling (Terraform's api_request_rate_limit caps at 10)
@@ -25,6 +30,14 @@ CHUNK = 10  # slots taken per server round trip (a second of SAKURA's 10/s); eac
 log = logging.getLogger("swarmlab.flows")
 _ensured: set[tuple[str, str]] = set()  # (API URL, limit name)
 _lock = threading.Lock()
+
+
+def limit_name(api_root: str | None) -> str:
+    """The global limit that paces requests to `api_root`: `sakura-api` for SAKURA Cloud's own API root."""
+    if not api_root or api_root.rstrip("/") == DEFAULT_API_ROOT:
+        return LIMIT
+    netloc = urlsplit(api_root).netloc or api_root
+    return f"{LIMIT}-" + re.sub(r"[^A-Za-z0-9.]+", "-", netloc).strip("-")
 
 
 def server_configured() -> bool:

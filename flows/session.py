@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from blocks.sakura import ZONE_RULE, SakuraCloudCredentials
 from blocks.ssh import SSHKeyPair
-from flows.ratelimit import sakura_pace
+from flows.ratelimit import limit_name, sakura_pace
 from swarmlab.cloud.fleet import Fleet
 from swarmlab.cloud.inventory import Inventory
 from swarmlab.cloud.secrets import derive
@@ -27,10 +27,10 @@ def pick_zone(creds: SakuraCloudCredentials, asked: str | None, lab: str, log) -
 
 
 def api_client(creds: SakuraCloudCredentials, zone: str) -> SakuraClient:
-    """The API client of a flow run: the credentials' own pacing, plus a slot of the Prefect rate limit
-    `sakura-api` per request when a Prefect server is configured (`flows.ratelimit`; created if missing at
-    the credentials' `rate_per_s`)."""
-    return creds.client(zone, pace=sakura_pace(per_second=creds.rate_per_s))
+    """The API client of a flow run: the credentials' own pacing, plus a slot of the API's Prefect rate limit
+    (`sakura-api` for SAKURA Cloud) per request when a Prefect server is configured (`flows.ratelimit`; created
+    if missing at the credentials' `rate_per_s`)."""
+    return creds.client(zone, pace=sakura_pace(limit_name(creds.api_root), per_second=creds.rate_per_s))
 
 
 def open_lab(spec: LabSpec, credentials: str | None, log) -> tuple[SakuraCloudCredentials, LabSpec]:

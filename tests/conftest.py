@@ -49,7 +49,6 @@ def cloud_env(emulator, monkeypatch, tmp_path):
     """Point the flows' credentials (SAKURACLOUD_* env) and key files at the emulator."""
     for k, v in emulator.env().items():
         monkeypatch.setenv(k, v)
-    monkeypatch.setenv("SAKURACLOUD_RATE_LIMIT", "50")  # the emulator on loopback takes more than the cloud's 10/s
     monkeypatch.setenv("SWARMLAB_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("SAKURACLOUD_PROFILE_DIR", str(tmp_path / "no-usacloud"))  # a developer's profile stays out
     return emulator
