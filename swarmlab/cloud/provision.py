@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from swarmlab.cloud.errors import DuplicateResources, ForeignFilter, LabNotFound, NicMissing, RouterMismatch
 from swarmlab.cloud.inventory import Inventory, ServerInfo
-from swarmlab.cloud.lifecycle import (EXPIRES_PREFIX, LabTearingDown, budget_tag, check_adoptable,  # noqa: F401
+from swarmlab.cloud.lifecycle import (LabTearingDown, budget_tag, check_adoptable,
                                       expiry_tag, parse_budget, parse_expiry, parse_teardown)
 from swarmlab.cloud.resources import Kind, LabResources
 from swarmlab.hosts import KeyPair, KnownHosts

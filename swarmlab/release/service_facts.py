@@ -16,7 +16,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from swarmlab.swarm.errors import SwarmFactsError
 from swarmlab.swarm.facts import json_docs, json_lines
 
 __all__ = [

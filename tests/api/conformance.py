@@ -54,13 +54,18 @@ class Raw:
         return r.json()
 
     def wait(self, path: str, key: str, pred, timeout: float = 10.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            obj = self.ok("GET", path)[key]
-            if pred(obj):
-                return obj
-            assert time.monotonic() < deadline, f"timed out waiting on {path}: {obj}"
-            time.sleep(0.05)
+        return wait_for(self, path, key, pred, timeout)
+
+
+def wait_for(api, path: str, key: str, pred, timeout: float, interval: float = 0.05) -> dict:
+    """GET `path` through `api.ok` until `pred(body[key])`, within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        obj = api.ok("GET", path)[key]
+        if pred(obj):
+            return obj
+        assert time.monotonic() < deadline, f"timed out waiting on {path}: {obj}"
+        time.sleep(interval)
 
 
 def shape(v) -> str:

@@ -10,6 +10,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from tests.api.conformance import wait_for
 from tests.conftest import start_emulator, stop_emulator
 
 
@@ -56,13 +57,7 @@ class Api:
         return self.ok("POST", "disk", body)["Disk"]
 
     def wait(self, path: str, key: str, pred, timeout: float = 5.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            obj = self.ok("GET", path)[key]
-            if pred(obj):
-                return obj
-            assert time.monotonic() < deadline, f"timed out waiting on {path}: {obj}"
-            time.sleep(0.03)
+        return wait_for(self, path, key, pred, timeout, interval=0.03)
 
 
 @pytest.fixture

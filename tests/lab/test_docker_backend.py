@@ -293,7 +293,7 @@ def test_power_cycle_keeps_state(lab):
     print(f"\npower off {off_s:.1f} s; power on → SSH+docker {time.monotonic() - t:.1f} s ({ready:.1f} s waiting)")
     assert vm.ok("cat /var/lib/proof").strip() == "kept"
     # the note does not run again on a later boot
-    assert vm.ok(f"sudo ls /root/.sacloud-api/notes/").split().count(f"{NOTE_ID}.done") == 1
+    assert vm.ok("sudo ls /root/.sacloud-api/notes/").split().count(f"{NOTE_ID}.done") == 1
     backend.server_power_off(sid, force=True)
     assert client.containers.get(name).status == "exited"
     backend.server_power_on(lab["runtimes"][sid])
