@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from benchmarks import labenv
+from swarmlab.sakura.transport import SENT
 
 # Where the images are built: "local" (default: this machine's engine, its build cache warm, as the sequential
 # script built on the host; pushed through a relay to the lab's registry) or "ssh" (on a manager, from scratch
@@ -29,10 +30,14 @@ def run(tmp: str) -> dict:
                 with local_engine() as client:
                     for b in image_builds(f"{spec.name}.sakuracr.jp", base=BASE).values():
                         build_image(client, b)
+            sent = [SENT.value]
             first, build_s = labenv.timed(build_lab, spec, engine=ENGINE, base=BASE)
+            sent.append(SENT.value)
             again, noop_s = labenv.timed(build_lab, spec, engine=ENGINE, base=BASE)
+            sent.append(SENT.value)
         finally:
             _, teardown_s = labenv.timed(teardown_lab, spec.name, spec.zone)
+            sent.append(SENT.value)
             if BASE:  # the stack images this engine built and tagged for the lab's registry
                 import docker
 
@@ -44,4 +49,5 @@ def run(tmp: str) -> dict:
     return {"benchmark": "build", "build_s": build_s, "noop_s": noop_s, "noop_ratio": round(noop_s / build_s, 3),
             "teardown_s": teardown_s, "changes_first": len(first.changes), "changes_noop": again.changes,
             "stages": first.timings, "web_url": first.web_url, "engine": ENGINE,
+            "api_requests": dict(zip(("build", "noop", "teardown"), (b - a for a, b in zip(sent, sent[1:])))),
             "emulator": labenv.emulator_note()}

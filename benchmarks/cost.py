@@ -1,4 +1,5 @@
-"""The walkthrough lab's 2-hour estimate, and how long a lab outlives its expiry under the cost guard."""
+"""The walkthrough lab's 2-hour estimate, how long a lab outlives its expiry under the cost guard, and the
+nightly (build, drills, teardown) under the emulator's real-cloud time model: its wall time and its bill."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from benchmarks import warm_prefect
+from benchmarks import labenv, warm_prefect
 from emulator import process
 from swarmlab.cloud import lifecycle as lc
 from swarmlab.cost import PriceTable, estimate, load_prices
@@ -61,4 +62,16 @@ def run(tmp: str) -> dict:
             "seed_2h_estimate_yen_emulator_prices": yen(emulator_prices),
             "expiry_to_clean_s": round(cleaned, 2) if not left else None, "left_tagged": left,
             "guard_every_s": GUARD_EVERY_S, "guard_runs": runs,
-            "emulator": "memory backend, default delays"}
+            "emulator": "memory backend, default delays", **nightly_model(tmp)}
+
+
+def nightly_model(tmp: str) -> dict:
+    """build_and_destroy with drills on the docker backend under `--timing cloud` (SAKURA's minutes): the
+    wall time, and the yen SAKURA bills for it (each resource's started hours, from the ledger before
+    teardown; the teardown's last minutes fall in hours already billed when the run fits in one)."""
+    from flows.build_and_destroy import build_and_destroy
+
+    with labenv.lab(tmp, "benchnightly", 66, timing="cloud", delay_scale="1") as spec:
+        billed, seconds = labenv.timed(build_and_destroy, spec, lab_prefix=None)
+    return {"nightly_model_s": seconds, "nightly_billed_yen": yen(round(billed, 2)),
+            "nightly_fits_one_billed_hour": seconds < 3600, "nightly_emulator": "docker backend, timing cloud × 1"}

@@ -19,12 +19,14 @@ DELAY_SCALE = "0.2"
 
 
 @contextmanager
-def lab(tmp: str, name: str, n: int) -> Iterator[LabSpec]:
-    """An emulator (instance `swarmlab-bench-<name>`, subnets 192.168.<n>.0/24 and 198.18.<n>.0/24) with the
-    lab images built; yields the lab's spec. The benchmark provisions and tears down the lab itself."""
+def lab(tmp: str, name: str, n: int, *, timing: str = "local", delay_scale: str = DELAY_SCALE) -> Iterator[LabSpec]:
+    """An emulator (instance `swarmlab-bench-<name>`, subnets 192.168.<n>.0/24 and 198.18.<n>.0/24, `timing`
+    × `delay_scale`) with the lab images built; yields the lab's spec. The benchmark provisions and tears down
+    the lab itself."""
     images.build_all(docker.from_env(timeout=900))
-    emu = process.start(Path(tmp), "docker", "--shared-subnet", f"198.18.{n}.0/24", "--delay-scale", DELAY_SCALE,
-                        instance=f"swarmlab-bench-{name}", state=Path(tmp) / "emulator.sqlite")
+    emu = process.start(Path(tmp), "docker", "--shared-subnet", f"198.18.{n}.0/24", "--timing", timing,
+                        "--delay-scale", delay_scale, instance=f"swarmlab-bench-{name}",
+                        state=Path(tmp) / f"emulator-{name}.sqlite")
     os.environ.update(emu.env())
     try:
         warm_prefect()

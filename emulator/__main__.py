@@ -15,6 +15,7 @@ import uvicorn
 from .api import create_app
 from .backend import MemoryBackend
 from .cloud import Cloud
+from .core import TIMINGS
 from .faults import Faults
 from .store import Store
 
@@ -26,6 +27,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--state", type=Path, help="SQLite state file (default .state/emulator-<port>.sqlite)")
     p.add_argument("--instance", help="instance name, scopes backend resources (default emu-<port>)")
+    p.add_argument("--timing", choices=sorted(TIMINGS), default="local",
+                   help="base delays of disk copy, boot, shutdown and NFS create: local (seconds) or cloud "
+                        "(SAKURA Cloud's minutes, from public figures)")
     p.add_argument("--delay-scale", type=float, default=1.0, help="multiplies every async transition delay")
     p.add_argument("--busy-rate", type=float, default=0.0, help="share of API requests answered 503 busy")
     p.add_argument("--fail-disks", type=int, default=0, help="the next N disks created end `failed`")
@@ -97,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     faults.update({"busy_rate": args.busy_rate, "delay_scale": args.delay_scale, "fail_disks": args.fail_disks,
                    "still_creating_s": args.still_creating_s})
     backend, shared_subnet = make_backend(args, instance, state)
-    cloud = Cloud(Store(state), backend, faults, shared_subnet=shared_subnet)
+    cloud = Cloud(Store(state), backend, faults, shared_subnet=shared_subnet, timing=args.timing)
     if hasattr(backend, "on_server_down"):
         backend.on_server_down = cloud.server_went_down
     cloud.start()
@@ -105,8 +109,9 @@ def main(argv: list[str] | None = None) -> None:
     secret = os.environ.get("SAKURA_EMULATOR_SECRET", "emulator-secret")
     app = create_app(cloud, token, secret, instance, args.backend)
     log = logging.getLogger("emulator")
-    log.info("instance %s, backend %s, shared segment %s, state %s, listening on %s:%d%s", instance,
-             args.backend, shared_subnet, state, args.host, args.port, " (purged on exit)" if args.purge else "")
+    log.info("instance %s, backend %s, shared segment %s, timing %s × %g, state %s, listening on %s:%d%s", instance,
+             args.backend, shared_subnet, args.timing, args.delay_scale, state, args.host, args.port,
+             " (purged on exit)" if args.purge else "")
     # uvicorn re-raises SIGTERM after its graceful shutdown: make that an exit that runs the cleanup below
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:

@@ -32,9 +32,10 @@ UPDATABLE = {
 
 
 class Cloud(Core, ComputeMixin, NicMixin, PacketFilterMixin, ServicesMixin, InternetMixin):
-    def __init__(self, store: Store, backend: Backend, faults: Faults, shared_subnet: str = "198.18.0.0/24"):
+    def __init__(self, store: Store, backend: Backend, faults: Faults, shared_subnet: str = "198.18.0.0/24",
+                 timing: str = "local"):
         self.shared_net = ipaddress.IPv4Network(shared_subnet)
-        super().__init__(store, backend, faults)
+        super().__init__(store, backend, faults, timing=timing)
 
     def start(self) -> None:
         super().start()

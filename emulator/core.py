@@ -22,9 +22,16 @@ from .store import Store
 log = logging.getLogger("emulator")
 JST = timezone(timedelta(hours=9))
 
-# base delays in seconds, multiplied by Faults.delay_scale
-DELAYS = {"disk_copy": 2.0, "server_boot": 1.0, "server_shutdown": 1.0, "nfs_create": 3.0,
-          "nfs_boot": 1.0, "nfs_shutdown": 1.0}
+# base delays in seconds, multiplied by Faults.delay_scale: `local` (the default) keeps a lab on this machine
+# quick; `cloud` models SAKURA Cloud from public figures (docs/time-model.md): a disk copied from a public
+# archive in minutes, a server up about a minute after its power call, the NFS appliance about 3 minutes
+# (an acceptance test's 175 s end to end); switches, notes, filters and the registry answer at once.
+TIMINGS = {
+    "local": {"disk_copy": 2.0, "server_boot": 1.0, "server_shutdown": 1.0, "nfs_create": 3.0,
+              "nfs_boot": 1.0, "nfs_shutdown": 1.0},
+    "cloud": {"disk_copy": 180.0, "server_boot": 60.0, "server_shutdown": 20.0, "nfs_create": 175.0,
+              "nfs_boot": 60.0, "nfs_shutdown": 20.0},
+}
 
 # kind -> (singular key, plural key); global kinds are stored once regardless of the URL's zone
 KINDS = {
@@ -53,7 +60,8 @@ def md5(text: str) -> str:
 
 
 class Core:
-    def __init__(self, store: Store, backend: Backend, faults: Faults, workers: int = 16):
+    def __init__(self, store: Store, backend: Backend, faults: Faults, workers: int = 16, timing: str = "local"):
+        self.delays = TIMINGS[timing]
         self.lock = threading.RLock()
         self.store, self.backend, self.faults = store, backend, faults
         self.res = store.load()
@@ -150,7 +158,7 @@ class Core:
             return self.store.events()
 
     def _delay(self, name: str) -> float:
-        return DELAYS[name] * self.faults.delay_scale
+        return self.delays[name] * self.faults.delay_scale
 
     def _set_status(self, rec: dict, status: str) -> None:
         inst = rec["Instance"]

@@ -20,6 +20,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
 from swarmlab.sakura.transport import DEFAULT_API_ROOT
+from swarmlab.sakura.wait import Deadline
 
 LIMIT = "sakura-api"
 PER_SECOND = 10  # SAKURA Cloud's documented ceiling (Terraform's api_request_rate_limit caps at 10)
@@ -93,7 +94,7 @@ class SharedPace:
             self._left -= 1
 
     def _acquire(self) -> None:
-        deadline = time.monotonic() + self.timeout_s
+        deadline = Deadline(self.timeout_s)
         with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: 0}), get_client(sync_client=True) as client:
             while True:
                 try:
@@ -101,7 +102,7 @@ class SharedPace:
                                                                mode="rate_limit").json()
                 except httpx.HTTPStatusError as exc:
                     status = exc.response.status_code
-                    if status not in RETRY_STATUS or time.monotonic() > deadline:
+                    if status not in RETRY_STATUS or deadline.passed:
                         raise
                     self.denied += 1
                     time.sleep(self._wait(exc.response, status))

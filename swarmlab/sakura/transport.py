@@ -90,6 +90,25 @@ class SakuraTransport(Protocol):
     def close(self) -> None: ...
 
 
+class RequestCount:
+    """Requests sent by every transport of this process (retries included): what a lab costs in API calls."""
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._lock = threading.Lock()
+
+    def add(self) -> None:
+        with self._lock:
+            self._n += 1
+
+    @property
+    def value(self) -> int:
+        return self._n
+
+
+SENT = RequestCount()
+
+
 class RateLimiter:
     """Spaces calls at least 1/rate_per_s apart, across threads (no bursts)."""
 
@@ -185,6 +204,7 @@ class Transport:
             if self.pace is not None:
                 self.pace()
             t0 = time.monotonic()
+            SENT.add()
             try:
                 resp = self._session().request(method, url, data=data, headers=headers,
                                                timeout=(min(10.0, self.timeout_s), self.timeout_s))

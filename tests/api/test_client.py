@@ -10,6 +10,8 @@ from pydantic import SecretStr
 
 from swarmlab.sakura import (DiskEdit, NoMatch, NotFound, ResourceFailed, SakuraClient, Unauthorized,
                              WaitTimeout)
+from swarmlab.sakura.errors import Busy
+from swarmlab.sakura.transport import SENT
 
 TAGS = ["swarmlab", "lab-t"]
 PUBKEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC8p0xXo9R1G3v0H7tP2Qy2l2B0HnTjvK1tYVt1vE6gL test@lab"
@@ -90,6 +92,19 @@ def test_busy_api_still_converges(emulator, client):
         assert all(pool.map(lambda s: client.switches.delete(s.id), created))
     emulator.faults(busy_rate=0.0)
     assert client.switches.find(tags=TAGS) == []
+
+
+def test_every_request_sent_is_counted_retries_included(emulator, client):
+    before = SENT.value
+    client.switches.find(tags=TAGS)
+    client.switches.find(tags=TAGS)
+    assert SENT.value - before == 2
+    emulator.faults(busy_rate=1.0)
+    with pytest.raises(Busy):
+        with make_client(emulator, max_retries=2) as busy:
+            busy.switches.find(tags=TAGS)
+    emulator.faults(busy_rate=0.0)
+    assert SENT.value - before == 2 + 3, "the two retries of the busy request were not counted"
 
 
 def test_failed_disk_raises_resource_failed_naming_it(emulator, client):

@@ -326,6 +326,23 @@ def test_restart_keeps_state(tmp_path):
         stop_emulator(emu2)
 
 
+def test_cloud_timing_copies_disks_for_minutes_scaled(tmp_path):
+    # cloud timing × 0.01: a disk copies for 1.8 s where the local timing's would take 0.02 s
+    emu = start_emulator(tmp_path, "memory", "--timing", "cloud", "--delay-scale", "0.01")
+    try:
+        api = Api(emu)
+        t0 = time.monotonic()
+        disk = api.disk()
+        assert disk["Availability"] == "migrating"
+        time.sleep(0.5)
+        assert api.ok("GET", f"disk/{disk['ID']}")["Disk"]["Availability"] == "migrating", "copied as fast as local"
+        api.wait(f"disk/{disk['ID']}", "Disk", lambda d: d["Availability"] == "available", timeout=10)
+        assert time.monotonic() - t0 >= 1.5, "the cloud timing's 180 s copy, scaled by 0.01, was not applied"
+        assert "timing cloud" in emu.log.read_text()
+    finally:
+        stop_emulator(emu)
+
+
 def test_busy_rate_gives_503_busy(api, emulator):
     assert emulator.faults(busy_rate=1.0)["busy_rate"] == 1.0
     r = api.call("GET", "switch")
