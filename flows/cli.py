@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 
 from pydantic import ValidationError
@@ -48,6 +49,7 @@ def _lab(p: argparse.ArgumentParser, how: str = "default") -> None:
     kw = {"required": dict(required=True, help="the lab's name (required)"),
           "optional": dict(help="the lab's exact name (default: <prefix>-<yyyymmdd-hhmm>)"),
           "filter": dict(help="only this lab"),
+          "one-of": dict(help="the lab's name (or --prefix)"),
           "default": dict(default="swarmlab", help="the lab's name (default swarmlab)")}[how]
     p.add_argument("--lab", "--name", dest="lab", metavar="NAME", **kw)
 
@@ -86,7 +88,9 @@ def _command(sub, name: str, summary: str, text: str, examples: list[str], *, al
 
 
 def _down_opts(c) -> None:
-    _lab(c, "required")
+    which = c.add_mutually_exclusive_group(required=True)
+    _lab(which, "one-of")
+    which.add_argument("--prefix", metavar="P", help="every lab named <P>-NN (a class made by `up --count`)")
     _cloud(c)
     c.add_argument("--dry-run", action="store_true", help="print the deletion plan, delete nothing")
     c.add_argument("--yes", action="store_true", help="do not ask (required without a terminal)")
@@ -129,12 +133,20 @@ def parser(prog: str = PROG) -> argparse.ArgumentParser:
                  "Build the lab (provision, hosts, swarm, images, stack, HAProxy) and keep it; a re-run on a built\n"
                  "lab changes nothing. Prints its URLs, how to SSH in and when it expires (the cost guard tears\n"
                  "it down then).",
-                 [f"{PROG} up --lab lab1", f"{PROG} up --lab lab1 --ttl-hours 8 --engine local"])
+                 [f"{PROG} up --lab lab1", f"{PROG} up --lab lab1 --ttl-hours 8 --engine local",
+                  f"{PROG} up --count 10 --prefix class --subnet 192.168.100.0/24 --total-budget-yen 3000"])
     _lab(c)
     _cloud(c)
     _spec(c)
     c.add_argument("--engine", choices=("ssh", "local"), default="ssh",
                    help="where images are built: a manager's engine (ssh) or this machine's (local)")
+    c.add_argument("--count", type=int, metavar="N", help="a class of N labs <prefix>-01..N, their subnets one "
+                                                           "after another from --subnet (with --prefix)")
+    c.add_argument("--prefix", metavar="P", help="the class's name prefix (with --count)")
+    c.add_argument("--parallel", type=int, default=2, metavar="K", help="with --count: labs built at once (2)")
+    c.add_argument("--total-budget-yen", type=int, metavar="Y",
+                   help="with --count: refuse the class when its labs together are estimated above Y yen "
+                        "(default: the sum of their budgets)")
     _json(c)
 
     c = _command(sub, "status", "every lab in the zones and what it costs",
@@ -210,22 +222,22 @@ def parser(prog: str = PROG) -> argparse.ArgumentParser:
 
 # -- commands --------------------------------------------------------------------------------------
 
-def build_spec(a: argparse.Namespace, name: str | None = None) -> LabSpec:
+def build_spec(a: argparse.Namespace, name: str | None = None, subnet: str | None = None) -> LabSpec:
     overrides = {k: v for k, v in (("ttl_hours", getattr(a, "ttl_hours", None)),
                                    ("budget_yen", getattr(a, "budget_yen", None)), ("zone", a.zone),
                                    ("admin_cidrs", getattr(a, "admin_cidrs", None))) if v is not None}
     try:
-        return PROFILES[a.profile](name or a.lab, getattr(a, "subnet", "192.168.1.0/24"), **overrides)
+        return PROFILES[a.profile](name or a.lab, subnet or getattr(a, "subnet", "192.168.1.0/24"), **overrides)
     except ValidationError as e:
         raise Usage("; ".join(f"{'.'.join(map(str, x['loc'])) or 'spec'}: {x['msg']}" for x in e.errors())) from None
 
 
-def buildable_spec(a: argparse.Namespace) -> LabSpec:
+def buildable_spec(a: argparse.Namespace, name: str | None = None, subnet: str | None = None) -> LabSpec:
     """The spec for plan/up: the seed profile names who may SSH in (--admin-cidr) before anything else."""
     from swarmlab.cloud.provision import check_exposure
     from swarmlab.render.filters import AdminCidrsRequired
 
-    spec = build_spec(a)
+    spec = build_spec(a, name, subnet)
     try:
         check_exposure(spec)
     except AdminCidrsRequired as e:
@@ -254,10 +266,38 @@ def cmd_plan(a) -> tuple[object, str, bool]:
     return plan.summary(), text(plan), True
 
 
+def class_specs(a: argparse.Namespace) -> list[LabSpec]:
+    """`up --count N --prefix P`: the class's specs (names <P>-01.., subnets one after another)."""
+    from swarmlab.spec import class_labs
+
+    if a.count is None or not a.prefix:
+        raise Usage("--count and --prefix go together: `up --count N --prefix P` builds labs P-01 .. P-N")
+    if a.lab != "swarmlab":
+        raise Usage("--lab names one lab; a class's labs are named by --prefix")
+    try:
+        labs = class_labs(a.prefix, a.count, a.subnet)
+    except ValueError as e:
+        raise Usage(str(e)) from None
+    return [buildable_spec(a, name, str(net)) for name, net in labs]
+
+
+def cmd_up_class(a) -> tuple[object, str, bool]:
+    from flows.build_labs import build_labs
+
+    specs = class_specs(a)
+    results = build_labs(specs, a.credentials, a.ssh_key, engine=a.engine, parallel=a.parallel,
+                         total_budget_yen=a.total_budget_yen)
+    lines = [f"{len(results)} labs are up:"] + [f"  {r.lab}: {r.web_url}" for r in results]
+    lines.append(f"  down:    {PROG} down --prefix {a.prefix}")
+    return [r.model_dump(mode="json") for r in results], "\n".join(lines) + "\n", True
+
+
 def cmd_up(a) -> tuple[object, str, bool]:
     from flows import observe
     from flows.build import build_lab
 
+    if a.count is not None or a.prefix or a.total_budget_yen is not None:
+        return cmd_up_class(a)
     spec = buildable_spec(a)
     result = build_lab(spec, a.credentials, a.ssh_key, engine=a.engine)
     labs, _ = observe.status([a.zone] if a.zone else None, a.credentials, spec.name, check=False)
@@ -291,9 +331,30 @@ def cmd_exercise(a) -> tuple[object, str, bool]:
     return report.model_dump(mode="json"), markdown(report), report.passed
 
 
+def cmd_down_prefix(a) -> tuple[object, str, bool]:
+    """`down --prefix P`: every lab named <P>-NN in the zone, one plan, one confirmation."""
+    from flows import observe
+    from flows.teardown import teardown_lab
+
+    labs, _ = observe.status([a.zone] if a.zone else None, a.credentials, check=False)
+    names = sorted(s.lab for s in labs if re.fullmatch(rf"{re.escape(a.prefix)}-\d+", s.lab))
+    plans = [teardown_lab(n, a.zone, a.credentials, dry_run=True, force=a.force) for n in names]
+    lines = [f"  - {p.lab}: {line}" for p in plans for line in p.plan]
+    if a.dry_run or not lines:
+        head = (f"No lab named {a.prefix}-NN: nothing to delete." if not names else
+                f"{len(names)} labs, {len(lines)} resources would be deleted (dry run):\n" + "\n".join(lines))
+        return [p.model_dump(mode="json") for p in plans], head + "\n", True
+    confirm(f"{a.prefix}-* ({', '.join(names)})", plans[0].zone, [line[4:] for line in lines], yes=a.yes)
+    done = [teardown_lab(n, a.zone, a.credentials, force=a.force) for n in names]
+    text = "".join(f"Lab {d.lab}: deleted {len(d.deleted)}; nothing left.\n" for d in done)
+    return [d.model_dump(mode="json") for d in done], text, True
+
+
 def cmd_down(a) -> tuple[object, str, bool]:
     from flows.teardown import teardown_lab
 
+    if a.prefix:
+        return cmd_down_prefix(a)
     plan = teardown_lab(a.lab, a.zone, a.credentials, dry_run=True, force=a.force)
     if a.dry_run or not plan.plan:
         what = "\n".join(f"  - {line}" for line in plan.plan)

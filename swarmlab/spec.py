@@ -296,6 +296,23 @@ def run_lab_name(prefix: str, started: datetime) -> str:
     return name
 
 
+def class_labs(prefix: str, count: int, first_subnet: str) -> list[tuple[str, IPv4Network]]:
+    """A class of `count` labs: names `<prefix>-01`…, and lab subnets one after another from `first_subnet`."""
+    if not 1 <= count <= 50:
+        raise ValueError(f"count {count}: a class has 1 to 50 labs")
+    names = [f"{prefix}-{i:02d}" for i in range(1, count + 1)]
+    if not all(NAME_RE.fullmatch(n) for n in names):
+        raise ValueError(f"prefix {prefix!r}: lab names like {names[0]!r} must be 2-32 chars of lowercase letters, "
+                         f"digits and '-', starting with a letter; use a prefix of at most 29 such chars")
+    first = IPv4Network(first_subnet)
+    nets = [IPv4Network((int(first.network_address) + i * first.num_addresses, first.prefixlen)) for i in range(count)]
+    if not all(n.subnet_of(IPv4Network("192.168.0.0/16")) or n.subnet_of(IPv4Network("10.0.0.0/8"))
+               or n.subnet_of(IPv4Network("172.16.0.0/12")) for n in nets):
+        raise ValueError(f"subnet {first_subnet}: {count} subnets from it leave the private ranges "
+                         f"(last {nets[-1]}); start lower")
+    return list(zip(names, nets))
+
+
 def _servers(subnet: IPv4Network, managers: int = 3, workers: int = 3, haproxies: int = 1) -> list[ServerSpec]:
     base = subnet.network_address
     out = [ServerSpec(role=Role.manager, index=i + 1, private_ip=base + 20 + i) for i in range(managers)]
