@@ -8,7 +8,7 @@ import os
 import sys
 import tempfile
 
-NAMES = ("provision", "lab", "swarm", "build", "drills", "cost")
+NAMES = ("provision", "lab", "swarm", "build", "drills", "cost", "scale")
 
 
 def main() -> None:

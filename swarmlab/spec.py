@@ -321,11 +321,14 @@ def _servers(subnet: IPv4Network, managers: int = 3, workers: int = 3, haproxies
     return out
 
 
-def seed(name: str = "swarmlab", subnet: str = "192.168.1.0/24", **overrides) -> LabSpec:
-    """The walkthrough's lab: 3 managers, 3 workers, HAProxy, NFS at .200, ingress publishing."""
+def seed(name: str = "swarmlab", subnet: str = "192.168.1.0/24", workers: int = 3, **overrides) -> LabSpec:
+    """The walkthrough's lab: 3 managers, 3 workers (up to 9: .30-.38), HAProxy, NFS at .200, ingress publishing."""
+    if not 1 <= workers <= 9:
+        raise ValueError(f"workers {workers}: a lab has 1 to 9 workers (.30-.38 of its subnet)")
     net = IPv4Network(subnet)
     fields = dict(
-        name=name, subnet=net, servers=_servers(net, haproxies=EDGE_HAPROXIES[overrides.get("edge", "single")]),
+        name=name, subnet=net,
+        servers=_servers(net, workers=workers, haproxies=EDGE_HAPROXIES[overrides.get("edge", "single")]),
         nfs=NFSSpec(ip=net.network_address + 200), registry=RegistrySpec(name=name),
         profile="seed", stack=StackSpec(publish_mode="ingress", endpoint_mode="vip", web_replicas=10),
     )
@@ -333,12 +336,12 @@ def seed(name: str = "swarmlab", subnet: str = "192.168.1.0/24", **overrides) ->
     return LabSpec(**fields)
 
 
-def local(name: str = "swarmlab", subnet: str = "192.168.1.0/24", **overrides) -> LabSpec:
+def local(name: str = "swarmlab", subnet: str = "192.168.1.0/24", workers: int = 3, **overrides) -> LabSpec:
     """The seed on the local emulator: no IPVS here, so host publishing and dnsrr endpoints."""
     fields = dict(profile="local", budget_yen=500, ttl_hours=2.0,
                   stack=StackSpec(publish_mode="host", endpoint_mode="dnsrr", web_replicas=3))
     fields.update(overrides)
-    return seed(name, subnet, **fields)
+    return seed(name, subnet, workers, **fields)
 
 
 PROFILES = {"seed": seed, "local": local}
