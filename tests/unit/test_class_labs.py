@@ -17,3 +17,14 @@ def test_class_names_and_subnets_follow_one_another():
         class_labs("Class", 2, "192.168.1.0/24")
     with pytest.raises(ValueError, match="1 to 50 labs"):
         class_labs("class", 0, "192.168.1.0/24")
+
+
+def test_a_lab_takes_one_to_nine_workers_below_its_haproxy():
+    from swarmlab.spec import local
+
+    big = local("big", workers=9)
+    assert [str(w.private_ip) for w in big.workers] == [f"192.168.1.{30 + i}" for i in range(9)]
+    assert [big.server_name(w) for w in big.workers][-1] == "big-worker09"
+    assert str(big.servers[-1].private_ip) == "192.168.1.40"
+    with pytest.raises(ValueError, match="1 to 9 workers"):
+        local("big", workers=10)
