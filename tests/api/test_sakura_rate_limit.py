@@ -54,3 +54,18 @@ def test_requests_of_a_flow_run_are_paced_by_the_shared_limit(cloud_env, prefect
         set_limit(name, 100, 100.0)
     # (REQUESTS - 1) waits of 0.5 s on top of what the same requests took at 100/s
     assert slow - fast >= (REQUESTS - 1) * 0.5 * 0.6, f"{slow:.2f} s vs {fast:.2f} s: not paced by {name}"
+
+
+def test_a_limit_deleted_mid_run_leaves_the_run_to_its_own_pacing(prefect_api, caplog):
+    name = "sakura-api-deleted-mid-run"
+    assert ensure_rate_limit(name, per_second=5) is True
+    pace = SharedPace(name, chunk=5, per_second=5)
+    pace()  # five slots taken
+    with get_client(sync_client=True) as c:
+        c.delete_global_concurrency_limit_by_name(name)
+    with caplog.at_level(logging.WARNING, logger="swarmlab.flows"):
+        for _ in range(8):
+            pace()
+    assert not pace.active
+    warned = [r.getMessage() for r in caplog.records if "unavailable" in r.getMessage()]
+    assert len(warned) == 1 and "paces its SAKURA API calls on its own" in warned[0], warned
