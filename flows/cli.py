@@ -143,7 +143,7 @@ def parser(prog: str = PROG) -> argparse.ArgumentParser:
     c.add_argument("--count", type=int, metavar="N", help="a class of N labs <prefix>-01..N, their subnets one "
                                                            "after another from --subnet (with --prefix)")
     c.add_argument("--prefix", metavar="P", help="the class's name prefix (with --count)")
-    c.add_argument("--parallel", type=int, default=2, metavar="K", help="with --count: labs built at once (2)")
+    c.add_argument("--parallel", type=int, metavar="K", help="with --count: labs built at once (default 2)")
     c.add_argument("--total-budget-yen", type=int, metavar="Y",
                    help="with --count: refuse the class when its labs together are estimated above Y yen "
                         "(default: the sum of their budgets)")
@@ -274,6 +274,8 @@ def class_specs(a: argparse.Namespace) -> list[LabSpec]:
         raise Usage("--count and --prefix go together: `up --count N --prefix P` builds labs P-01 .. P-N")
     if a.lab != "swarmlab":
         raise Usage("--lab names one lab; a class's labs are named by --prefix")
+    if a.parallel is not None and a.parallel < 1:
+        raise Usage(f"--parallel {a.parallel}: build at least one lab at a time")
     try:
         labs = class_labs(a.prefix, a.count, a.subnet)
     except ValueError as e:
@@ -285,7 +287,7 @@ def cmd_up_class(a) -> tuple[object, str, bool]:
     from flows.build_labs import build_labs
 
     specs = class_specs(a)
-    results = build_labs(specs, a.credentials, a.ssh_key, engine=a.engine, parallel=a.parallel,
+    results = build_labs(specs, a.credentials, a.ssh_key, engine=a.engine, parallel=a.parallel or 2,
                          total_budget_yen=a.total_budget_yen)
     lines = [f"{len(results)} labs are up:"] + [f"  {r.lab}: {r.web_url}" for r in results]
     lines.append(f"  down:    {PROG} down --prefix {a.prefix}")
@@ -296,7 +298,7 @@ def cmd_up(a) -> tuple[object, str, bool]:
     from flows import observe
     from flows.build import build_lab
 
-    if a.count is not None or a.prefix or a.total_budget_yen is not None:
+    if a.count is not None or a.prefix or a.total_budget_yen is not None or a.parallel is not None:
         return cmd_up_class(a)
     spec = buildable_spec(a)
     result = build_lab(spec, a.credentials, a.ssh_key, engine=a.engine)

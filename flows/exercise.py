@@ -74,7 +74,8 @@ def _exercise_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, r
         def run(drill, *args) -> None:
             start = probe.now()
             result = drill(lab, *args)
-            results.append(result.model_copy(update={"start_s": round(start, 2), "end_s": round(probe.now(), 2)}))
+            # unrounded: the next drill's first power-off comes a few ms after this end (timeline windows)
+            results.append(result.model_copy(update={"start_s": start, "end_s": probe.now()}))
 
         run(d.scale)
         run(d.rolling_update, v2)

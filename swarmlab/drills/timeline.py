@@ -52,9 +52,11 @@ def per_second(samples: list[Sample], start: float, end: float) -> list[Second]:
 
 
 def timeline(title: str, samples: list[Sample], events: list[Event], start: float, end: float) -> Timeline:
+    """The window [start, end) of a drill: its seconds, and the events inside it (the next drill's first
+    event, a few ms after `end`, is the next window's)."""
     return Timeline(title=title, start=start, end=end, seconds=per_second(samples, start, end),
                     events=[e.model_copy(update={"t": round(e.t - start, 2)}) for e in events
-                            if start <= e.t <= end])
+                            if start <= e.t < end])
 
 
 def _attr(value: str) -> str:

@@ -27,6 +27,7 @@ def test_up_count_refuses_a_class_over_its_budget_before_creating_anything(cloud
 @pytest.mark.parametrize("argv, says", [
     (("--count", "2"), "--count and --prefix go together"),
     (("--prefix", "cls"), "--count and --prefix go together"),
+    (("--parallel", "3"), "--count and --prefix go together"),
     (("--count", "2", "--prefix", "cls", "--lab", "one"), "--lab names one lab"),
     (("--count", "2", "--prefix", "cls", "--subnet", "192.168.255.0/24"), "leave the private ranges"),
 ])

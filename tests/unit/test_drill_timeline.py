@@ -69,3 +69,10 @@ def test_report_files_sit_beside_the_markdown_and_the_page_links_each_svg(tmp_pa
     for name in files[:2]:
         ET.parse(tmp_path / "r" / name)
     assert "<script" not in html_page("<script>", [])
+
+
+def test_an_event_a_few_ms_after_a_window_belongs_to_the_next_one():
+    # one drill ends and the next powers a manager off at once: on the same clock reading, it is the next's
+    off = Event(t=180.958, host="lab-manager01", kind="down")
+    assert timeline("worker down", [], [off], 146.94, 180.958).events == []
+    assert [e.host for e in timeline("one manager down", [], [off], 180.958, 215.0).events] == ["lab-manager01"]
