@@ -41,7 +41,7 @@ def class_estimate(specs: list[LabSpec], credentials: str | None) -> dict[str, f
     creds = SakuraCloudCredentials.resolve(credentials)
     out, prices = {}, {}
     for spec in specs:
-        zone = spec.zone or creds.pick_zone(None)[0]
+        zone = creds.pick_zone(spec.zone)[0]
         if zone not in prices:
             with api_client(creds, zone) as client:
                 prices[zone] = load_prices(client)
@@ -67,11 +67,9 @@ def build_labs(specs: list[LabSpec], credentials: str | None = None, ssh_key: st
     log.info("class of %d labs: estimated %g yen in all (budget %d yen); building %d at once", len(specs), total,
              budget, parallel)
 
-    def one(spec: LabSpec) -> BuildResult:
-        return build_lab(spec, credentials, ssh_key, engine=engine)
-
-    with ThreadPoolExecutor(max(1, parallel), thread_name_prefix="build-labs") as pool:
-        futures = {s.name: pool.submit(contextvars.copy_context().run, one, s) for s in specs}
+    with ThreadPoolExecutor(max(1, parallel), thread_name_prefix="build-labs") as pool:  # each in a copy of
+        futures = {s.name: pool.submit(contextvars.copy_context().run,  # the run's context: subflows of this run
+                                       build_lab, s, credentials, ssh_key, engine=engine) for s in specs}
     results, failed = [], {}
     for name, f in futures.items():
         try:

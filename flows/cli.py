@@ -50,6 +50,7 @@ def _lab(p: argparse.ArgumentParser, how: str = "default") -> None:
           "optional": dict(help="the lab's exact name (default: <prefix>-<yyyymmdd-hhmm>)"),
           "filter": dict(help="only this lab"),
           "one-of": dict(help="the lab's name (or --prefix)"),
+          "up": dict(help="the lab's name (default swarmlab; a class is named by --prefix)"),
           "default": dict(default="swarmlab", help="the lab's name (default swarmlab)")}[how]
     p.add_argument("--lab", "--name", dest="lab", metavar="NAME", **kw)
 
@@ -135,7 +136,7 @@ def parser(prog: str = PROG) -> argparse.ArgumentParser:
                  "it down then).",
                  [f"{PROG} up --lab lab1", f"{PROG} up --lab lab1 --ttl-hours 8 --engine local",
                   f"{PROG} up --count 10 --prefix class --subnet 192.168.100.0/24 --total-budget-yen 3000"])
-    _lab(c)
+    _lab(c, "up")
     _cloud(c)
     _spec(c)
     c.add_argument("--engine", choices=("ssh", "local"), default="ssh",
@@ -272,7 +273,7 @@ def class_specs(a: argparse.Namespace) -> list[LabSpec]:
 
     if a.count is None or not a.prefix:
         raise Usage("--count and --prefix go together: `up --count N --prefix P` builds labs P-01 .. P-N")
-    if a.lab != "swarmlab":
+    if a.lab is not None:
         raise Usage("--lab names one lab; a class's labs are named by --prefix")
     if a.parallel is not None and a.parallel < 1:
         raise Usage(f"--parallel {a.parallel}: build at least one lab at a time")
@@ -300,6 +301,7 @@ def cmd_up(a) -> tuple[object, str, bool]:
 
     if a.count is not None or a.prefix or a.total_budget_yen is not None or a.parallel is not None:
         return cmd_up_class(a)
+    a.lab = a.lab or "swarmlab"
     spec = buildable_spec(a)
     result = build_lab(spec, a.credentials, a.ssh_key, engine=a.engine)
     labs, _ = observe.status([a.zone] if a.zone else None, a.credentials, spec.name, check=False)
@@ -341,12 +343,13 @@ def cmd_down_prefix(a) -> tuple[object, str, bool]:
     labs, _ = observe.status([a.zone] if a.zone else None, a.credentials, check=False)
     names = sorted(s.lab for s in labs if re.fullmatch(rf"{re.escape(a.prefix)}-\d+", s.lab))
     plans = [teardown_lab(n, a.zone, a.credentials, dry_run=True, force=a.force) for n in names]
-    lines = [f"  - {p.lab}: {line}" for p in plans for line in p.plan]
-    if a.dry_run or not lines:
+    items = [f"{p.lab}: {line}" for p in plans for line in p.plan]
+    if a.dry_run or not items:
         head = (f"No lab named {a.prefix}-NN: nothing to delete." if not names else
-                f"{len(names)} labs, {len(lines)} resources would be deleted (dry run):\n" + "\n".join(lines))
+                f"{len(names)} labs, {len(items)} resources would be deleted (dry run):\n"
+                + "\n".join(f"  - {i}" for i in items))
         return [p.model_dump(mode="json") for p in plans], head + "\n", True
-    confirm(f"{a.prefix}-* ({', '.join(names)})", plans[0].zone, [line[4:] for line in lines], yes=a.yes)
+    confirm(f"{a.prefix}-* ({', '.join(names)})", plans[0].zone, items, yes=a.yes)
     done = [teardown_lab(n, a.zone, a.credentials, force=a.force) for n in names]
     text = "".join(f"Lab {d.lab}: deleted {len(d.deleted)}; nothing left.\n" for d in done)
     return [d.model_dump(mode="json") for d in done], text, True

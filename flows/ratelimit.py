@@ -74,7 +74,6 @@ class SharedPace:
         self.name, self.chunk = name, max(1, chunk)
         self.per_second, self.timeout_s = max(per_second, 0.001), timeout_s
         self.active = True
-        self.denied = 0
         self._left = 0
         self._lock = threading.Lock()
 
@@ -104,7 +103,6 @@ class SharedPace:
                     status = exc.response.status_code
                     if status not in RETRY_STATUS or deadline.passed:
                         raise
-                    self.denied += 1
                     time.sleep(self._wait(exc.response, status))
                     continue
                 if not taken:

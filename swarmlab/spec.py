@@ -296,6 +296,9 @@ def run_lab_name(prefix: str, started: datetime) -> str:
     return name
 
 
+PRIVATE_RANGES = tuple(IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+
+
 def class_labs(prefix: str, count: int, first_subnet: str) -> list[tuple[str, IPv4Network]]:
     """A class of `count` labs: names `<prefix>-01`…, and lab subnets one after another from `first_subnet`."""
     if not 1 <= count <= 50:
@@ -306,8 +309,7 @@ def class_labs(prefix: str, count: int, first_subnet: str) -> list[tuple[str, IP
                          f"digits and '-', starting with a letter; use a prefix of at most 29 such chars")
     first = IPv4Network(first_subnet)
     nets = [IPv4Network((int(first.network_address) + i * first.num_addresses, first.prefixlen)) for i in range(count)]
-    if not all(n.subnet_of(IPv4Network("192.168.0.0/16")) or n.subnet_of(IPv4Network("10.0.0.0/8"))
-               or n.subnet_of(IPv4Network("172.16.0.0/12")) for n in nets):
+    if not all(any(n.subnet_of(r) for r in PRIVATE_RANGES) for n in nets):
         raise ValueError(f"subnet {first_subnet}: {count} subnets from it leave the private ranges "
                          f"(last {nets[-1]}); start lower")
     return list(zip(names, nets))

@@ -29,6 +29,7 @@ def test_up_count_refuses_a_class_over_its_budget_before_creating_anything(cloud
     (("--prefix", "cls"), "--count and --prefix go together"),
     (("--parallel", "3"), "--count and --prefix go together"),
     (("--count", "2", "--prefix", "cls", "--lab", "one"), "--lab names one lab"),
+    (("--count", "2", "--prefix", "cls", "--lab", "swarmlab"), "--lab names one lab"),  # even the default name
     (("--count", "2", "--prefix", "cls", "--subnet", "192.168.255.0/24"), "leave the private ranges"),
 ])
 def test_up_count_usage_errors(cloud_env, prefect_api, argv, says):
