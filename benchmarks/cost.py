@@ -14,6 +14,7 @@ from swarmlab.cloud import lifecycle as lc
 from swarmlab.cost import PriceTable, estimate, load_prices
 from swarmlab.spec import LAB_TAG, local, seed
 from swarmlab.cloud.resources import KINDS
+from swarmlab.sakura.wait import Deadline
 
 GUARD_EVERY_S = 5.0
 EXPIRES_IN_S = 5.0
@@ -47,8 +48,8 @@ def run(tmp: str) -> dict:
         client.switches.set_tags(sw.id, [t for t in sw.tags if not t.startswith(lc.EXPIRES_PREFIX)]
                                  + [lc.expiry_tag(expires, seconds=True)])
         runs, left = 0, tagged(client)
-        deadline = time.monotonic() + BOUND_S
-        while left and time.monotonic() < deadline:
+        deadline = Deadline(BOUND_S)
+        while left and not deadline.passed:
             tick = time.monotonic()
             cost_guard(zones=["is1a"], interval_minutes=1)
             runs += 1

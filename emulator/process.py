@@ -6,11 +6,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+
+from .poll import poll_until
 
 ROOT = Path(__file__).resolve().parent.parent
 # requests/s the flows use against an emulator on loopback: the most the credentials allow (SAKURA Cloud's own
@@ -95,19 +96,21 @@ def start(workdir: Path, backend: str = "memory", *extra: str, state: Path | Non
         env={**os.environ, "SAKURA_EMULATOR_TOKEN": TOKEN, "SAKURA_EMULATOR_SECRET": SECRET},
     )
     emu = Emulator(port=port, state=state, proc=proc, log=log, instance=instance, backend=backend)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"emulator exited with {proc.returncode}: {log.read_text()[-2000:]}")
         try:
             health = requests.get(emu.admin_url("health"), auth=emu.auth, timeout=1)
             health.raise_for_status()
         except requests.RequestException:
-            time.sleep(0.1)
-            continue
+            return False
         if health.json().get("instance") != instance:
             proc.kill()
             raise RuntimeError(f"port {port} is answered by another emulator ({health.json().get('instance')})")
+        return True
+
+    if poll_until(answers, timeout_s):
         return emu
     proc.kill()
     raise RuntimeError(f"emulator did not answer on port {port} within {timeout_s:.0f} s; see {log}")

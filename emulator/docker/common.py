@@ -8,13 +8,14 @@ import re
 import shutil
 import socket
 import threading
-import time
 from pathlib import Path
 from typing import Callable
 
 import docker
 from docker.errors import APIError, NotFound
 from docker.types import Mount
+
+from ..poll import poll_until
 
 VM_IMAGE = "lab/vm:bookworm"
 REGISTRY_IMAGE = "lab/registry:2.8"
@@ -53,17 +54,6 @@ def write_file(path: Path, data: str | bytes, mode: int = 0o644) -> bool:
     os.chmod(tmp, mode)
     os.replace(tmp, path)
     return True
-
-
-def poll_until(probe: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
-    """Call `probe` until it returns True (→ True) or `timeout` seconds have passed (→ False)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if probe():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(interval)
 
 
 def tcp_open(ip: str | None, port: int) -> bool:
@@ -133,17 +123,19 @@ class Scope:
                 raise
 
     def remove_volume(self, name: str) -> None:
-        deadline = time.monotonic() + 10
-        while True:
+        def removed() -> bool:
             try:
                 self.client.volumes.get(name).remove(force=True)
-                return
             except NotFound:
-                return
+                pass
             except APIError as e:
-                if e.status_code != 409 or time.monotonic() > deadline:   # still in use: container going away
-                    raise
-                time.sleep(0.1)
+                if e.status_code == 409:        # still in use: its container is going away
+                    return False
+                raise
+            return True
+
+        if not poll_until(removed, 10):
+            self.client.volumes.get(name).remove(force=True)    # the last try raises what stops it
 
     def remove_resource(self, resource: str) -> None:
         """Every container and volume labelled with this resource id."""
@@ -162,16 +154,15 @@ class Scope:
                                        labels=self.labels("cleanup", "cleanup"))
 
     def wait_running(self, c, timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
+        def settled() -> bool:
             c.reload()
-            st = c.attrs["State"]
-            if st.get("Running"):
-                return
-            if st.get("Status") == "exited" or time.monotonic() > deadline:
-                tail = c.logs(tail=20).decode(errors="replace")
-                raise DockerBackendError(f"{c.name} is {st.get('Status')} (exit {st.get('ExitCode')}): {tail}")
-            time.sleep(0.05)
+            return c.attrs["State"].get("Running") or c.attrs["State"].get("Status") == "exited"
+
+        poll_until(settled, timeout, interval=0.05)
+        st = c.attrs["State"]
+        if not st.get("Running"):
+            tail = c.logs(tail=20).decode(errors="replace")
+            raise DockerBackendError(f"{c.name} is {st.get('Status')} (exit {st.get('ExitCode')}): {tail}")
 
     def wait_tcp(self, address: Callable[[], str | None], port: int, what: str) -> None:
         seen: list[str | None] = [None]

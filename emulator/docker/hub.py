@@ -13,7 +13,8 @@ from pathlib import Path
 
 from docker.errors import NotFound
 
-from .common import READY_TIMEOUT, DockerBackendError, Scope, poll_until, write_file
+from ..poll import poll_until
+from .common import READY_TIMEOUT, DockerBackendError, Scope, write_file
 from .networks import Networks
 from .registry import create_registry_container, registry_mounts
 from .tls import CertificateAuthority

@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import requests
+from swarmlab.sakura.wait import Deadline
 
 FIXTURES = Path(__file__).resolve().parent.parent / "unit" / "fixtures" / "sakura"
 ENVELOPE = {"is_ok", "Success", "Total", "From", "Count"}
@@ -59,12 +60,12 @@ class Raw:
 
 def wait_for(api, path: str, key: str, pred, timeout: float, interval: float = 0.05) -> dict:
     """GET `path` through `api.ok` until `pred(body[key])`, within `timeout` seconds."""
-    deadline = time.monotonic() + timeout
+    deadline = Deadline(timeout)
     while True:
         obj = api.ok("GET", path)[key]
         if pred(obj):
             return obj
-        assert time.monotonic() < deadline, f"timed out waiting on {path}: {obj}"
+        assert not deadline.passed, f"timed out waiting on {path}: {obj}"
         time.sleep(interval)
 
 

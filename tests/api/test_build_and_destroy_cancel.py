@@ -17,18 +17,19 @@ from prefect.states import Cancelling
 from swarmlab.spec import run_lab_name
 from tests.api.test_provision_flow import listing
 from tests.conftest import ROOT
+from swarmlab.sakura.wait import Deadline
 
 SERVE = ("from flows.build_and_destroy import build_and_destroy\n"
          "build_and_destroy.serve(name='cancel-test', print_starting_message=False)")
 
 
 def wait_until(what: str, check, timeout_s: float, every_s: float = 0.5):
-    deadline = time.monotonic() + timeout_s
+    deadline = Deadline(timeout_s)
     while True:
         value = check()
         if value:
             return value
-        assert time.monotonic() < deadline, f"timed out after {timeout_s} s waiting for {what}"
+        assert not deadline.passed, f"timed out after {timeout_s} s waiting for {what}"
         time.sleep(every_s)
 
 

@@ -25,6 +25,7 @@ from swarmlab.spec import local
 
 from tests.api.test_provision_flow import EXPECTED, PATHS, listing
 from tests.conftest import ROOT
+from swarmlab.sakura.wait import Deadline
 
 
 def tagged_swarmlab(emu) -> Counter:
@@ -60,10 +61,10 @@ def test_killed_build_past_its_expiry_is_torn_down_and_lookalikes_are_untouched(
     env = {**os.environ, "PREFECT_API_URL": prefect_api}
     proc = subprocess.Popen([sys.executable, "-m", "flows", "provision", "--name", "guard-a", "--ttl-hours", "0.0001"],
                             cwd=ROOT, env=env, stdout=open(tmp_path / "killed.log", "wb"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
+    deadline = Deadline(120)
     while listing(cloud_env, "guard-a")["disk"] < 3:
         assert proc.poll() is None, (tmp_path / "killed.log").read_text()[-2000:]
-        assert time.monotonic() < deadline, "provision never got half-way"
+        assert not deadline.passed, "provision never got half-way"
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()

@@ -11,6 +11,7 @@ from emulator.backend import MemoryBackend
 from emulator.cloud import Cloud
 from emulator.faults import Faults
 from emulator.store import Store
+from swarmlab.sakura.wait import Deadline
 
 
 class SlowBackend(MemoryBackend):
@@ -51,9 +52,9 @@ def make(tmp_path, backend) -> Cloud:
 
 
 def wait(pred, timeout=5.0):
-    deadline = time.monotonic() + timeout
+    deadline = Deadline(timeout)
     while not pred():
-        assert time.monotonic() < deadline, "timed out"
+        assert not deadline.passed, "timed out"
         time.sleep(0.02)
 
 

@@ -34,6 +34,7 @@ from swarmlab.hosts import (
     run_parallel,
     wait_reachable,
 )
+from swarmlab.sakura.wait import Deadline
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 
@@ -77,8 +78,8 @@ class Sshd:
         proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(cfg)], stdout=log, stderr=subprocess.STDOUT)
         self.procs.append(proc)
         if wait:
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
+            deadline = Deadline(10)
+            while not deadline.passed:
                 if proc.poll() is not None:
                     raise RuntimeError(f"sshd exited {proc.returncode}: {(self.dir / 'sshd.log').read_text()}")
                 try:

@@ -25,6 +25,7 @@ from swarmlab.cloud.secrets import host_key
 from swarmlab.spec import local
 
 from tests.conftest import ROOT
+from swarmlab.sakura.wait import Deadline
 
 PATHS = {"switch": "Switches", "server": "Servers", "disk": "Disks", "appliance": "Appliances",
          "commonserviceitem": "CommonServiceItems", "note": "Notes"}
@@ -99,10 +100,10 @@ def test_killed_half_way_then_rerun_ends_with_exactly_the_spec(cloud_env, prefec
     env = {**os.environ, "PREFECT_API_URL": prefect_api}
     proc = subprocess.Popen([sys.executable, "-m", "flows", "provision", "--name", "lab-c"], cwd=ROOT, env=env,
                             stdout=open(tmp_path / "killed.log", "wb"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
+    deadline = Deadline(120)
     while listing(cloud_env, "lab-c")["disk"] < 3:
         assert proc.poll() is None, (tmp_path / "killed.log").read_text()[-2000:]
-        assert time.monotonic() < deadline, "provision never got half-way"
+        assert not deadline.passed, "provision never got half-way"
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()

@@ -16,6 +16,7 @@ from flows.teardown import teardown_lab
 from swarmlab.spec import local
 from tests.api.test_provision_flow import EXPECTED, all_up, listing
 from tests.conftest import start_emulator, stop_emulator
+from swarmlab.sakura.wait import Deadline
 
 
 def retried_tasks(flow_run_id) -> dict[str, int]:
@@ -36,10 +37,10 @@ def test_emulator_killed_mid_provision_and_restarted_the_same_run_converges(clou
     runner.start()
     restarted = None
     try:
-        deadline = time.monotonic() + 60
+        deadline = Deadline(60)
         while listing(cloud_env, "lab-g")["server"] < 3:
             assert runner.is_alive(), f"provision ended before the outage: {outcome}"
-            assert time.monotonic() < deadline, "provision never started creating servers"
+            assert not deadline.passed, "provision never started creating servers"
             time.sleep(0.1)
         os.kill(cloud_env.proc.pid, signal.SIGKILL)
         cloud_env.proc.wait()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from swarmlab.sakura.wait import Deadline
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -144,8 +145,8 @@ def start_app(tmp: Path, env: dict[str, str], wait_path: str = "/version") -> Ap
         proc = subprocess.Popen([sys.executable, "-m", "app"], cwd=ROOT, env=full_env, stdout=out,
                                 stderr=subprocess.STDOUT)
     app = AppProcess(proc=proc, url=f"http://127.0.0.1:{port}", log=log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    deadline = Deadline(30)
+    while not deadline.passed:
         if proc.poll() is not None:
             raise RuntimeError(f"the app exited with {proc.returncode}:\n{app.output()}")
         try:

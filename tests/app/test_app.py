@@ -9,15 +9,16 @@ import time
 import httpx
 
 from tests.app.conftest import app_env, start_app, stop_app
+from swarmlab.sakura.wait import Deadline
 
 
 def _wait_healthy(client: httpx.Client, timeout: float = 30) -> dict:
-    deadline = time.monotonic() + timeout
+    deadline = Deadline(timeout)
     while True:
         r = client.get("/healthz")
         if r.status_code == 200:
             return r.json()
-        assert time.monotonic() < deadline, f"/healthz still {r.status_code}: {r.text}"
+        assert not deadline.passed, f"/healthz still {r.status_code}: {r.text}"
         time.sleep(0.2)
 
 
@@ -32,9 +33,9 @@ def test_healthz_ok_and_tables_created_at_startup(app_server, pg_cluster, databa
     with app_server.client() as c:
         body = _wait_healthy(c)
         assert body["status"] == "ok"
-        deadline = time.monotonic() + 10
+        deadline = Deadline(10)
         while not c.get("/healthz").json()["schema_ready"]:
-            assert time.monotonic() < deadline, app_server.output()
+            assert not deadline.passed, app_server.output()
             time.sleep(0.1)
     tables = pg_cluster.psql("SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables "
                              "WHERE schemaname = 'public'", db=database.name)

@@ -23,6 +23,7 @@ import pytest
 from docker.errors import BuildError, ImageNotFound, NotFound
 
 from swarmlab.render.stack import APP_HEALTHCHECK, DB_HEALTHCHECK, WEB_HEALTHCHECK
+from swarmlab.sakura.wait import Deadline
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = "lab/base:bookworm"
@@ -128,11 +129,11 @@ class Lab:
             pass
 
     def wait_db(self, cid: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
+        deadline = Deadline(timeout)
         while self.exec(cid, DB_HEALTHCHECK[1:])[0] != 0:
             state = self.client.api.inspect_container(cid)["State"]
             assert state["Running"], f"db exited ({state['ExitCode']}):\n{self.logs(cid)}"
-            assert time.monotonic() < deadline, f"db not ready within {timeout}s:\n{self.logs(cid)}"
+            assert not deadline.passed, f"db not ready within {timeout}s:\n{self.logs(cid)}"
             time.sleep(0.3)
 
     def close(self) -> None:
@@ -142,9 +143,9 @@ class Lab:
 
 
 def wait_http(url: str, timeout: float = 60, status: int = 200) -> httpx.Response:
-    deadline = time.monotonic() + timeout
+    deadline = Deadline(timeout)
     last = None
-    while time.monotonic() < deadline:
+    while not deadline.passed:
         try:
             last = httpx.get(url, timeout=5)
             if last.status_code == status:

@@ -17,14 +17,15 @@ import requests
 
 from swarmlab.spec import Role
 from tests.lab.conftest import BUILT as LAB, BUILT_SUBNET as SUBNET
+from swarmlab.sakura.wait import Deadline
 
 pytestmark = pytest.mark.lab
 
 
 def wait_until(what: str, fn, timeout_s: float = 120, interval_s: float = 1.0):
-    deadline = time.monotonic() + timeout_s
+    deadline = Deadline(timeout_s)
     last = None
-    while time.monotonic() < deadline:
+    while not deadline.passed:
         try:
             value = fn()
             if value:

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey 
 from emulator import images  # noqa: E402
 from emulator.backend import Note, PrivateNIC, RegistryUser, ServerRuntime  # noqa: E402
 from emulator.docker import L_INSTANCE, L_KIND, DockerBackend  # noqa: E402
+from swarmlab.sakura.wait import Deadline
 
 pytestmark = pytest.mark.lab
 
@@ -207,9 +208,9 @@ def test_hostname_and_private_ip(lab):
 
 def test_startup_note_ran(lab):
     vm = _vm(lab, 0)
-    deadline = time.monotonic() + 30
+    deadline = Deadline(30)
     while vm.run(f"sudo test -e /root/.sacloud-api/notes/{NOTE_ID}.done")[0] != 0:
-        assert time.monotonic() < deadline, vm.ok(f"sudo cat /root/.sacloud-api/notes/{NOTE_ID}.log || true")
+        assert not deadline.passed, vm.ok(f"sudo cat /root/.sacloud-api/notes/{NOTE_ID}.log || true")
         time.sleep(0.2)
     assert "note ran on t-mgr01" in vm.ok("sudo cat /root/note-proof")
     assert "note ran" in vm.ok(f"sudo cat /root/.sacloud-api/notes/{NOTE_ID}.log")
@@ -310,12 +311,12 @@ def test_reboot_inside_vm_comes_back(lab):
     started = c.attrs["State"]["StartedAt"]
     vm.ok("(sleep 0.3; sudo systemctl reboot) >/dev/null 2>&1 &")
     vm.close()
-    deadline = time.monotonic() + 30
+    deadline = Deadline(30)
     while True:
         c.reload()
         if c.attrs["State"]["StartedAt"] != started and c.status == "running":
             break
-        assert time.monotonic() < deadline, f"not restarted: {c.status} {c.attrs['State']}"
+        assert not deadline.passed, f"not restarted: {c.status} {c.attrs['State']}"
         time.sleep(0.2)
     vm.wait_docker()
 

@@ -22,6 +22,7 @@ import requests
 from swarmlab.render.haproxy import CHECK, render_haproxy
 from swarmlab.spec import local
 from tests.unit.test_render_haproxy import _section
+from swarmlab.sakura.wait import Deadline
 
 
 class Ok(BaseHTTPRequestHandler):
@@ -110,14 +111,14 @@ def haproxy(tmp_path: Path, ports: list[int], server_opts: str = "") -> Iterator
     binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
     proc = subprocess.Popen([binary, "-f", str(path), "-db"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 10
+        deadline = Deadline(10)
         while True:
             try:
                 socket.create_connection(("127.0.0.1", front), timeout=0.2).close()
                 break
             except OSError:
                 assert proc.poll() is None, proc.stdout.read().decode()
-                assert time.monotonic() < deadline, "haproxy did not listen"
+                assert not deadline.passed, "haproxy did not listen"
                 time.sleep(0.05)
         yield f"http://127.0.0.1:{front}/"
     finally:
