@@ -16,10 +16,13 @@ old names provision, teardown, cost-guard, build-and-destroy, which print JSON).
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import re
 import sys
+from collections.abc import Callable
+from functools import partial
 
 from pydantic import ValidationError
 
@@ -80,12 +83,18 @@ def _json(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON (for machines) instead of text")
 
 
-def _command(sub, name: str, summary: str, text: str, examples: list[str], *, alias_of: str | None = None):
-    ex = "\n".join(f"  {e}" for e in examples)
+def _command(sub, name: str, doc: str, *options: Callable, alias_of: str | None = None,
+             prints: bool = True) -> None:
+    """A subcommand whose help is `doc` (a summary line, then its description and examples, as the command's
+    docstring has them) with `options` (each adds arguments). An alias of an older name (`alias_of`) is
+    unlisted (its `doc` has no summary) and prints JSON; a command that `prints` a result has --json."""
+    doc = inspect.cleandoc(doc)
+    summary, text = ("", doc) if alias_of else doc.split("\n\n", 1)
     kw = {} if alias_of else {"help": summary}
-    c = sub.add_parser(name, formatter_class=FMT, description=f"{text}\n\nexamples:\n{ex}", epilog=EPILOG, **kw)
+    c = sub.add_parser(name, formatter_class=FMT, description=text, epilog=EPILOG, **kw)
     c.set_defaults(command=alias_of or name, json=bool(alias_of))
-    return c
+    for add in (*options, _json) if prints and not alias_of else options:
+        add(c)
 
 
 def _down_opts(c) -> None:
@@ -114,31 +123,7 @@ def _demo_opts(c) -> None:
     c.add_argument("--no-drills", action="store_true", help="build and destroy only")
 
 
-def parser(prog: str = PROG) -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=FMT, epilog=EPILOG)
-    sub = top.add_subparsers(dest="name", required=True, metavar="COMMAND")
-
-    c = _command(sub, "plan", "what `up` would do, without doing it",
-                 "Show what `up` would do, writing nothing: the cloud resources to create (+), per-host package\n"
-                 "and swarm changes and the stack to deploy (~) when the lab exists and answers over SSH, what\n"
-                 "could not be observed (?), and the cost estimate for the lab's TTL. A built lab plans to\n"
-                 "\"No changes\".",
-                 [f"{PROG} plan --lab lab1", f"{PROG} plan --lab lab1 --profile seed --admin-cidr 203.0.113.7/32 "
-                  "--zone tk1b --json"])
-    _lab(c)
-    _cloud(c)
-    _spec(c)
-    _json(c)
-
-    c = _command(sub, "up", "build the lab and keep it",
-                 "Build the lab (provision, hosts, swarm, images, stack, HAProxy) and keep it; a re-run on a built\n"
-                 "lab changes nothing. Prints its URLs, how to SSH in and when it expires (the cost guard tears\n"
-                 "it down then).",
-                 [f"{PROG} up --lab lab1", f"{PROG} up --lab lab1 --ttl-hours 8 --engine local",
-                  f"{PROG} up --count 10 --prefix class --subnet 192.168.100.0/24 --total-budget-yen 3000"])
-    _lab(c, "up")
-    _cloud(c)
-    _spec(c)
+def _up_opts(c) -> None:
     c.add_argument("--engine", choices=("ssh", "local"), default="ssh",
                    help="where images are built: a manager's engine (ssh) or this machine's (local)")
     c.add_argument("--count", type=int, metavar="N", help="a class of N labs <prefix>-01..N, their subnets one "
@@ -148,54 +133,13 @@ def parser(prog: str = PROG) -> argparse.ArgumentParser:
     c.add_argument("--total-budget-yen", type=int, metavar="Y",
                    help="with --count: refuse the class when its labs together are estimated above Y yen "
                         "(default: the sum of their budgets)")
-    _json(c)
 
-    c = _command(sub, "status", "every lab in the zones and what it costs",
-                 "List every lab in the zones: profile, age, expiry, budget, yen so far, URLs, whether HAProxy\n"
-                 "answers and how many nodes are Ready (when a manager answers over SSH).",
-                 [f"{PROG} status", f"{PROG} status --zone is1a --zone tk1b --json"])
-    _lab(c, "filter")
-    _cloud(c, zones=True)
+
+def _status_opts(c) -> None:
     c.add_argument("--no-check", action="store_true", help="read the cloud only: no HTTP or SSH checks")
-    _json(c)
 
-    c = _command(sub, "exercise", "run the failure drills on a built lab",
-                 "Scale, rolling update, rollback, workers and managers down, with a probe through HAProxy;\n"
-                 "prints the report. Exit 1 when a drill fails.",
-                 [f"{PROG} exercise --lab lab1"])
-    _lab(c, "required")
-    _cloud(c)
-    _spec(c, budget=False)
-    _json(c)
 
-    c = _command(sub, "down", "delete everything the lab owns",
-                 "Show the deletion plan, ask for `yes` (in a terminal; else --yes is required), delete in\n"
-                 "dependency order and prove nothing is left. Only resources with the lab's tags and name go; a\n"
-                 "protected lab (swarmlab-protect-until in the future) needs --force.",
-                 [f"{PROG} down --lab lab1 --dry-run", f"{PROG} down --lab lab1 --yes"])
-    _down_opts(c)
-    _json(c)
-
-    c = _command(sub, "guard", "tear down labs that are expired or over budget",
-                 "For every lab in the zones: accrued cost, expiry, protection → keep or teardown.",
-                 [f"{PROG} guard --dry-run", f"{PROG} guard --zone is1a --zone tk1b"])
-    _guard_opts(c)
-    _json(c)
-
-    c = _command(sub, "demo", "build, exercise and tear down a lab of the run's own",
-                 "Build a lab, run the drills, tear it down (always), print its cost. The lab is the run's own:\n"
-                 "`<prefix>-<yyyymmdd-hhmm>` (UTC), or --lab, which must not exist yet unless --adopt. An\n"
-                 "adopted lab that is protected is never torn down.",
-                 [f"{PROG} demo", f"{PROG} demo --prefix ci --no-drills"])
-    _demo_opts(c)
-    _json(c)
-
-    c = _command(sub, "ssh", "an SSH session to a lab host",
-                 "Run ssh to HOST (manager01, worker02, haproxy01 or the full name) at its public address, with\n"
-                 "the lab's key and a known_hosts file holding only the host's pinned key\n"
-                 "(StrictHostKeyChecking=yes). After `--`, a command to run instead of a shell.",
-                 [f"{PROG} ssh manager01 --lab lab1", f"{PROG} ssh manager01 --lab lab1 -- docker node ls",
-                  f"{PROG} ssh worker01 --lab lab1 --print"])
+def _ssh_opts(c) -> None:
     c.add_argument("host", metavar="HOST", help="manager01, worker02, haproxy01, ... (then `-- COMMAND` if any)")
     _lab(c)
     _cloud(c)
@@ -203,20 +147,30 @@ def parser(prog: str = PROG) -> argparse.ArgumentParser:
     c.add_argument("--ssh-key", metavar="BLOCK", help="SSHKeyPair block name (default: .state/ssh/<lab>_ed25519)")
     c.add_argument("--print", action="store_true", help="print the ssh command line instead of running it")
 
+
+def parser(prog: str = PROG) -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=FMT, epilog=EPILOG)
+    sub = top.add_subparsers(dest="name", required=True, metavar="COMMAND")
+
+    _command(sub, "plan", cmd_plan.__doc__, _lab, _cloud, _spec)
+    _command(sub, "up", cmd_up.__doc__, partial(_lab, how="up"), _cloud, _spec, _up_opts)
+    _command(sub, "status", cmd_status.__doc__, partial(_lab, how="filter"), partial(_cloud, zones=True),
+             _status_opts)
+    _command(sub, "exercise", cmd_exercise.__doc__, partial(_lab, how="required"), _cloud,
+             partial(_spec, budget=False))
+    _command(sub, "down", cmd_down.__doc__, _down_opts)
+    _command(sub, "guard", cmd_guard.__doc__, _guard_opts)
+    _command(sub, "demo", cmd_demo.__doc__, _demo_opts)
+    _command(sub, "ssh", cmd_ssh.__doc__, _ssh_opts, prints=False)
+
     # the names `python -m flows` had (JSON output)
-    c = _command(sub, "provision", "", "Create or adopt every cloud resource of the lab; a re-run changes nothing.",
-                 [f"{PROG} provision --lab lab1 --profile seed --zone tk1b"], alias_of="provision")
-    _lab(c)
-    _cloud(c)
-    _spec(c)
-    c = _command(sub, "teardown", "", "`down`, printing JSON.", [f"{PROG} teardown --lab lab1 --dry-run"],
-                 alias_of="down")
-    _down_opts(c)
-    c = _command(sub, "cost-guard", "", "`guard`, printing JSON.", [f"{PROG} cost-guard --dry-run"], alias_of="guard")
-    _guard_opts(c)
-    c = _command(sub, "build-and-destroy", "", "`demo`, printing JSON.",
-                 [f"{PROG} build-and-destroy --prefix ci --no-drills"], alias_of="demo")
-    _demo_opts(c)
+    _command(sub, "provision", cmd_provision.__doc__.split("\n\n", 1)[1], _lab, _cloud, _spec, alias_of="provision")
+    _command(sub, "teardown", "`down`, printing JSON.\n\nexamples:\n  swarmlab teardown --lab lab1 --dry-run",
+             _down_opts, alias_of="down")
+    _command(sub, "cost-guard", "`guard`, printing JSON.\n\nexamples:\n  swarmlab cost-guard --dry-run",
+             _guard_opts, alias_of="guard")
+    _command(sub, "build-and-destroy", "`demo`, printing JSON.\n\nexamples:\n  swarmlab build-and-destroy "
+             "--prefix ci --no-drills", _demo_opts, alias_of="demo")
     sub._choices_actions = [x for x in sub._choices_actions if x.dest in COMMANDS]  # old names stay unlisted
     return top
 
@@ -260,6 +214,17 @@ def confirm(lab: str, zone: str, plan: list[str], *, yes: bool) -> None:
 
 
 def cmd_plan(a) -> tuple[object, str, bool]:
+    """what `up` would do, without doing it
+
+    Show what `up` would do, writing nothing: the cloud resources to create (+), per-host package
+    and swarm changes and the stack to deploy (~) when the lab exists and answers over SSH, what
+    could not be observed (?), and the cost estimate for the lab's TTL. A built lab plans to
+    "No changes".
+
+    examples:
+      swarmlab plan --lab lab1
+      swarmlab plan --lab lab1 --profile seed --admin-cidr 203.0.113.7/32 --zone tk1b --json
+    """
     from flows import observe
     from swarmlab.cloud.plan import text
 
@@ -296,6 +261,17 @@ def cmd_up_class(a) -> tuple[object, str, bool]:
 
 
 def cmd_up(a) -> tuple[object, str, bool]:
+    """build the lab and keep it
+
+    Build the lab (provision, hosts, swarm, images, stack, HAProxy) and keep it; a re-run on a built
+    lab changes nothing. Prints its URLs, how to SSH in and when it expires (the cost guard tears
+    it down then).
+
+    examples:
+      swarmlab up --lab lab1
+      swarmlab up --lab lab1 --ttl-hours 8 --engine local
+      swarmlab up --count 10 --prefix class --subnet 192.168.100.0/24 --total-budget-yen 3000
+    """
     from flows import observe
     from flows.build import build_lab
 
@@ -320,6 +296,15 @@ def cmd_up(a) -> tuple[object, str, bool]:
 
 
 def cmd_status(a) -> tuple[object, str, bool]:
+    """every lab in the zones and what it costs
+
+    List every lab in the zones: profile, age, expiry, budget, yen so far, URLs, whether HAProxy
+    answers and how many nodes are Ready (when a manager answers over SSH).
+
+    examples:
+      swarmlab status
+      swarmlab status --zone is1a --zone tk1b --json
+    """
     from flows import observe
     from swarmlab.cost.status import text
 
@@ -328,6 +313,14 @@ def cmd_status(a) -> tuple[object, str, bool]:
 
 
 def cmd_exercise(a) -> tuple[object, str, bool]:
+    """run the failure drills on a built lab
+
+    Scale, rolling update, rollback, workers and managers down, with a probe through HAProxy;
+    prints the report. Exit 1 when a drill fails.
+
+    examples:
+      swarmlab exercise --lab lab1
+    """
     from flows.exercise import exercise_lab
     from swarmlab.drills.verdict import markdown
 
@@ -356,6 +349,16 @@ def cmd_down_prefix(a) -> tuple[object, str, bool]:
 
 
 def cmd_down(a) -> tuple[object, str, bool]:
+    """delete everything the lab owns
+
+    Show the deletion plan, ask for `yes` (in a terminal; else --yes is required), delete in
+    dependency order and prove nothing is left. Only resources with the lab's tags and name go; a
+    protected lab (swarmlab-protect-until in the future) needs --force.
+
+    examples:
+      swarmlab down --lab lab1 --dry-run
+      swarmlab down --lab lab1 --yes
+    """
     from flows.teardown import teardown_lab
 
     if a.prefix:
@@ -374,6 +377,14 @@ def cmd_down(a) -> tuple[object, str, bool]:
 
 
 def cmd_guard(a) -> tuple[object, str, bool]:
+    """tear down labs that are expired or over budget
+
+    For every lab in the zones: accrued cost, expiry, protection → keep or teardown.
+
+    examples:
+      swarmlab guard --dry-run
+      swarmlab guard --zone is1a --zone tk1b
+    """
     from flows.cost_guard import cost_guard
 
     decisions = cost_guard(zones=a.zone, interval_minutes=a.interval_minutes, default_budget_yen=a.budget_yen,
@@ -384,6 +395,16 @@ def cmd_guard(a) -> tuple[object, str, bool]:
 
 
 def cmd_demo(a, top: argparse.ArgumentParser) -> tuple[object, str, bool]:
+    """build, exercise and tear down a lab of the run's own
+
+    Build a lab, run the drills, tear it down (always), print its cost. The lab is the run's own:
+    `<prefix>-<yyyymmdd-hhmm>` (UTC), or --lab, which must not exist yet unless --adopt. An
+    adopted lab that is protected is never torn down.
+
+    examples:
+      swarmlab demo
+      swarmlab demo --prefix ci --no-drills
+    """
     if a.lab and a.prefix:
         top.error(f"{a.name}: --lab and --prefix exclude each other")
     if a.adopt and not a.lab:
@@ -401,6 +422,13 @@ def cmd_demo(a, top: argparse.ArgumentParser) -> tuple[object, str, bool]:
 
 
 def cmd_provision(a) -> tuple[object, str, bool]:
+    """create or adopt the lab's cloud resources, printing JSON
+
+    Create or adopt every cloud resource of the lab; a re-run changes nothing.
+
+    examples:
+      swarmlab provision --lab lab1 --profile seed --zone tk1b
+    """
     from flows.provision import provision
 
     inv = provision(build_spec(a), credentials=a.credentials, ssh_key=a.ssh_key)
@@ -408,6 +436,17 @@ def cmd_provision(a) -> tuple[object, str, bool]:
 
 
 def cmd_ssh(a) -> int:
+    """an SSH session to a lab host
+
+    Run ssh to HOST (manager01, worker02, haproxy01 or the full name) at its public address, with
+    the lab's key and a known_hosts file holding only the host's pinned key
+    (StrictHostKeyChecking=yes). After `--`, a command to run instead of a shell.
+
+    examples:
+      swarmlab ssh manager01 --lab lab1
+      swarmlab ssh manager01 --lab lab1 -- docker node ls
+      swarmlab ssh worker01 --lab lab1 --print
+    """
     from flows import observe
 
     argv = observe.ssh_argv(build_spec(a), a.host, a.credentials, a.ssh_key, a.remote)
