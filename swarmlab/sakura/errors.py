@@ -58,8 +58,6 @@ class SakuraError(SwarmlabError):
 class SakuraAPIError(SakuraError):
     """The API answered with an error status. `error_code` is the API's code (`not_found`, ...)."""
 
-    hint = "see the error code in the SAKURA Cloud API manual"
-
     def __init__(self, status: int, error_code: str, message: str, method: str, path: str,
                  serial: str = "", attempts: int = 1):
         self.status = status
@@ -73,7 +71,10 @@ class SakuraAPIError(SakuraError):
 
     @property
     def what_to_do(self) -> str:
-        return CODE_HINTS.get(self.error_code, self.hint)
+        if self.error_code in CODE_HINTS:
+            return CODE_HINTS[self.error_code]
+        return next((HINTS[c] for c in type(self).__mro__ if c in HINTS),
+                    "see the error code in the SAKURA Cloud API manual")
 
     def __str__(self) -> str:
         code = f" {self.error_code}" if self.error_code else ""
@@ -88,55 +89,70 @@ class SakuraAPIError(SakuraError):
 
 
 class BadRequest(SakuraAPIError):
-    hint = "the API rejected the request parameters; fix the values named in the message"
+    """400: the API rejected the request's parameters."""
 
 
 class Unauthorized(SakuraAPIError):
-    hint = ("the API rejected the credentials: check the access token and access token secret of "
-            "the credentials block (and that the key is enabled for this zone); not retried")
+    """401: the access token or its secret is wrong."""
 
 
 class PaymentRequired(SakuraAPIError):
-    hint = "the account has a payment problem; check billing in the SAKURA Cloud control panel"
+    """402: the account has a payment problem."""
 
 
 class Forbidden(SakuraAPIError):
-    hint = ("the API key is not allowed to do this (permission level, zone, or sandbox "
-            "restriction); use a key with resource-creation rights in this zone")
+    """403: the key may not do this here."""
 
 
 class NotFound(SakuraAPIError):
-    hint = ("the resource does not exist: it was deleted, the ID is wrong, or it lives in another "
-            "zone")
+    """404: no such resource (in this zone)."""
 
 
 class MethodNotAllowed(SakuraAPIError):
-    hint = "this operation is not supported on this resource"
+    """405: not an operation of this resource."""
 
 
 class Conflict(SakuraAPIError):
-    hint = "the resource's current state does not allow this; check its status and retry"
+    """409: the resource's state does not allow this."""
 
 
 class StillCreating(Conflict):
-    hint = "the resource is still being created; wait until it is available, then retry"
+    """409 still_creating: the resource is still being created."""
 
 
 class Locked(SakuraAPIError):
-    hint = "the resource is locked by another operation; wait and retry"
+    """423: another operation holds the resource."""
 
 
 class ServerError(SakuraAPIError):
-    hint = "SAKURA Cloud failed internally; retry later, and check the status page if it persists"
+    """500, 502, 504 and any other 5xx: SAKURA Cloud failed."""
 
 
 class Busy(SakuraAPIError):
-    hint = ("SAKURA Cloud is busy or rate-limiting this key; the client backed off and retried. "
-            "Retry later, or lower rate_per_s / the number of parallel tasks")
+    """503: busy or rate-limited (too_many_request)."""
 
+
+#: what to do after an error of each class (a more specific error code's hint in CODE_HINTS wins)
+HINTS: dict[type[SakuraAPIError], str] = {
+    BadRequest: "the API rejected the request parameters; fix the values named in the message",
+    Unauthorized: ("the API rejected the credentials: check the access token and access token secret of "
+                   "the credentials block (and that the key is enabled for this zone); not retried"),
+    PaymentRequired: "the account has a payment problem; check billing in the SAKURA Cloud control panel",
+    Forbidden: ("the API key is not allowed to do this (permission level, zone, or sandbox "
+                "restriction); use a key with resource-creation rights in this zone"),
+    NotFound: ("the resource does not exist: it was deleted, the ID is wrong, or it lives in another "
+               "zone"),
+    MethodNotAllowed: "this operation is not supported on this resource",
+    Conflict: "the resource's current state does not allow this; check its status and retry",
+    StillCreating: "the resource is still being created; wait until it is available, then retry",
+    Locked: "the resource is locked by another operation; wait and retry",
+    ServerError: "SAKURA Cloud failed internally; retry later, and check the status page if it persists",
+    Busy: ("SAKURA Cloud is busy or rate-limiting this key; the client backed off and retried. "
+           "Retry later, or lower rate_per_s / the number of parallel tasks"),
+}
 
 CODE_HINTS: dict[str, str] = {
-    "still_creating": StillCreating.hint,
+    "still_creating": HINTS[StillCreating],
     "disk_is_not_available": "the disk is still being copied; wait until it is available, then retry",
     "disk_is_copying": "the disk is still being copied; wait until it is available, then retry",
     "server_power_must_be_down": "power the server off (and wait until it is down) first",
@@ -157,7 +173,7 @@ CODE_HINTS: dict[str, str] = {
     "limit_count_in_network": "too many resources on this network",
     "param_res_not_found": "a resource referenced in the request (switch, archive, server...) does not exist",
     "param_ip_not_found": "no network contains this IP address; check the switch and subnet",
-    "too_many_request": Busy.hint,
+    "too_many_request": HINTS[Busy],
     "apiproxy_timeout_non_get": ("the API timed out and the request MAY have been executed: re-read "
                                  "the resource before retrying"),
     "unknown_os_type": "the archive does not support disk edit; use a Linux public archive",
