@@ -2,8 +2,9 @@
 
 The note is the lab's, the same for every server; what is per server travels in the disk edit's note
 variables: the private address and the server's own SSH host key (`HOST_KEY`, base64 of its OpenSSH
-PEM), which the script installs first and then restarts sshd, so the key the controller pinned before
-the server existed is the only one sshd presents from then on.
+PEM), which the script installs first and then restarts sshd (again until it is up: a connection
+accepted just before can keep port 22 a moment), so the key the controller pinned before the server
+existed is the only one sshd presents from then on.
 """
 
 from __future__ import annotations
@@ -30,7 +31,15 @@ host_key='@@@HOST_KEY@@@'
   ssh-keygen -y -f "$key.new" > "$key.pub.new"
   mv -f "$key.new" "$key"; mv -f "$key.pub.new" "$key.pub"; chmod 644 "$key.pub"
   rm -f /etc/ssh/ssh_host_rsa_key /etc/ssh/ssh_host_rsa_key.pub /etc/ssh/ssh_host_ecdsa_key /etc/ssh/ssh_host_ecdsa_key.pub
-  systemctl restart ssh.service 2>/dev/null || systemctl restart sshd.service
+  unit=ssh.service; systemctl cat "$unit" >/dev/null 2>&1 || unit=sshd.service
+  # a connection sshd accepted just before the restart holds port 22 a moment longer (KillMode=process
+  # leaves it), and the new sshd cannot bind: it fails for good (exit 255 is not restarted). Try again.
+  for try in 1 2 3 4 5 6 7 8 9 10; do
+    systemctl reset-failed "$unit" 2>/dev/null || true
+    systemctl restart "$unit" && break
+    [ "$try" -lt 10 ] || exit 1
+    sleep 1
+  done
 )
 unset host_key
 ip_addr="@@@PRIVATE_IP@@@/@@@MASK_LEN@@@"

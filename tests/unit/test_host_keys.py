@@ -63,7 +63,27 @@ def test_the_startup_script_installs_the_shipped_key_and_restarts_sshd(tmp_path:
     assert sorted(p.name for p in etc.iterdir()) == ["ssh_host_ed25519_key", "ssh_host_ed25519_key.pub"]
     assert (etc / "ssh_host_ed25519_key").stat().st_mode & 0o777 == 0o600
     assert (etc / "ssh_host_ed25519_key.pub").read_text().split()[:2] == pair.public_key.split()[:2]
-    assert (tmp_path / "systemctl.log").read_text() == "restart ssh.service\n"
+    assert (tmp_path / "systemctl.log").read_text().splitlines() == [
+        "cat ssh.service", "reset-failed ssh.service", "restart ssh.service"]
+
+
+def test_the_startup_script_restarts_sshd_again_while_port_22_is_still_held(tmp_path: Path):
+    """The first restart fails (a connection accepted just before still holds port 22): it tries again."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "systemctl").write_text(
+        f"#!/bin/sh\necho \"$@\" >> {tmp_path}/systemctl.log\n"
+        f"[ \"$1\" = restart ] && [ ! -e {tmp_path}/failed ] && touch {tmp_path}/failed && exit 1\nexit 0\n")
+    (bin_dir / "systemctl").chmod(0o755)
+    (tmp_path / "ssh").mkdir()
+    pair = host_key(ROOT, "lab", "lab-manager01")
+    script = render_startup_script(local("lab"))
+    part = script[script.index("host_key='"):script.index("unset host_key")]
+    part = part.replace("@@@HOST_KEY@@@", host_key_variable(pair.private_key).get_secret_value())
+    part = part.replace("/etc/ssh", str(tmp_path / "ssh"))
+    subprocess.run(["bash", "-euo", "pipefail", "-c", part], check=True, env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
+    assert [line for line in (tmp_path / "systemctl.log").read_text().splitlines() if line.startswith("restart")] \
+        == ["restart ssh.service", "restart ssh.service"]
 
 
 def test_an_unsubstituted_host_key_leaves_the_image_keys_alone(tmp_path: Path):
