@@ -151,7 +151,7 @@ still_ours() {  # pid pattern: the recorded process is still the one started (no
 }
 stop_recorded() {  # everything $pids lists: workers (their flow runs first), server, emulator (+ purge), PostgreSQL
   [ -f "$pids" ] || return 0
-  local kind a b rc=0 workers=() server= emu= inst= inst_shared= pgdirs=()
+  local kind a b rc=0 workers=() stopping=() server= emu= inst= inst_shared= pgdirs=()
   while read -r kind a b; do
     case $kind in
       worker) workers+=("$a") ;;
@@ -161,11 +161,12 @@ stop_recorded() {  # everything $pids lists: workers (their flow runs first), se
       postgres) pgdirs+=("$a") ;;
     esac
   done <"$pids"
-  for w in "${workers[@]}"; do
+  for w in "${workers[@]}"; do  # at once: a process worker may take the whole 20 s
     still_ours "$w" "worker start" || continue
-    for pid in $(pgrep -P "$w" || true); do stop "$pid"; done
-    stop "$w" group
+    (for pid in $(pgrep -P "$w" || true); do stop "$pid"; done; stop "$w" group) &
+    stopping+=($!)
   done
+  [ ${#stopping[@]} = 0 ] || wait "${stopping[@]}"
   [ -z "$server" ] || ! still_ours "$server" "server start" || stop "$server"
   [ -z "$emu" ] || ! still_ours "$emu" "emulator" || stop "$emu"
   [ -z "$inst" ] || purge "$inst" "$inst_shared" >>"$state/emulator.log" 2>&1 ||
@@ -286,7 +287,11 @@ from swarmlab.spec import class_labs, local
 lab, subnet, count, workers = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 labs = [(lab, subnet)] if count == 1 else class_labs(lab, count, subnet)
 for name, net in labs:
-    print(name, local(name, str(net), workers=workers).model_dump_json())' "$lab" "$subnet" "$count" "$swarm_workers")
+    spec = local(name, str(net), workers=workers)
+    if workers < 3:  # host publishing: one web and one app task per worker at most
+        spec = spec.model_copy(update={"stack": spec.stack.model_copy(
+            update={"web_replicas": workers, "app_replicas": workers})})
+    print(name, spec.model_dump_json())' "$lab" "$subnet" "$count" "$swarm_workers")
 [ "${#runs[@]}" = "$count" ] || { echo "run-local: no spec for lab $lab on $subnet" >&2; exit 1; }
 prefixes=()
 for run in "${runs[@]}"; do
@@ -304,17 +309,18 @@ for pid in "${watch_pids[@]}"; do
 done
 watch_pids=()
 
-"$py" - "${prefixes[@]}" <<'PY' || true
+"$py" - "$deployment" "${prefixes[@]}" <<'PY' || true
 import sys, time
 from prefect.artifacts import Artifact
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentTaskRunId
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterDeploymentId, FlowRunFilterStateType
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.events.filters import EventFilter, EventNameFilter
 with get_client(sync_client=True) as client:
-    runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(parent_task_run_id=FlowRunFilterParentTaskRunId(is_null_=True),
-                                                               deployment_id={"is_null_": False}),
-                                 sort=FlowRunSort.START_TIME_ASC)
+    deployment = client.read_deployment_by_name(sys.argv[1])
+    runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+        deployment_id=FlowRunFilterDeploymentId(any_=[deployment.id]),
+        state=dict(type=FlowRunFilterStateType(not_any_=["SCHEDULED"]))), sort=FlowRunSort.START_TIME_ASC)
     worker_of = {}
     for _ in range(30):  # the server writes events a moment after they happen
         for e in client.read_events(EventFilter(event=EventNameFilter(name=["prefect.worker.submitted-flow-run"])),
@@ -327,7 +333,7 @@ with get_client(sync_client=True) as client:
         time.sleep(1)
     for r in runs:
         print(f"run-local: {r.name}: {r.state.name if r.state else '?'} on worker {worker_of.get(str(r.id), '?')}")
-for prefix in sys.argv[1:]:
+for prefix in sys.argv[2:]:
     a = Artifact.get(f"{prefix}-run-cost")
     print(a.data if a else f"(no cost artifact {prefix}-run-cost)")
 PY
