@@ -115,15 +115,18 @@ pg_start() {  # sets pg_dir, pg_port: a cluster with a `prefect` role and databa
   chmod 700 "$pg_dir"
   record postgres "$pg_dir"
   as_pg "$bin/initdb" -D "$pg_dir/data" -U "$pg_user" --auth-local=peer --auth-host=scram-sha-256 -E UTF8 \
-    --locale=C >"$state/postgres-initdb.log" 2>&1 || { echo "run-local: initdb failed; see $state/postgres-initdb.log" >&2; return 1; }
+    --locale=C >"$state/postgres-initdb.log" 2>&1 ||
+    { echo "run-local: initdb failed; see $state/postgres-initdb.log" >&2; return 1; }
   pg_port=$(free_port)
   printf "\nlisten_addresses = '127.0.0.1'\nport = %s\nunix_socket_directories = '%s'\n" "$pg_port" "$pg_dir" \
     >>"$pg_dir/data/postgresql.conf"
   as_pg "$bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/postgres.log" -w -t 60 start >/dev/null ||
-    { cp "$pg_dir/postgres.log" "$state/postgres.log" 2>/dev/null; echo "run-local: PostgreSQL did not start; see $state/postgres.log" >&2; return 1; }
+    { cp "$pg_dir/postgres.log" "$state/postgres.log" 2>/dev/null
+      echo "run-local: PostgreSQL did not start; see $state/postgres.log" >&2; return 1; }
   (umask 077; "$py" -c 'import secrets; print(secrets.token_hex(24))' >"$state/prefect-db.password")
   # the role gets a SCRAM verifier, not the password: neither a command line nor the server's log ever holds it
-  "$py" - "$state/prefect-db.password" <<'PY' | as_pg "$bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$pg_dir" -p "$pg_port" -U "$pg_user" -d postgres
+  local psql=("$bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$pg_dir" -p "$pg_port" -U "$pg_user")
+  "$py" - "$state/prefect-db.password" <<'PY' | as_pg "${psql[@]}" -d postgres
 import base64, hashlib, hmac, os, sys
 password = open(sys.argv[1]).read().strip().encode()
 salt, rounds = os.urandom(16), 4096
@@ -134,8 +137,7 @@ verifier = (f"SCRAM-SHA-256${rounds}:{b64(salt)}${b64(hashlib.sha256(client_key)
             f"{b64(hmac.new(salted, b'Server Key', hashlib.sha256).digest())}")
 print(f"CREATE ROLE prefect LOGIN PASSWORD '{verifier}';\nCREATE DATABASE prefect OWNER prefect;")
 PY
-  as_pg "$bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$pg_dir" -p "$pg_port" -U "$pg_user" -d prefect \
-    -c 'CREATE EXTENSION IF NOT EXISTS pg_trgm' >/dev/null
+  as_pg "${psql[@]}" -d prefect -c 'CREATE EXTENSION IF NOT EXISTS pg_trgm' >/dev/null
 }
 
 stop() {  # pid [group]: TERM, then KILL after 20 s (a process worker may not stop on TERM alone)
@@ -227,7 +229,8 @@ port=$(free_port)
   if [ "$pg" = 1 ]; then  # the password only in the server's environment; the URL names it, not holds it
     PREFECT_API_DATABASE_PASSWORD=$(<"$state/prefect-db.password")
     export PREFECT_API_DATABASE_PASSWORD
-    export PREFECT_API_DATABASE_CONNECTION_URL="postgresql+asyncpg://prefect:\${PREFECT_API_DATABASE_PASSWORD}@127.0.0.1:$pg_port/prefect"
+    PREFECT_API_DATABASE_CONNECTION_URL="postgresql+asyncpg://prefect:\${PREFECT_API_DATABASE_PASSWORD}@127.0.0.1"
+    export PREFECT_API_DATABASE_CONNECTION_URL="$PREFECT_API_DATABASE_CONNECTION_URL:$pg_port/prefect"
   fi
   exec "$prefect" server start --host 127.0.0.1 --port "$port" --analytics-off
 ) >"$state/server.log" 2>&1 &

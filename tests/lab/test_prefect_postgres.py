@@ -14,6 +14,7 @@ import docker
 import pytest
 
 from emulator.docker import L_INSTANCE
+from emulator.process import RATE_PER_S
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.lab
@@ -125,7 +126,7 @@ def test_two_labs_at_once_on_a_postgres_backed_server_with_two_workers(tmp_path)
         for lab in (f"{LAB}-01", f"{LAB}-02"):
             assert re.search(rf"# Cost of `{lab}-\d{{8}}-\d{{4}}` \(is1a\): completed", out.stdout), log
 
-        assert (seen["limit"].limit, seen["limit"].slot_decay_per_second) == (100, 100)
+        assert (seen["limit"].limit, seen["limit"].slot_decay_per_second) == (RATE_PER_S, RATE_PER_S)
         assert seen["pace_warnings"] == [], "every run paced its API calls through the shared limit"
         port, directory = cluster[1], cluster[2]
         assert int(psql(directory, port, "SELECT count(*) FROM flow_run")) >= 2, "the server's state is in PostgreSQL"
