@@ -312,13 +312,15 @@ for pid in "${watch_pids[@]}"; do
 done
 watch_pids=()
 
-"$py" - "$deployment" "${prefixes[@]}" <<'PY' || true
-import sys, time
+SWARMLAB_EMU_ROOT="http://127.0.0.1:$emu_port/cloud/zone" "$py" - "$deployment" "${prefixes[@]}" <<'PY' || true
+import os, sys, time
 from prefect.artifacts import Artifact
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterDeploymentId, FlowRunFilterStateType
+from prefect.client.schemas.filters import (FlowRunFilter, FlowRunFilterDeploymentId, FlowRunFilterStateType,
+                                           LogFilter, LogFilterLevel)
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.events.filters import EventFilter, EventNameFilter
+from flows.ratelimit import limit_name
 with get_client(sync_client=True) as client:
     deployment = client.read_deployment_by_name(sys.argv[1])
     runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
@@ -336,6 +338,11 @@ with get_client(sync_client=True) as client:
         time.sleep(1)
     for r in runs:
         print(f"run-local: {r.name}: {r.state.name if r.state else '?'} on worker {worker_of.get(str(r.id), '?')}")
+    limit = client.read_global_concurrency_limit_by_name(limit_name(os.environ["SWARMLAB_EMU_ROOT"]))
+    own = [log for log in client.read_logs(LogFilter(level=LogFilterLevel(ge_=30)), limit=200)
+           if "rate limit" in log.message]
+    print(f"run-local: rate limit {limit.name} ({limit.limit} slots, {limit.slot_decay_per_second:g}/s decay) shared "
+          f"by every run; " + (f"{len(own)} warnings: a run paced on its own" if own else "no run paced on its own"))
 for prefix in sys.argv[2:]:
     a = Artifact.get(f"{prefix}-run-cost")
     print(a.data if a else f"(no cost artifact {prefix}-run-cost)")

@@ -128,6 +128,9 @@ def test_two_labs_at_once_on_a_postgres_backed_server_with_two_workers(tmp_path)
 
         assert (seen["limit"].limit, seen["limit"].slot_decay_per_second) == (RATE_PER_S, RATE_PER_S)
         assert seen["pace_warnings"] == [], "every run paced its API calls through the shared limit"
+        assert "shared by every run; no run paced on its own" in out.stdout, log
+        for run in runs:
+            assert f"run-local: {run.name}: Completed on worker {seen['worker_of'][str(run.id)]}" in out.stdout, log
         port, directory = cluster[1], cluster[2]
         assert int(psql(directory, port, "SELECT count(*) FROM flow_run")) >= 2, "the server's state is in PostgreSQL"
         assert int(psql(directory, port, "SELECT n_tup_upd FROM pg_stat_user_tables "
