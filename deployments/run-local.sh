@@ -291,9 +291,6 @@ lab, subnet, count, workers = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sy
 labs = [(lab, subnet)] if count == 1 else class_labs(lab, count, subnet)
 for name, net in labs:
     spec = local(name, str(net), workers=workers)
-    if workers < 3:  # host publishing: one web and one app task per worker at most
-        spec = spec.model_copy(update={"stack": spec.stack.model_copy(
-            update={"web_replicas": workers, "app_replicas": workers})})
     print(name, spec.model_dump_json())' "$lab" "$subnet" "$count" "$swarm_workers")
 [ "${#runs[@]}" = "$count" ] || { echo "run-local: no spec for lab $lab on $subnet" >&2; exit 1; }
 prefixes=()

@@ -230,6 +230,7 @@ class LabSpec(Model):
         longest = max(len(s.name(self.name)) for s in self.servers)
         if longest > 63:
             raise ValueError(f"name: server names would be {longest} chars; SAKURA hostnames allow 63")
+        check_stack(self)
         return self
 
     @property
@@ -315,6 +316,22 @@ def class_labs(prefix: str, count: int, first_subnet: str) -> list[tuple[str, IP
     return list(zip(names, nets))
 
 
+def check_stack(spec: LabSpec) -> None:
+    """Refuse a stack Docker would refuse at deploy time: ingress publishing on dnsrr endpoints, or more
+    host-published replicas than workers (one task per node binds the port)."""
+    st = spec.stack
+    if st.publish_mode == "ingress" and st.endpoint_mode == "dnsrr":
+        raise ValueError("stack: publish_mode 'ingress' cannot be used with endpoint_mode 'dnsrr' "
+                         "(Docker rejects ingress-published ports on dnsrr services); use publish_mode 'host' "
+                         "or endpoint_mode 'vip'")
+    if st.publish_mode == "host":
+        workers = len(spec.by_role(Role.worker))
+        for field, replicas in (("web_replicas", st.web_replicas), ("app_replicas", st.app_replicas)):
+            if replicas > workers:
+                raise ValueError(f"stack.{field}: {replicas} replicas with publish_mode 'host' need {replicas} "
+                                 f"workers (one task per node binds the port), but the lab has {workers}")
+
+
 def _servers(subnet: IPv4Network, managers: int = 3, workers: int = 3, haproxies: int = 1) -> list[ServerSpec]:
     base = subnet.network_address
     out = [ServerSpec(role=Role.manager, index=i + 1, private_ip=base + 20 + i) for i in range(managers)]
@@ -339,9 +356,14 @@ def seed(name: str = "swarmlab", subnet: str = "192.168.1.0/24", workers: int = 
 
 
 def local(name: str = "swarmlab", subnet: str = "192.168.1.0/24", workers: int = 3, **overrides) -> LabSpec:
-    """The seed on the local emulator: no IPVS here, so host publishing and dnsrr endpoints."""
+    """The seed on the local emulator: no IPVS here, so host publishing and dnsrr endpoints (a replica of web
+    and app per worker, at most 3)."""
+    if "servers" in overrides:
+        workers = sum(1 for s in overrides["servers"] if s.role == Role.worker)
+    replicas = max(1, min(3, workers))
     fields = dict(profile="local", budget_yen=500, ttl_hours=2.0,
-                  stack=StackSpec(publish_mode="host", endpoint_mode="dnsrr", web_replicas=3))
+                  stack=StackSpec(publish_mode="host", endpoint_mode="dnsrr", web_replicas=replicas,
+                                  app_replicas=replicas))
     fields.update(overrides)
     return seed(name, subnet, workers, **fields)
 

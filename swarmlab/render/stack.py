@@ -23,7 +23,7 @@ import re
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
-from swarmlab.spec import LabSpec
+from swarmlab.spec import LabSpec, check_stack
 
 DB_PASSWORD_SECRET = "db_password"
 DB_NAME = "app"
@@ -117,20 +117,6 @@ def _update_configs(order: str) -> dict:
     }
 
 
-def _check(spec: LabSpec) -> None:
-    st = spec.stack
-    if st.publish_mode == "ingress" and st.endpoint_mode == "dnsrr":
-        raise ValueError("stack: publish_mode 'ingress' cannot be used with endpoint_mode 'dnsrr' "
-                         "(Docker rejects ingress-published ports on dnsrr services); use publish_mode 'host' "
-                         "or endpoint_mode 'vip'")
-    if st.publish_mode == "host":
-        workers = len(spec.workers)
-        for field, replicas in (("web_replicas", st.web_replicas), ("app_replicas", st.app_replicas)):
-            if replicas > workers:
-                raise ValueError(f"stack.{field}: {replicas} replicas with publish_mode 'host' need {replicas} "
-                                 f"workers (one task per node binds the port), but the lab has {workers}")
-
-
 def _deploy(replicas: int, endpoint_mode: str, placement: dict, updates: dict) -> dict:
     """A service's `deploy`: replicated, placed, updated and rolled back by `updates`, always restarted."""
     return {"mode": "replicated", "replicas": replicas, "endpoint_mode": endpoint_mode, "placement": placement,
@@ -139,7 +125,7 @@ def _deploy(replicas: int, endpoint_mode: str, placement: dict, updates: dict) -
 
 def stack_dict(spec: LabSpec, images: StackImages) -> dict:
     """The stack file as a plain dict (what render_stack dumps)."""
-    _check(spec)
+    check_stack(spec)       # a spec changed by model_copy was not validated again
     st = spec.stack
     host_mode = st.publish_mode == "host"
     order = "stop-first" if host_mode else "start-first"

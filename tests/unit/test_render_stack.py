@@ -109,18 +109,24 @@ def test_seed_keeps_the_walkthrough_shape(tmp_path):
     assert svc["web"]["ports"][0]["mode"] == "ingress"
 
 
-def test_ingress_with_dnsrr_is_refused():
+def test_the_spec_refuses_ingress_with_dnsrr_and_so_does_render():
     with pytest.raises(ValueError, match="publish_mode 'ingress' cannot be used with endpoint_mode 'dnsrr'"):
-        render_stack(_spec("ingress", "dnsrr"), IMAGES)
+        _spec("ingress", "dnsrr")
+    copied = local().model_copy(update={"stack": StackSpec(publish_mode="ingress", endpoint_mode="dnsrr")})
+    with pytest.raises(ValueError, match="publish_mode 'ingress' cannot be used"):
+        render_stack(copied, IMAGES)        # model_copy does not validate: render checks again
 
 
-def test_host_mode_needs_a_worker_per_replica():
+def test_host_mode_needs_a_worker_per_replica_when_the_spec_is_built():
     with pytest.raises(ValueError, match=r"stack\.web_replicas: 4 replicas with publish_mode 'host' need 4 workers"):
-        render_stack(local(stack=StackSpec(publish_mode="host", endpoint_mode="dnsrr", web_replicas=4)), IMAGES)
+        local(stack=StackSpec(publish_mode="host", endpoint_mode="dnsrr", web_replicas=4))
     with pytest.raises(ValueError, match=r"stack\.app_replicas"):
-        render_stack(local(stack=StackSpec(publish_mode="host", endpoint_mode="vip", web_replicas=3,
-                                           app_replicas=5)), IMAGES)
-    # ingress mode places any number of tasks anywhere
+        local(stack=StackSpec(publish_mode="host", endpoint_mode="vip", web_replicas=3, app_replicas=5))
+    with pytest.raises(ValueError, match=r"stack\.web_replicas: 3 replicas .* but the lab has 1"):
+        local(workers=1, stack=StackSpec(publish_mode="host", endpoint_mode="dnsrr", web_replicas=3))
+    # the local profile fits its replicas to its workers; ingress places any number of tasks anywhere
+    assert (local(workers=1).stack.web_replicas, local(workers=1).stack.app_replicas) == (1, 1)
+    assert (local(workers=5).stack.web_replicas, local(workers=5).stack.app_replicas) == (3, 3)
     render_stack(seed(stack=StackSpec(publish_mode="ingress", web_replicas=30)), IMAGES)
 
 
