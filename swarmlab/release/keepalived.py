@@ -38,7 +38,7 @@ def facts(session: Session, address: str) -> dict[str, str]:
     out = session.run(f"""echo installed=$(dpkg-query -W -f='${{Status}}' keepalived 2>/dev/null | grep -c 'install ok installed')
 echo sha=$(sha256sum {CONF} 2>/dev/null | cut -d' ' -f1)
 echo active=$(systemctl is-active keepalived 2>/dev/null)
-echo iface=$(ip -o -4 addr show | awk '$4 ~ /^{address.replace('.', '[.]')}[/]/ {{print $2; exit}}')
+echo iface=$(ip -o -4 addr show | awk -v a={shlex.quote(address + "/")} 'index($4, a) == 1 {{sub(/@.*/, "", $2); print $2; exit}}')
 exit 0""", timeout_s=60).stdout
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
