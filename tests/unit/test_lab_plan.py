@@ -116,3 +116,10 @@ def test_status_of_a_pair_gives_the_vip_and_names_both_haproxys_and_the_router()
     single = status_of(view("lab1", "is1a", LabResources(switches=[sw])), Ledger(lab="lab1", at=NOW,
                                                                                price_source="api", lines=[]), NOW)
     assert single.edge == "" and single.address is None
+
+
+def test_a_new_pair_plans_haproxy_and_keepalived_on_both():
+    hosts, _, _ = p.plan_new(local("lab1", edge="pair"))
+    assert [(c.target, c.detail) for c in hosts[-2:]] == [
+        ("host lab1-haproxy01", "install haproxy and keepalived, configure and reload"),
+        ("host lab1-haproxy02", "install haproxy and keepalived, configure and reload")]
