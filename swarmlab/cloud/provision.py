@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 from pydantic import BaseModel, ConfigDict
 
-from swarmlab.cloud.errors import DuplicateResources, ForeignFilter, LabNotFound, NicMissing, RouterMismatch, RouterWithoutBlock
+from swarmlab.cloud.errors import (DuplicateResources, ForeignFilter, LabNotFound, NicMissing, RouterMismatch,
+                                   RouterWithoutBlock)
 from swarmlab.cloud.inventory import Inventory, ServerInfo
 from swarmlab.cloud.lifecycle import (LabTearingDown, budget_tag, check_adoptable,
                                       expiry_tag, parse_budget, parse_expiry, parse_teardown)
