@@ -140,14 +140,19 @@ class PacketFilterMixin:
         return out
 
     def _sync_filters(self) -> None:
-        """Tell the backend every shared-segment address with a filter and its rules (the whole table)."""
+        """Tell the backend every public address with a filter and its rules (the whole table): shared-segment
+        NICs by their IPAddress, NICs on a router's switch by their UserIPAddress (a floating address the
+        server adds itself, e.g. a VRRP VIP, is not in it: see the README)."""
         with _filter_lock:
             with self.lock:
                 table: dict[str, list[FilterRule]] = {}
                 for nic in self._all("interface"):
                     pf = self._nic_filter(nic)
-                    if pf and nic.get("_switch") == "shared" and nic.get("IPAddress"):
-                        table[nic["IPAddress"]] = [
+                    sw = self.res.get(nic.get("_switch") or "") or {}
+                    ip = nic.get("IPAddress") if nic.get("_switch") == "shared" else (
+                        nic.get("UserIPAddress") if sw.get("_internet") else None)
+                    if pf and ip:
+                        table[ip] = [
                             FilterRule(protocol=r["Protocol"], source_network=r["SourceNetwork"],
                                        source_port=r.get("SourcePort"), destination_port=r.get("DestinationPort"),
                                        action=r["Action"]) for r in pf["Expression"]]

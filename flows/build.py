@@ -106,10 +106,10 @@ def _build_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, engi
         mark("provisioned")
         fleet = lab.fleet(inventory)
         managers = fleet.names(Role.manager)
-        lb = fleet.names(Role.haproxy)[0]
+        lbs = fleet.names(Role.haproxy)      # one, or an `edge: pair`'s two (HAProxy + keepalived on each)
         registry_pw = lab.secret("registry")
 
-        edge_f = r.configure_edge.submit(fleet, lb, spec)
+        edge_fs = [r.configure_edge.submit(fleet, lb, spec) for lb in lbs]
         # publish does not wait for the builder's prepare: builds overlap apt (a dockerd restart is retried)
         published = r.publish_images.submit(fleet, managers[-1], inventory, registry_pw, engine=engine, base=base)
         changes += bootstrap(fleet, spec, inventory, registry_pw, log, on_prepared=lambda: mark("prepared"))
@@ -127,9 +127,10 @@ def _build_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, engi
             changes.append(f"deployed stack {spec.stack.name} ({deployed.stack_hash[:12]})")
         mark("deployed")
         timings["deploy_s"] = deployed.seconds
-        changes += edge_f.result()
+        for edge_f in edge_fs:
+            changes += edge_f.result()
 
-        address = inventory.server(lb).address
+        address = inventory.edge_address      # a pair's VIP
         r.verify_edge(address)
         mark("edge_verified")
         web_url, _, docs_url = edge.urls(address)

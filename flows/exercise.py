@@ -3,7 +3,7 @@ counts what users would have seen through HAProxy.
 
     discover (read-only) → publish the app's v2 variant → probe on ─┐
       preflight (lab converged) → scale → rolling update → rollback → worker down
-      → one manager down → two managers down → all managers down → recovery
+      → one manager down → two managers down → all managers down → recovery → haproxy down (edge: pair)
     finally: heal (power on whatever is down, wait until converged) → probe off → markdown artifact
 
 The lab must exist (build_lab); this flow builds nothing. Faults are forced power-offs through the
@@ -39,24 +39,34 @@ PROBE_TIMEOUT_S = 3.0
 
 @flow(name="exercise-lab", flow_run_name=run_name("exercise"), timeout_seconds=TIMEOUT_S["exercise"])
 def exercise_lab(spec: LabSpec = local(), credentials: str | None = None, ssh_key: str | None = None,
-                 rate_per_s: float = 20.0, fail_on_verdict: bool = True) -> ExerciseReport:
-    """Run every drill in order and always leave the lab healed. Raises `DrillsFailed` (after the
-    artifact is published) when a verdict is fail, unless `fail_on_verdict` is off."""
+                 rate_per_s: float = 20.0, fail_on_verdict: bool = True,
+                 only: list[str] | None = None) -> ExerciseReport:
+    """Run every drill in order (`only`: just these, by name, e.g. ["haproxy down"]) and always leave the lab
+    healed. `haproxy down` runs on an `edge: pair` lab only. Raises `DrillsFailed` (after the artifact is
+    published) when a verdict is fail, unless `fail_on_verdict` is off."""
+    unknown = set(only or ()) - set(DRILLS)
+    if unknown:
+        raise ValueError(f"only: no drill named {', '.join(sorted(unknown))}; drills are {', '.join(DRILLS)}")
     with lab_lock(spec.name):
-        return _exercise_lab(spec, credentials, ssh_key, rate_per_s, fail_on_verdict)
+        return _exercise_lab(spec, credentials, ssh_key, rate_per_s, fail_on_verdict, only)
+
+
+#: the drills in the order they run
+DRILLS = ("scale", "rolling update", "rollback", "worker down", "one manager down", "two managers down",
+          "all managers down", "recovery", "haproxy down")
 
 
 def _exercise_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, rate_per_s: float,
-                  fail_on_verdict: bool) -> ExerciseReport:
+                  fail_on_verdict: bool, only: list[str] | None = None) -> ExerciseReport:
     log = get_run_logger()
     t0 = time.monotonic()
     session = LabSession(spec, credentials, log, ssh_key)
     spec, client = session.spec, session.client
     inventory = p.discover(client, spec)
     fleet = session.fleet(inventory)
-    address = inventory.by_role(Role.haproxy)[0].address
+    address = inventory.edge_address      # a pair's VIP
     urls = [f"http://{address}/", f"http://{address}:{APP_PORT}/version"]
-    probe = Probe(urls, {s.address for s in inventory.servers if s.address}, rate_per_s=rate_per_s,
+    probe = Probe(urls, {s.address for s in inventory.servers if s.address} | {address}, rate_per_s=rate_per_s,
                   timeout_s=PROBE_TIMEOUT_S)
     lab = steps.DrillLab(spec, inventory, fleet, client, probe, log=lambda m: log.info("%s", m))
     results: list[DrillResult] = []
@@ -64,12 +74,20 @@ def _exercise_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, r
     error: BaseException | None = None
     try:
         d.heal.with_options(name="preflight")(lab)
-        managers = fleet.names(Role.manager)
-        current = r.service_image(fleet, managers[0], service_names(spec)["app"])
-        pub = r.publish_images(fleet, managers[-1], inventory, session.secret("registry"), variants=[("app", "v2")])
-        v2 = pub.images["app-v2"]
-        log.info("rolling update: %s → %s", current, v2)
+        wanted = [n for n in (only or DRILLS) if n != "haproxy down" or spec.edge == "pair"]
+        current = v2 = ""
+        if {"rolling update", "rollback"} & set(wanted):
+            managers = fleet.names(Role.manager)
+            current = r.service_image(fleet, managers[0], service_names(spec)["app"])
+            pub = r.publish_images(fleet, managers[-1], inventory, session.secret("registry"),
+                                   variants=[("app", "v2")])
+            v2 = pub.images["app-v2"]
+            log.info("rolling update: %s → %s", current, v2)
         probe.start()
+        drills = {"scale": (d.scale,), "rolling update": (d.rolling_update, v2), "rollback": (d.rollback, current),
+                  "worker down": (d.worker_down,), "one manager down": (d.one_manager_down,),
+                  "two managers down": (d.two_managers_down,), "all managers down": (d.all_managers_down,),
+                  "recovery": (d.recovery,), "haproxy down": (d.haproxy_down,)}
 
         def run(drill, *args) -> None:
             start = probe.now()
@@ -77,14 +95,8 @@ def _exercise_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, r
             # unrounded: the next drill's first power-off comes a few ms after this end (timeline windows)
             results.append(result.model_copy(update={"start_s": start, "end_s": probe.now()}))
 
-        run(d.scale)
-        run(d.rolling_update, v2)
-        run(d.rollback, current)
-        run(d.worker_down)
-        run(d.one_manager_down)
-        run(d.two_managers_down)
-        run(d.all_managers_down)
-        run(d.recovery)
+        for name in wanted:
+            run(*drills[name])
     except BaseException as e:  # noqa: BLE001 - heal first, then re-raise
         error = e
         report.error = f"{type(e).__name__}: {e}"[:500]

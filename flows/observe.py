@@ -77,7 +77,7 @@ def _why(e: Exception) -> str:
 def _observe_hosts(spec: LabSpec, inv: Inventory, key: SSHKey) -> tuple[list[p.Change], list[p.Change],
                                                                           list[p.Change]]:
     """(hosts, swarm, stack) changes, from facts read over SSH; `unknown` where a host does not answer."""
-    names = [spec.server_name(s) for s in spec.managers + spec.workers + [spec.haproxy]]
+    names = [spec.server_name(s) for s in spec.managers + spec.workers + spec.haproxies]
     hosts = {s.name: Host(name=s.name, address=s.address or "", private_ip=s.private_ip, user=spec.ssh_user,
                           server_id=s.id) for s in inv.servers}
     first = names[0]
@@ -106,14 +106,15 @@ def _observe_hosts(spec: LabSpec, inv: Inventory, key: SSHKey) -> tuple[list[p.C
 
 def _host_changes(spec: LabSpec, addresses: dict[str, str], sessions: dict[str, Session],
                   failed: dict[str, str]) -> list[p.Change]:
-    """prepare's apt plan on the swarm nodes, configure_edge's on the HAProxy host."""
-    lb = spec.server_name(spec.haproxy)
-    nodes = {n: s for n, s in sessions.items() if n != lb}
+    """prepare's apt plan on the swarm nodes, configure_edge's HAProxy part on each HAProxy host (a pair's
+    keepalived is not planned)."""
+    lbs = [spec.server_name(h) for h in spec.haproxies]
+    nodes = {n: s for n, s in sessions.items() if n not in lbs}
     try:
         facts = run_parallel(nodes, lambda s: gather(s, spec.packages))
         out = p.plan_hosts({n: plan_host(f) for n, f in facts.items()})
-        if lb in sessions:
-            want = hashlib.sha256(render_haproxy(spec, addresses).encode()).hexdigest()
+        for lb in (lb for lb in lbs if lb in sessions):
+            want = hashlib.sha256(render_haproxy(spec, addresses, lb).encode()).hexdigest()
             out += p.plan_edge(lb, edge.facts(sessions[lb]), want)
     except SwarmlabError as e:
         return [p.unknown("hosts", _why(e))]
@@ -121,7 +122,7 @@ def _host_changes(spec: LabSpec, addresses: dict[str, str], sessions: dict[str, 
 
 
 def _swarm_changes(spec: LabSpec, addresses: dict[str, str], sessions: dict[str, Session]) -> list[p.Change]:
-    sessions = {n: s for n, s in sessions.items() if n != spec.server_name(spec.haproxy)}
+    sessions = {n: s for n, s in sessions.items() if n not in {spec.server_name(h) for h in spec.haproxies}}
     try:
         swarm_facts, rows = observe_swarm(spec, sessions, timeout_s=CALL_TIMEOUT_S)
         sp = plan_swarm(spec, addresses, swarm_facts, rows)

@@ -13,7 +13,7 @@ from flows.lock import lab_lock
 from flows.session import LabSession
 from swarmlab.cost import markdown_estimate
 from swarmlab.cloud.inventory import Inventory
-from swarmlab.cloud.provision import LabFilters, ServerCreate, check_exposure, named
+from swarmlab.cloud.provision import LabFilters, ServerCreate, check_exposure, named, router_nic
 from swarmlab.cloud.secrets import host_key
 from swarmlab.sakura.wait import Poll
 from swarmlab.spec import LabSpec, local
@@ -78,14 +78,16 @@ def _provision_lab(lab: LabSession, log) -> Inventory:
               if spec.edge == "pair" else None)
     archive_id = archive.result()
     note_id, note_created = note.result()
+    rt, rt_created = router.result() if router is not None else (None, False)  # a pair's NIC0 is on its switch
     servers = []
-    filters = LabFilters(client, spec)  # one listing of the lab's filters, shared by the server tasks
+    filters = LabFilters(client, spec, rt)  # one listing of the lab's filters, shared by the server tasks
     for s in spec.servers:
         name = spec.server_name(s)
         want = ServerCreate(server=s, switch_id=switch_id, tags=tags, archive_id=archive_id, note_id=note_id,
                             public_key=public_key, existing=named(have.servers, name, "server"),
                             existing_disk=named(have.disks, f"{name}-disk", "disk"),
-                            host_key=host_key(lab.creds.access_token_secret, spec.name, name))
+                            host_key=host_key(lab.creds.access_token_secret, spec.name, name),
+                            router_nic=router_nic(spec, s, rt))
         servers.append(t.ensure_server.submit(client, spec, want, filters))
 
     watch_servers(servers)
@@ -104,7 +106,6 @@ def _provision_lab(lab: LabSession, log) -> Inventory:
     (created if nfs_changed else unchanged).append(spec.resource_name("nfs"))
     registry_id, fqdn, reg_changed = registry.result()
     (created if reg_changed else unchanged).append(spec.resource_name("registry"))
-    rt, rt_created = router.result() if router is not None else (None, False)
     if rt is not None:
         (created if rt_created else unchanged).append(spec.resource_name("router"))
 

@@ -42,6 +42,7 @@ one_manager_down = _drill(steps.one_manager_down)
 two_managers_down = _drill(steps.two_managers_down)
 all_managers_down = _drill(steps.all_managers_down)
 recovery = _drill(steps.recovery)
+haproxy_down = _drill(steps.haproxy_down)         # edge: pair only
 
 
 @task(name="heal-lab", cache_policy=NO_CACHE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from ipaddress import IPv4Network
 
 import requests
 from prefect import get_run_logger, task
@@ -10,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import SecretStr
 
 from swarmlab.release import deploy as dep
-from swarmlab.release import edge, services
+from swarmlab.release import edge, keepalived, services
 from swarmlab.hosts.engine import engine_connector, registry_route
 from swarmlab.cloud.fleet import Fleet
 from swarmlab.hosts import HostUnreachable, wait_reachable
@@ -68,7 +69,13 @@ def deploy_stack(fleet: Fleet, manager: str, spec: LabSpec, images: StackImages,
 
 @task(name="configure-edge", task_run_name="configure-edge-{name}", **SSH_RETRY)
 def configure_edge(fleet: Fleet, name: str, spec: LabSpec) -> list[str]:
-    return edge.configure(fleet.session(name), spec, fleet.inventory.private_ips)
+    """HAProxy on `name`; on an `edge: pair`, then keepalived (its check asks this HAProxy)."""
+    session = fleet.session(name)
+    changes = edge.configure(session, spec, fleet.inventory.private_ips)
+    if spec.edge == "pair":
+        me = next(s for s in spec.haproxies if spec.server_name(s) == name)
+        changes += keepalived.configure(session, spec, me, IPv4Network(fleet.inventory.router_block))
+    return changes
 
 
 @task(name="verify-edge", task_run_name="verify-edge-{address}", cache_policy=NO_CACHE)

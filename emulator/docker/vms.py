@@ -1,5 +1,6 @@
 """Servers as VM containers: `<instance>-<server name>` of lab/vm:bookworm (systemd, sshd, dockerd; no
---privileged), NIC0 on the shared network at the server's shared IP, one NIC per switch at its address,
+--privileged), NIC0 on the shared network at the server's shared IP (or on its switch's network at its
+address, e.g. a router's switch), one NIC per other switch at its address,
 /var/lib/docker in volume `<instance>-<id>-docker`, state_dir/servers/<id> read-only at /lab (authorized_keys,
 hostname, ca.crt, notes/) and the NFS root at /lab-nfs-root."""
 
@@ -71,21 +72,27 @@ class VMs:
             self.scope.wait_running(c)
 
     def _create(self, server: ServerRuntime):
-        if not server.shared_ip:
-            raise DockerBackendError(f"server {server.id} has no shared IP (NIC0) to start on")
-        shared_ip = ipaddress.ip_address(server.shared_ip)
-        if shared_ip not in self.networks.shared_subnet:
-            raise DockerBackendError(f"server {server.id}: shared IP {shared_ip} is outside "
-                                     f"{self.networks.shared_subnet}")
         cfg = self._write_config(server)
         (self.nfs_root / "by-ip").mkdir(parents=True, exist_ok=True)
-        shared = self.networks.ensure_shared()
         private = []
         for nic in server.private_nics:
             if not nic.ip:
                 log.info("server %s: NIC on switch %s has no address; not connected", server.id, nic.switch_id)
                 continue
             private.append((self.networks.ensure_switch(nic.switch_id, nic.ip, nic.mask_len), nic))
+        if server.shared_ip:
+            shared_ip = ipaddress.ip_address(server.shared_ip)
+            if shared_ip not in self.networks.shared_subnet:
+                raise DockerBackendError(f"server {server.id}: shared IP {shared_ip} is outside "
+                                         f"{self.networks.shared_subnet}")
+            first, first_ip = self.networks.ensure_shared(), str(shared_ip)
+        elif private and private[0][1] is server.private_nics[0]:
+            # NIC0 on a switch (a router's: its network is not internal, the default route is its gateway)
+            (first, nic0), private = private[0], private[1:]
+            first_ip = nic0.ip
+        else:
+            raise DockerBackendError(f"server {server.id} has neither a shared IP nor an address on NIC0's switch "
+                                     "to start on; set the NIC's UserIPAddress (disk edit or PUT /interface)")
         volume = f"{self.scope.instance}-{server.id}-docker"
         self.scope.ensure_volume(volume, server.id, "server", server.tags)
 
@@ -100,12 +107,12 @@ class VMs:
                 Mount("/lab", str(cfg), type="bind", read_only=True),
                 Mount("/lab-nfs-root", str(self.nfs_root), type="bind"),
             ],
-            network_mode=shared.name,
+            network_mode=first.name,
         )
         # = `--security-opt systempaths=unconfined` (a CLI-side option: the API takes empty path lists)
         hc["MaskedPaths"] = []
         hc["ReadonlyPaths"] = []
-        netcfg = api.create_networking_config({shared.name: EndpointConfig(api._version, ipv4_address=str(shared_ip))})
+        netcfg = api.create_networking_config({first.name: EndpointConfig(api._version, ipv4_address=first_ip)})
         name = f"{self.scope.instance}-{safe_name(server.name)}"
         kwargs = dict(hostname=safe_hostname(server.hostname or server.name), host_config=hc,
                       networking_config=netcfg, labels=self.scope.labels(server.id, "server", server.tags),

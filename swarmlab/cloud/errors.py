@@ -29,6 +29,13 @@ class NicMissing(ProvisionError):
         super().__init__(f"server {server} ({server_id}) has no NIC on {where}; delete it and {then}")
 
 
+class RouterWithoutBlock(ProvisionError):
+    def __init__(self, name: str, router_id: str | None, server: str):
+        self.name, self.router_id, self.server = name, router_id, server
+        super().__init__(f"router+switch {name} ({router_id or 'not created'}) shows no block of addresses, so "
+                         f"{server}'s public address cannot be chosen; wait for the router to be ready and re-run")
+
+
 class LabNotFound(ProvisionError, LookupError):
     def __init__(self, lab: str, name: str, zone: str | None):
         self.lab, self.name, self.zone = lab, name, zone

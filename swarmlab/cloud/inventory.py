@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network
+
 from pydantic import BaseModel, ConfigDict
 
+from swarmlab.render.keepalived import edge_addresses
 from swarmlab.spec import Role
 
 
@@ -12,7 +15,7 @@ class ServerInfo(BaseModel):
     name: str
     role: Role
     id: str
-    address: str | None          # shared-segment IP: what the controller SSHes to
+    address: str | None          # public IP (shared segment; a pair's HAProxy: its router-block address): SSH
     private_ip: str
     status: str
 
@@ -42,6 +45,16 @@ class Inventory(BaseModel):
     def private_ips(self) -> dict[str, str]:
         """Server name → its lab-switch address: what swarm, HAProxy and the stack's checks use."""
         return {s.name: s.private_ip for s in self.servers}
+
+    @property
+    def vip(self) -> str | None:
+        """An `edge: pair` lab's floating address (keepalived moves it between the pair); None for a single edge."""
+        return str(edge_addresses(IPv4Network(self.router_block))[0]) if self.router_block else None
+
+    @property
+    def edge_address(self) -> str | None:
+        """Where users reach the lab: the VIP of a pair, else the HAProxy server's address."""
+        return self.vip or next((s.address for s in self.by_role(Role.haproxy)), None)
 
     @property
     def changed(self) -> bool:

@@ -102,8 +102,9 @@ def plan_new(spec: LabSpec) -> tuple[list[Change], list[Change], list[Change]]:
     nodes = [spec.server_name(s) for s in spec.managers + spec.workers]
     hosts = [Change(action="change", target=f"host {n}", detail=f"apt update, upgrade, install {' '.join(spec.packages)}")
              for n in nodes]
-    hosts.append(Change(action="change", target=f"host {spec.server_name(spec.haproxy)}",
-                        detail="install haproxy, configure and reload"))
+    hosts += [Change(action="change", target=f"host {spec.server_name(h)}",
+                     detail="install haproxy" + (" and keepalived" if spec.edge == "pair" else "")
+                            + ", configure and reload") for h in spec.haproxies]
     m = [spec.server_name(s) for s in spec.managers]
     swarm = [Change(action="change", target="swarm", detail=f"init on {m[0]}, join {len(m) - 1} managers and "
                                                               f"{len(spec.workers)} workers, drain the managers")]

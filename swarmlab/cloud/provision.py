@@ -8,19 +8,21 @@ from datetime import datetime, timedelta, timezone
 
 from pydantic import BaseModel, ConfigDict
 
-from swarmlab.cloud.errors import DuplicateResources, ForeignFilter, LabNotFound, NicMissing, RouterMismatch
+from swarmlab.cloud.errors import (DuplicateResources, ForeignFilter, LabNotFound, NicMissing, RouterMismatch,
+                                   RouterWithoutBlock)
 from swarmlab.cloud.inventory import Inventory, ServerInfo
 from swarmlab.cloud.lifecycle import (LabTearingDown, budget_tag, check_adoptable,
                                       expiry_tag, parse_budget, parse_expiry, parse_teardown)
 from swarmlab.cloud.resources import Kind, LabResources
 from swarmlab.hosts import KeyPair, KnownHosts
 from swarmlab.render import filters as pf
+from swarmlab.render.keepalived import edge_addresses
 from swarmlab.render.startup import host_key_variable, render_startup_script
 from swarmlab.sakura import NotFound, SakuraClient
 from swarmlab.sakura.disks import DiskEdit
 from swarmlab.sakura.models import Disk, Internet, Server
 from swarmlab.sakura.packet_filters import expression
-from swarmlab.spec import LabSpec, ServerSpec
+from swarmlab.spec import LabSpec, Role, ServerSpec
 
 log = logging.getLogger("swarmlab.cloud.provision")
 BOOT_TIMEOUT_S = 900.0
@@ -137,18 +139,51 @@ def ensure_filters(client: SakuraClient, spec: LabSpec, wanted: list[pf.FilterSp
     return ids
 
 
+class RouterNIC(BaseModel):
+    """NIC 0 of an `edge: pair` HAProxy: on the router's switch at its address of the block."""
+    model_config = ConfigDict(frozen=True)
+    switch_id: str
+    address: str
+    mask_len: int
+    gateway: str
+
+
+def router_nic(spec: LabSpec, server: ServerSpec, router: Internet | None) -> RouterNIC | None:
+    """The public NIC a server of `spec` gets on the router (`render.keepalived.edge_addresses`); None for a
+    server on the shared segment."""
+    if spec.edge != "pair" or server.role != Role.haproxy:
+        return None
+    if router is None or router.subnet is None or router.subnet.network is None:
+        raise RouterWithoutBlock(spec.resource_name("router"), router.id if router else None,
+                                 spec.server_name(server))
+    block = router.subnet.network
+    _, pair = edge_addresses(block)
+    return RouterNIC(switch_id=router.switch_id, address=str(pair[server.index - 1]), mask_len=block.prefixlen,
+                     gateway=router.subnet.default_route or str(block.network_address + 1))
+
+
 class LabFilters:
     """The lab's packet filters for one provision run: ensured once per rendering, under a lock, so the
-    server tasks of the run (which share this object) make one listing and never create a filter twice."""
+    server tasks of the run (which share this object) make one listing and never create a filter twice.
+    `router`: an `edge: pair` lab's router+switch (the pair's filter lets the pair's VRRP through)."""
 
-    def __init__(self, client: SakuraClient, spec: LabSpec):
+    def __init__(self, client: SakuraClient, spec: LabSpec, router: Internet | None = None):
         self.client, self.spec = client, spec
+        self.pair = edge_addresses(router.subnet.network)[1] if router and router.subnet else []
         self._lock = threading.Lock()
         self._ids: dict[tuple[str, ...], dict[str, str]] = {}
 
-    def ids(self, shared_gateway: str | None) -> dict[str, str]:
-        """{name: id} of the filters for a shared segment whose default route is `shared_gateway`."""
-        wanted = pf.render_filters(self.spec, pf.admin_cidrs(self.spec, shared_gateway))
+    def ids(self, shared_gateway: str | None, *, edge: bool = False) -> dict[str, str]:
+        """{name: id} of the filters for servers whose public NIC's default route is `shared_gateway`: both
+        filters on a single edge (every server is on the shared segment); on a pair, the servers' filter, or
+        with `edge` the HAProxys' (their gateway is the router's)."""
+        admins = pf.admin_cidrs(self.spec, shared_gateway)
+        if self.spec.edge == "single":
+            wanted = pf.render_filters(self.spec, admins)
+        elif edge:
+            wanted = [pf.render_filter(self.spec, Role.haproxy, admins, self.pair)]
+        else:
+            wanted = [pf.render_filter(self.spec, Role.manager, admins)]
         key = tuple(f.model_dump_json() for f in wanted)
         with self._lock:
             if key not in self._ids:
@@ -172,33 +207,38 @@ class ServerCreate(BaseModel):
     existing: Server | None = None
     existing_disk: Disk | None = None
     host_key: KeyPair | None = None
+    router_nic: RouterNIC | None = None
 
 
 def ensure_server(client: SakuraClient, spec: LabSpec, want: ServerCreate, pins: KnownHosts | None = None,
                   filters: LabFilters | None = None) -> tuple[ServerInfo, bool]:
-    """Server with a shared NIC and a switch NIC, a disk edited for it, powered on. Resumes any half-done state.
+    """Server with a public NIC (shared segment, or `want.router_nic`) and a lab-switch NIC, a disk edited for it,
+    powered on. Resumes any half-done state.
 
     A server the snapshot found finished costs no request. `want.host_key` is pinned in `pins` under the
     server's ID before its disk exists, and travels to the server only in this disk's note variables
     (`HOST_KEY`). An existing disk keeps its pin (a lab from before host keys were shipped keeps the key it
     was first seen with). `filters`: the run's, shared by its server tasks (None: this call's own).
     """
-    server, switch_id, tags, host_key = want.server, want.switch_id, want.tags, want.host_key
+    server, switch_id, tags, host_key, rn = want.server, want.switch_id, want.tags, want.host_key, want.router_nic
     name = spec.server_name(server)
     changed = False
     srv = current(client, Kind.SERVERS, spec, name, want.existing)
     if not srv:
         assert_not_torn_down(client, spec, switch_id)
         srv = client.servers.create(name=name, tags=tags, cpu=spec.plan.cpu, memory_gb=spec.plan.memory_gb,
-                                    switch_ids=[switch_id], description=f"swarmlab {server.role.value}")
+                                    switch_ids=[switch_id], description=f"swarmlab {server.role.value}",
+                                    nic0_switch=rn.switch_id if rn else None)
         changed = True
-    nic = next((n for n in srv.interfaces if n.switch_id == switch_id), None)
-    if nic is None:
-        raise NicMissing(name, srv.id, f"the lab switch {switch_id}")
-    if nic.user_ip_address != str(server.private_ip):
-        client.interfaces.set_user_ip(nic.id, str(server.private_ip))
-        changed = True
-    changed = _ensure_filter_on(client, filters or LabFilters(client, spec), spec, server, srv) or changed
+    for sw, ip, what in [(switch_id, str(server.private_ip), f"the lab switch {switch_id}")] + (
+            [(rn.switch_id, rn.address, f"the router's switch {rn.switch_id}")] if rn else []):
+        nic = next((n for n in srv.interfaces if n.switch_id == sw), None)
+        if nic is None:
+            raise NicMissing(name, srv.id, what)
+        if nic.user_ip_address != ip:
+            client.interfaces.set_user_ip(nic.id, ip)
+            changed = True
+    changed = _ensure_filter_on(client, filters or LabFilters(client, spec), spec, want, srv) or changed
     disk_name = f"{name}-disk"
     disk = current(client, Kind.DISKS, spec, disk_name, want.existing_disk)
     if host_key is not None and pins is not None and (not disk or pins.get(srv.id) is None):
@@ -209,7 +249,8 @@ def ensure_server(client: SakuraClient, spec: LabSpec, want: ServerCreate, pins:
         variables = {"PRIVATE_IP": str(server.private_ip), "MASK_LEN": str(spec.subnet.prefixlen)}
         if host_key is not None:
             variables["HOST_KEY"] = host_key_variable(host_key.private_key)
-        edit = DiskEdit(host_name=name, ssh_public_keys=[want.public_key], notes=[(want.note_id, variables)])
+        nic0 = dict(user_ip=rn.address, mask_len=rn.mask_len, default_route=rn.gateway) if rn else {}
+        edit = DiskEdit(host_name=name, ssh_public_keys=[want.public_key], notes=[(want.note_id, variables)], **nic0)
         disk = client.disks.create(name=disk_name, tags=tags, archive_id=want.archive_id, server_id=srv.id,
                                    size_gb=spec.plan.disk_gb, plan=spec.plan.disk_plan, config=edit)
         changed = True
@@ -220,22 +261,33 @@ def ensure_server(client: SakuraClient, spec: LabSpec, want: ServerCreate, pins:
         client.servers.power_on(srv.id)
         srv = client.servers.wait_up(srv.id, timeout_s=BOOT_TIMEOUT_S)
         changed = True
-    shared = next((n.ip_address for n in srv.interfaces if n.switch_id != switch_id and n.ip_address), None)
-    info = ServerInfo(name=name, role=server.role, id=srv.id, address=shared, private_ip=str(server.private_ip),
-                      status=srv.status)
+    info = ServerInfo(name=name, role=server.role, id=srv.id, address=public_address(srv, switch_id),
+                      private_ip=str(server.private_ip), status=srv.status)
     return info, changed
 
 
-def _ensure_filter_on(client: SakuraClient, filters: LabFilters, spec: LabSpec, server: ServerSpec, srv) -> bool:
-    """Attach the role's filter to the shared NIC (before the first boot); True if it changed."""
-    shared = next((n for n in srv.interfaces if n.is_shared), None)
-    if shared is None:
-        raise NicMissing(srv.name, srv.id, "the shared segment", then="re-run")
-    gateway = shared.switch.user_subnet.default_route if shared.switch.user_subnet else None
-    want = filters.ids(gateway)[pf.filter_name(spec, server.role)]
-    if shared.packet_filter is not None and shared.packet_filter.id == want:
+def public_address(srv: Server, lab_switch_id: str) -> str | None:
+    """The server's public address: its shared-segment IP, or its address on a router's switch."""
+    return next((n.ip_address or n.user_ip_address for n in srv.interfaces
+                 if n.switch_id != lab_switch_id and (n.ip_address or n.user_ip_address)), None)
+
+
+def _ensure_filter_on(client: SakuraClient, filters: LabFilters, spec: LabSpec, want: ServerCreate, srv) -> bool:
+    """Attach the role's filter to the public NIC (shared, or the router's; before the first boot); True if it
+    changed."""
+    rn, role = want.router_nic, want.server.role
+    nic = next((n for n in srv.interfaces if (n.switch_id == rn.switch_id if rn else n.is_shared)), None)
+    if nic is None:
+        raise NicMissing(srv.name, srv.id, f"the router's switch {rn.switch_id}" if rn else "the shared segment",
+                         then="re-run")
+    if rn:
+        gateway = rn.gateway
+    else:
+        gateway = nic.switch.user_subnet.default_route if nic.switch.user_subnet else None
+    fid = filters.ids(gateway, edge=rn is not None)[pf.filter_name(spec, role)]
+    if nic.packet_filter is not None and nic.packet_filter.id == fid:
         return False
-    client.packet_filters.attach(shared.id, want)
+    client.packet_filters.attach(nic.id, fid)
     return True
 
 
@@ -287,8 +339,7 @@ def discover(client: SakuraClient, spec: LabSpec) -> Inventory:
     servers = []
     for s in spec.servers:
         srv = need(Kind.SERVERS, spec.server_name(s))
-        shared = next((n.ip_address for n in srv.interfaces if n.switch_id != switch.id and n.ip_address), None)
-        servers.append(ServerInfo(name=srv.name, role=s.role, id=srv.id, address=shared,
+        servers.append(ServerInfo(name=srv.name, role=s.role, id=srv.id, address=public_address(srv, switch.id),
                                   private_ip=str(s.private_ip), status=srv.status))
     nfs = need(Kind.NFS, spec.resource_name("nfs"))
     reg = need(Kind.REGISTRIES, spec.resource_name("registry"))

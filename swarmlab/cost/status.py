@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from swarmlab.cost.guard import LabView
 from swarmlab.cost.ledger import Ledger
+from swarmlab.render.keepalived import edge_addresses
 
 PROFILE_RE = re.compile(r"\(profile (\w+)\)")
 
@@ -32,6 +33,7 @@ class LabStatus(BaseModel):
     haproxy: bool | None = None       # None: not checked (no HAProxy server / no address)
     nodes_ready: str | None = None    # "6/6", or None when no manager could be asked
     note: str = ""                    # why a check could not be made
+    edge: str = ""                    # an `edge: pair`: "pair: VIP v, haproxy01 a, haproxy02 b, router r (block)"
 
 
 def profile_of(view: LabView) -> str | None:
@@ -43,12 +45,31 @@ def profile_of(view: LabView) -> str | None:
     return None
 
 
+def _router(view: LabView):
+    return next((r for r in view.resources.internets if r.name == f"{view.lab}-router"), None)
+
+
 def haproxy_address(view: LabView) -> str | None:
-    """The shared-segment address of the lab's HAProxy server (`<lab>-haproxy01`)."""
+    """Where the lab is reached: an `edge: pair`'s VIP (the router's block), else the shared-segment address of
+    its HAProxy server (`<lab>-haproxy01`)."""
+    rt = _router(view)
+    if rt is not None and rt.subnet is not None and rt.subnet.network is not None:
+        return str(edge_addresses(rt.subnet.network)[0])
     for s in view.resources.servers:
         if s.name.startswith(f"{view.lab}-haproxy"):
             return s.shared_ip
     return None
+
+
+def edge_of(view: LabView) -> str:
+    """An `edge: pair` in one line (VIP, both HAProxys' addresses, the router and its block); "" otherwise."""
+    rt = _router(view)
+    if rt is None or rt.subnet is None or rt.subnet.network is None:
+        return ""
+    vip, pair = edge_addresses(rt.subnet.network)
+    names = sorted(s.name for s in view.resources.servers if s.name.startswith(f"{view.lab}-haproxy"))
+    hosts = ", ".join(f"{n.removeprefix(view.lab + '-')} {a}" for n, a in zip(names, pair))
+    return f"edge pair: VIP {vip}, {hosts or 'no HAProxy server'}, router {rt.name} ({rt.subnet.network})"
 
 
 def status_of(view: LabView, led: Ledger, now: datetime) -> LabStatus:
@@ -57,7 +78,8 @@ def status_of(view: LabView, led: Ledger, now: datetime) -> LabStatus:
                      age_minutes=int((now - created).total_seconds() // 60) if created else None,
                      expires=view.expires, budget_yen=view.budget_yen, yen=led.total,
                      protected_until=view.protected_until, tearing_down=view.teardown_since is not None,
-                     flags=[str(u) for u in view.life.unreadable], address=haproxy_address(view))
+                     flags=[str(u) for u in view.life.unreadable], address=haproxy_address(view),
+                     edge=edge_of(view))
 
 
 def _age(minutes: int | None) -> str:
@@ -82,6 +104,7 @@ def text(labs: list[LabStatus], zones: list[str]) -> str:
     out = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in (head, *rows)]
     for s in labs:
         extra = [f"web {s.web_url}", f"docs {s.docs_url}"] if s.web_url else []
+        extra += [s.edge] if s.edge else []
         extra += ["tearing down"] if s.tearing_down else []
         extra += [f"protected until {s.protected_until:%Y-%m-%d %H:%M}"] if s.protected_until else []
         extra += s.flags + ([s.note] if s.note else [])

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import requests
 
-from swarmlab.release import deploy, services
+from swarmlab.release import deploy, keepalived, services
 from swarmlab.cloud.fleet import Fleet
 from swarmlab.hosts import AuthFailed, CommandTimeout, HostError, HostKeyMismatch, Session
 from swarmlab.cloud.inventory import Inventory
@@ -47,6 +47,8 @@ CONVERGE_TIMEOUT_S = 600.0
 DETECT_TIMEOUT_S = 180.0
 POWER_TIMEOUT_S = 300.0
 HOLD_S = 10.0                # how long a fault is held while the probe runs, once detected
+VIP_MOVE_S = 3.0             # haproxy down: the VIP must reach the other HAProxy within this
+REJOIN_WATCH_S = 2.0         # haproxy down: how long the returned HAProxy is watched not taking the VIP
 EDGE_ROUND = 12              # requests per frontend per round when proving every replica answers
 
 
@@ -82,7 +84,7 @@ class DrillLab:
                  log: Callable[[str], None] = lambda _m: None):
         self.spec, self.inventory, self.fleet, self.client, self.probe, self.log = \
             spec, inventory, fleet, client, probe, log
-        self.address = next(s.address for s in inventory.servers if s.role == Role.haproxy)
+        self.address = inventory.edge_address      # a pair's VIP
         self.down: set[str] = set()          # servers this exercise powered off and not yet on again
         self.events: list[Event] = []        # every power-off and power-on, on the probe's clock
         self.services = deploy.service_names(spec)
@@ -306,6 +308,53 @@ def worker_down(lab: DrillLab) -> DrillResult:
     return judge(result, summary, bound=0,
                  conditions={"postgres data intact after the move": bool(intact),
                              "postgres on another worker": bool(moved)})
+
+
+def haproxy_down(lab: DrillLab) -> DrillResult:
+    """`edge: pair` only: power off (forced) the HAProxy holding the VIP under the probe. keepalived on the
+    other (unicast VRRP) takes the VIP; detect = until the other holds it. Then power it back on: its
+    keepalived must come back as BACKUP and leave the VIP where it is (nopreempt). Fewer than 1 % of the
+    window's requests may fail: a client whose SYN went to the dead holder is answered on its retransmission."""
+    vip = lab.inventory.vip
+    if vip is None:
+        raise ValueError(f"lab {lab.spec.name}: haproxy down needs an `edge: pair` lab (this one is single)")
+    pair = lab.fleet.names(Role.haproxy)
+    holder = wait_for("a HAProxy holding the VIP", lambda: next(
+        (n for n in pair if keepalived.holds(lab.fleet.session(n), vip)), None), timeout_s=60)
+    peer = next(n for n in pair if n != holder)
+    peer_s = lab.fleet.session(peer)
+    t0 = lab.power_off(holder)
+    wait_for(f"{peer} to hold the VIP {vip}", lambda: keepalived.holds(peer_s, vip), timeout_s=60, interval_s=0.05)
+    detect = lab.probe.now() - t0
+    lab.log(f"VIP {vip} on {peer} at {detect:.2f} s")
+    _held(lab)
+    t_fault_end = lab.probe.now()
+    lab.power_on([holder])
+    state = wait_for(f"{holder}'s keepalived back (BACKUP)", lambda: (
+        st := keepalived.vrrp_state(lab.fleet.session(holder))) in ("BACKUP", "MASTER") and st,
+        timeout_s=DETECT_TIMEOUT_S, interval_s=0.5)
+    rejoined = lab.probe.now() - t0
+    time.sleep(REJOIN_WATCH_S)
+    stayed = keepalived.holds(peer_s, vip) and not keepalived.holds(lab.fleet.session(holder), vip)
+    state = keepalived.vrrp_state(lab.fleet.session(holder)) or state
+    end = lab.settle()
+    summary = lab.probe.summary(t0, end)
+    bound = max(0, (summary.sent - 1) // 100)          # failed ≤ bound ⇔ fewer than 1 % of the window's requests
+    result = DrillResult(
+        name="haproxy down", detect_s=round(detect, 2), recover_s=round(rejoined, 1),
+        notes=[f"{holder} held the VIP {vip}; powered off through the API (forced); {peer} took the VIP "
+               f"at {detect:.2f} s (keepalived, unicast VRRP, advert 0.2 s)",
+               f"{holder} powered on again after {t_fault_end - t0:.1f} s: keepalived {state or 'not answering'}, "
+               f"the VIP {'stayed on ' + peer if stayed else 'moved'} (nopreempt)",
+               "allowed failures: under 1 % of the window's requests; a kept-alive client connection would die "
+               "with the old holder, so a pair's HAProxy closes each client connection after its response"],
+        details={"vip": vip, "from": holder, "to": peer, "vip_moved_s": round(detect, 2),
+                 "rejoined_s": round(rejoined, 1), "rejoined_state": state, "vip_stayed": stayed,
+                 "fault_window_s": round(t_fault_end - t0, 1)})
+    return judge(result, summary, bound=bound,
+                 conditions={f"the VIP moved within {VIP_MOVE_S:g} s": detect <= VIP_MOVE_S,
+                             f"{holder} rejoined as BACKUP": state == "BACKUP",
+                             f"the VIP stayed on {peer}": stayed})
 
 
 def _held(lab: DrillLab, seconds: float = HOLD_S) -> None:

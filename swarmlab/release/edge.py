@@ -59,7 +59,7 @@ exit 0""", timeout_s=60).stdout
 def configure(session: Session, spec: LabSpec, addresses: Mapping[str, str]) -> list[str]:
     """Install, check, place and (re)load HAProxy's config; the list of what changed (empty: nothing).
     `addresses`: server name → private IP (the inventory's `private_ips`)."""
-    cfg = render_haproxy(spec, addresses)
+    cfg = render_haproxy(spec, addresses, session.name)
     sha = hashlib.sha256(cfg.encode()).hexdigest()
     f = facts(session)
     changes: list[str] = []

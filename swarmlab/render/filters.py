@@ -59,7 +59,8 @@ def owned(spec_name: str, name: str, desc: str) -> bool:
 
 
 def admin_cidrs(spec: LabSpec, shared_gateway: str | IPv4Address | None) -> list[IPv4Network]:
-    """`spec.admin_cidrs`; on the local profile, else the shared segment's gateway (this machine there)."""
+    """`spec.admin_cidrs`; on the local profile, else the gateway of the segment the server's public NIC is on
+    (the shared segment's, or the router's for an `edge: pair` HAProxy: this machine there)."""
     if spec.admin_cidrs is not None:
         return list(spec.admin_cidrs)
     if spec.profile == "local" and shared_gateway:
@@ -79,11 +80,15 @@ def _rule(protocol: str, port: str = "", src: str = "", action: str = "allow", w
                             description=why)
 
 
-def render_filter(spec: LabSpec, role: Role, admins: list[IPv4Network]) -> FilterSpec:
-    """The filter every server of `role` gets; TooManyRules past SAKURA's 30."""
+def render_filter(spec: LabSpec, role: Role, admins: list[IPv4Network],
+                  pair: list[IPv4Address] = ()) -> FilterSpec:
+    """The filter every server of `role` gets; TooManyRules past SAKURA's 30. `pair`: an `edge: pair` lab's
+    HAProxy addresses on the router's switch, from which the edge filter takes any IP protocol (VRRP is IP
+    protocol 112: the final deny would drop it)."""
     rules = [_rule("tcp", "22", _src(n), why="ssh from admin") for n in admins]
     if role == Role.haproxy:
         rules += [_rule("tcp", port, _src(n), why="edge") for n in spec.public_cidrs for port in EDGE_PORTS]
+        rules += [_rule("ip", src=str(a), why="vrrp from the pair") for a in pair]
     rules += [_rule("tcp", RETURN_PORTS, why="return traffic"), _rule("udp", RETURN_PORTS, why="return traffic"),
               _rule("fragment"), _rule("icmp"), _rule("ip", action="deny", why="everything else")]
     name = filter_name(spec, role)

@@ -43,9 +43,15 @@ def _backend(spec: LabSpec, addresses: Mapping[str, str], name: str, port: int) 
     return lines
 
 
-def render_haproxy(spec: LabSpec, addresses: Mapping[str, str]) -> str:
+def render_haproxy(spec: LabSpec, addresses: Mapping[str, str], host: str | None = None) -> str:
     """The whole haproxy.cfg (it replaces Debian's default); deterministic. `addresses`: server name →
-    private IP (the inventory's `private_ips`)."""
+    private IP (the inventory's `private_ips`); `host`: the HAProxy server it is for (default the first), whose
+    private address the stats page binds (an `edge: pair`'s keepalived checks it there).
+
+    An `edge: pair` closes each client connection after its response (`option httpclose`): a kept-alive
+    connection to the VIP's old holder is unknown to the new one (it answers RST), so a client would lose
+    its next request on it; a new connection per request reaches whoever holds the VIP."""
+    pair_close = ["    option httpclose"] if spec.edge == "pair" else []
     lines = [
         f"# haproxy.cfg for lab {spec.name}: rendered by swarmlab.render.haproxy; do not edit.",
         "global",
@@ -76,10 +82,12 @@ def render_haproxy(spec: LabSpec, addresses: Mapping[str, str]) -> str:
         "",
         "frontend fe_web",
         f"    bind *:{WEB_PORT}",
+        *pair_close,
         "    default_backend be_web",
         "",
         "frontend fe_app",
         f"    bind *:{APP_PORT}",
+        *pair_close,
         "    default_backend be_app",
         "",
         *_backend(spec, addresses, "be_web", WEB_PORT),
@@ -87,7 +95,7 @@ def render_haproxy(spec: LabSpec, addresses: Mapping[str, str]) -> str:
         *_backend(spec, addresses, "be_app", APP_PORT),
         "",
         "listen stats",
-        f"    bind {addresses[spec.server_name(spec.haproxy)]}:{STATS_PORT}",
+        f"    bind {addresses[host or spec.server_name(spec.haproxy)]}:{STATS_PORT}",
         "    stats enable",
         "    stats uri /stats",
         "    stats refresh 5s",

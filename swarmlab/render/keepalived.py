@@ -1,10 +1,11 @@
-"""keepalived.conf for an `edge: pair` lab's HAProxy servers (issue 16, not wired into a flow yet).
+"""keepalived.conf for an `edge: pair` lab's HAProxy servers (installed by swarmlab.release.keepalived).
 
 Unicast VRRP (SAKURA drops multicast) between the pair's own addresses on the router's switch; the VIP
 is the block's first assignable address, the pair take the next two (`edge_addresses`). Both start as
 BACKUP with `nopreempt`: a HAProxy that comes back does not take the VIP from the one serving it (a
 second move for nothing). haproxy01 has the higher priority, so it wins the first election. VRRP v3 with
-a 0.5 s advert: a holder powered off is replaced after 3 adverts + skew, about 1.7 s. A check script asks
+a 0.2 s advert: a holder powered off is replaced after 3 adverts + skew, about 0.7 s, so a client's SYN lost
+to the dead holder is answered by the new one on its first retransmission (1 s), inside the probe's 3 s. A check script asks
 HAProxy's stats page on the private address every second; 2 failures put the instance in FAULT (the
 peer takes the VIP), 2 successes bring it back as BACKUP.
 """
@@ -17,7 +18,7 @@ from ipaddress import IPv4Address, IPv4Network
 from swarmlab.render.haproxy import STATS_PORT
 from swarmlab.spec import LabSpec, ServerSpec
 
-ADVERT_S = 0.5
+ADVERT_S = 0.2
 RESERVED_LOW = 4            # SAKURA: network, gateway and the router's two addresses
 PRIORITY = {1: 150, 2: 100}
 

@@ -13,12 +13,14 @@ class Servers(PowerMixin, Resource[Server]):
     path, singular, plural, model, kind = "server", "Server", "Servers", Server, "server"
 
     def create(self, name: str, tags: list[str], cpu: int, memory_gb: int, switch_ids: list[str],
-               description: str = "", commitment: str = "standard") -> Server:
-        """NIC 0 on the shared segment, then one NIC per switch, in order. No disk, powered off."""
+               description: str = "", commitment: str = "standard", nic0_switch: str | None = None) -> Server:
+        """NIC 0 on the shared segment (or on switch `nic0_switch`, e.g. a router's: its address then comes
+        from the disk edit), then one NIC per switch, in order. No disk, powered off."""
         body = {"Server": {
             "Name": name, "Description": description, "Tags": list(tags),
             "ServerPlan": {"CPU": cpu, "MemoryMB": memory_gb * 1024, "Commitment": commitment},
-            "ConnectedSwitches": [{"Scope": "shared"}] + [{"ID": str(s)} for s in switch_ids],
+            "ConnectedSwitches": [{"ID": str(nic0_switch)} if nic0_switch else {"Scope": "shared"}]
+                                 + [{"ID": str(s)} for s in switch_ids],
             "InterfaceDriver": "virtio",
             "WaitDiskMigration": False,
         }}

@@ -73,13 +73,15 @@ class Built:
 
 
 @contextmanager
-def running_lab(tmp: Path, name: str, subnet: str, shared: str) -> Iterator[tuple[process.Emulator, LabSpec]]:
+def running_lab(tmp: Path, name: str, subnet: str, shared: str,
+                **overrides) -> Iterator[tuple[process.Emulator, LabSpec]]:
     """An emulator (docker backend, instance `<name>-emu`) with the flows' env pointed at it; yields it with
-    the lab's spec; at the end the lab is torn down, the instance purged and the env restored."""
+    the lab's spec (`local(name, subnet, **overrides)`); at the end the lab is torn down, the instance purged
+    and the env restored."""
     emu = process.start(tmp, "docker", "--shared-subnet", shared, "--delay-scale", "0.2", instance=f"{name}-emu")
     saved = dict(os.environ)
     os.environ.update(emu.env(), SWARMLAB_STATE_DIR=str(tmp / "state"))
-    spec = local(name, subnet)
+    spec = local(name, subnet, **overrides)
     try:
         yield emu, spec
     finally:

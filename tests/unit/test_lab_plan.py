@@ -96,3 +96,30 @@ def test_status_reads_profile_age_expiry_budget_and_yen():
     assert "lab2: web http://203.0.113.9/; docs http://203.0.113.9:8000/docs" in out
     assert out.endswith("2 labs, 25.5 yen so far.\n")
     assert text([], ["is1a"]) == "No labs in is1a.\n"
+
+
+def test_status_of_a_pair_gives_the_vip_and_names_both_haproxys_and_the_router():
+    from swarmlab.sakura.models import Internet
+
+    sw = Switch(ID="9", Name="lab1-switch", Description="swarmlab lab lab1 (profile local)",
+                Tags=["swarmlab", "swarmlab-lab=lab1"])
+    rt = Internet.model_validate({"ID": "7", "Name": "lab1-router", "NetworkMaskLen": 28, "Switch": {
+        "ID": "8", "Subnets": [{"NetworkAddress": "198.19.128.16", "NetworkMaskLen": 28,
+                                "DefaultRoute": "198.19.128.17"}]}})
+    servers = [Server(ID=str(i), Name=f"lab1-haproxy0{i}") for i in (1, 2)]
+    s = status_of(view("lab1", "is1a", LabResources(switches=[sw], internets=[rt], servers=servers)),
+                  Ledger(lab="lab1", at=NOW, price_source="api", lines=[]), NOW)
+    assert s.address == "198.19.128.20"
+    assert s.edge == ("edge pair: VIP 198.19.128.20, haproxy01 198.19.128.21, haproxy02 198.19.128.22, "
+                      "router lab1-router (198.19.128.16/28)")
+    assert s.edge in text([s], ["is1a"])
+    single = status_of(view("lab1", "is1a", LabResources(switches=[sw])), Ledger(lab="lab1", at=NOW,
+                                                                               price_source="api", lines=[]), NOW)
+    assert single.edge == "" and single.address is None
+
+
+def test_a_new_pair_plans_haproxy_and_keepalived_on_both():
+    hosts, _, _ = p.plan_new(local("lab1", edge="pair"))
+    assert [(c.target, c.detail) for c in hosts[-2:]] == [
+        ("host lab1-haproxy01", "install haproxy and keepalived, configure and reload"),
+        ("host lab1-haproxy02", "install haproxy and keepalived, configure and reload")]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Network
+from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 from pydantic import ValidationError
@@ -27,6 +27,15 @@ def test_servers_get_ssh_from_admins_return_traffic_and_an_explicit_deny():
         ("tcp", "", "32768-61000", "allow"), ("udp", "", "32768-61000", "allow"),
         ("fragment", "", "", "allow"), ("icmp", "", "", "allow"), ("ip", "", "", "deny")]
     assert render_filter(seed("lab"), Role.manager, ADMIN) == render_filter(seed("lab"), Role.worker, ADMIN)
+
+
+def test_a_pairs_edge_filter_lets_the_pairs_vrrp_through_and_no_one_elses():
+    pair = [IPv4Address("198.19.128.5"), IPv4Address("198.19.128.6")]
+    f = render_filter(seed("lab", edge="pair"), Role.haproxy, ADMIN, pair)
+    assert rows(f)[3:5] == [("ip", "198.19.128.5", "", "allow"), ("ip", "198.19.128.6", "", "allow")]
+    assert rows(f)[-1] == ("ip", "", "", "deny")
+    assert rows(render_filter(seed("lab"), Role.worker, ADMIN, pair)) == rows(render_filter(seed("lab"), Role.worker,
+                                                                                            ADMIN)), "edge only"
 
 
 def test_no_swarm_or_app_port_is_inside_an_allowed_range():

@@ -109,3 +109,15 @@ def test_addresses_come_from_the_inventory_not_the_spec():
     text = render_haproxy(spec, moved)
     assert "bind 10.8.0.40:8404" in text and "server swarmlab-worker01 10.8.0.30:80 check" in text
     assert "192.168.1." not in text
+
+
+def test_a_pair_closes_client_connections_and_each_side_binds_its_own_stats_address(tmp_path):
+    spec = seed(edge="pair")
+    one, two = (render_haproxy(spec, ips(spec), spec.server_name(h)) for h in spec.haproxies)
+    assert "bind 192.168.1.40:8404" in one and "bind 192.168.1.41:8404" in two
+    for text in (one, two):
+        assert "option httpclose" in _section(text, "frontend fe_web") and \
+            "option httpclose" in _section(text, "frontend fe_app")
+        r = haproxy_check(text, tmp_path)
+        assert r.returncode == 0 and "WARNING" not in r.stdout + r.stderr, r.stdout + r.stderr
+    assert "httpclose" not in render_haproxy(seed(), ips(seed())), "a single edge keeps client keep-alive"
