@@ -1,25 +1,20 @@
-"""configure_edge: HAProxy on the lab's HAProxy server, configured from render_haproxy, verified through it.
-
-Steps, each skipped when already true: apt install haproxy → upload the rendered haproxy.cfg to a temp
-path → `haproxy -c -f` it → move it over /etc/haproxy/haproxy.cfg → reload (start and enable on first
-install). An identical installed file with haproxy active changes nothing. An invalid file never
-reaches /etc/haproxy: `EdgeConfigInvalid` carries haproxy's own words.
+"""configure_edge: HAProxy on the lab's HAProxy servers, configured from render_haproxy (a `ServiceFile`: apt
+install, `haproxy -c`, place, reload; an invalid file never reaches /etc/haproxy, `EdgeConfigInvalid` carries
+haproxy's own words), verified through it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import shlex
 from collections.abc import Mapping
 
 import requests
 from pydantic import BaseModel
 
 from swarmlab.errors import SwarmlabError
-from swarmlab.hosts import CommandFailed, HostError, Session
-from swarmlab.hosts.prepare import APT
+from swarmlab.hosts import HostError, Session
 from swarmlab.render.haproxy import render_haproxy
 from swarmlab.render.stack import APP_PORT, WEB_PORT
+from swarmlab.release.service_file import ServiceFile
 from swarmlab.spec import LabSpec
 from swarmlab.sakura.wait import Poll
 
@@ -48,44 +43,18 @@ class EdgeResult(BaseModel):
     docs_url: str
 
 
+HAPROXY = ServiceFile("haproxy", "haproxy", CFG, "haproxy -c -f {path}")
+
+
 def facts(session: Session) -> dict[str, str]:
-    out = session.run(f"""echo installed=$(dpkg-query -W -f='${{Status}}' haproxy 2>/dev/null | grep -c 'install ok installed')
-echo sha=$(sha256sum {CFG} 2>/dev/null | cut -d' ' -f1)
-echo active=$(systemctl is-active haproxy 2>/dev/null)
-exit 0""", timeout_s=60).stdout
-    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    """installed (1/0), sha of the installed haproxy.cfg, active."""
+    return HAPROXY.facts(session)
 
 
 def configure(session: Session, spec: LabSpec, addresses: Mapping[str, str]) -> list[str]:
     """Install, check, place and (re)load HAProxy's config; the list of what changed (empty: nothing).
     `addresses`: server name → private IP (the inventory's `private_ips`)."""
-    cfg = render_haproxy(spec, addresses, session.name)
-    sha = hashlib.sha256(cfg.encode()).hexdigest()
-    f = facts(session)
-    changes: list[str] = []
-    name = session.name
-    if f.get("installed") != "1":
-        session.run(f"{APT} update && {APT} install haproxy", sudo=True, timeout_s=600)
-        changes.append(f"{name}: installed haproxy")
-    if f.get("sha") == sha and f.get("active") == "active" and not changes:
-        return []
-    if f.get("sha") != sha:
-        tmp = f"{CFG}.swarmlab-new"
-        session.put(cfg, tmp, mode=0o644, sudo=True)
-        check = session.run(f"haproxy -c -f {shlex.quote(tmp)}", sudo=True, check=False, timeout_s=60)
-        if not check.ok:
-            session.run(f"rm -f {shlex.quote(tmp)}", sudo=True, check=False, timeout_s=30)
-            raise EdgeConfigInvalid(name, (check.stderr or check.stdout).strip()[-1500:])
-        session.run(f"mv {shlex.quote(tmp)} {CFG}", sudo=True, timeout_s=30)
-        changes.append(f"{name}: installed {CFG} ({sha[:12]})")
-    try:
-        session.run("systemctl enable --quiet haproxy && if systemctl is-active --quiet haproxy; "
-                    "then systemctl reload haproxy; else systemctl start haproxy; fi", sudo=True, timeout_s=120)
-    except CommandFailed as e:
-        status = session.run("systemctl status --no-pager -n 20 haproxy", sudo=True, check=False).stdout
-        raise CommandFailed(name, e.command, e.exit_status, status or e.stderr_tail) from None
-    changes.append(f"{name}: haproxy reloaded")
-    return changes
+    return HAPROXY.converge(session, render_haproxy(spec, addresses, session.name), facts(session), EdgeConfigInvalid)
 
 
 def urls(address: str) -> tuple[str, str, str]:
