@@ -1,5 +1,5 @@
 """configure_edge: HAProxy on the lab's HAProxy servers, configured from render_haproxy (a `ServiceFile`: apt
-install, `haproxy -c`, place, reload; an invalid file never reaches /etc/haproxy, `EdgeConfigInvalid` carries
+install, `haproxy -c`, place, reload; an invalid file never reaches /etc/haproxy, `ConfigInvalid` carries
 haproxy's own words), verified through it.
 """
 
@@ -11,7 +11,7 @@ import requests
 from pydantic import BaseModel
 
 from swarmlab.errors import SwarmlabError
-from swarmlab.hosts import HostError, Session
+from swarmlab.hosts import Session
 from swarmlab.render.haproxy import render_haproxy
 from swarmlab.render.stack import APP_PORT, WEB_PORT
 from swarmlab.release.service_file import ServiceFile
@@ -20,13 +20,6 @@ from swarmlab.sakura.wait import Poll
 
 CFG = "/etc/haproxy/haproxy.cfg"
 VERIFY_TIMEOUT_S = 60.0
-
-
-class EdgeConfigInvalid(HostError):
-    def __init__(self, host: str, output: str):
-        super().__init__(host, f"{host}: haproxy -c rejected the rendered haproxy.cfg (left untouched: {CFG}): "
-                               f"{output}. Fix swarmlab.render.haproxy or the spec and run again.")
-        self.output = output
 
 
 class EdgeNotAnswering(SwarmlabError):
@@ -43,7 +36,7 @@ class EdgeResult(BaseModel):
     docs_url: str
 
 
-HAPROXY = ServiceFile("haproxy", "haproxy", CFG, "haproxy -c -f {path}")
+HAPROXY = ServiceFile("haproxy", "haproxy", CFG, "haproxy -c -f {path}", "swarmlab.render.haproxy")
 
 
 def facts(session: Session) -> dict[str, str]:
@@ -54,7 +47,7 @@ def facts(session: Session) -> dict[str, str]:
 def configure(session: Session, spec: LabSpec, addresses: Mapping[str, str]) -> list[str]:
     """Install, check, place and (re)load HAProxy's config; the list of what changed (empty: nothing).
     `addresses`: server name → private IP (the inventory's `private_ips`)."""
-    return HAPROXY.converge(session, render_haproxy(spec, addresses, session.name), facts(session), EdgeConfigInvalid)
+    return HAPROXY.converge(session, render_haproxy(spec, addresses, session.name), facts(session))
 
 
 def urls(address: str) -> tuple[str, str, str]:

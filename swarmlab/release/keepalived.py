@@ -18,20 +18,14 @@ from swarmlab.spec import LabSpec, ServerSpec
 CONF = "/etc/keepalived/keepalived.conf"
 
 
-class KeepalivedConfigInvalid(HostError):
-    def __init__(self, host: str, output: str):
-        super().__init__(host, f"{host}: keepalived --config-test rejected the rendered keepalived.conf (left "
-                               f"untouched: {CONF}): {output}. Fix swarmlab.render.keepalived and run again.")
-        self.output = output
-
-
 class NoRouterNic(HostError):
     def __init__(self, host: str, address: str):
         super().__init__(host, f"{host}: no NIC holds {address}, its address on the router's switch; check the "
                                f"server's NIC0 (`ip -4 addr` on it) and re-run provision")
 
 
-KEEPALIVED = ServiceFile("keepalived", "keepalived", CONF, "keepalived --config-test --log-console -f {path}")
+KEEPALIVED = ServiceFile("keepalived", "keepalived", CONF, "keepalived --config-test --log-console -f {path}",
+                         "swarmlab.render.keepalived")
 
 
 def facts(session: Session, address: str) -> dict[str, str]:
@@ -47,7 +41,7 @@ def configure(session: Session, spec: LabSpec, me: ServerSpec, block: IPv4Networ
     f = facts(session, address)
     if not f.get("iface"):
         raise NoRouterNic(session.name, address)
-    return KEEPALIVED.converge(session, render_keepalived(spec, me, block, f["iface"]), f, KeepalivedConfigInvalid)
+    return KEEPALIVED.converge(session, render_keepalived(spec, me, block, f["iface"]), f)
 
 
 def holds(session: Session, vip: str) -> bool:

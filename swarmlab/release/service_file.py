@@ -3,28 +3,37 @@
 Steps, each skipped when already true: apt install the package → upload the rendered file to a temp path →
 the service's own check of it → move it into place → reload (start and enable on first install). An
 identical installed file with the service active changes nothing; a file the check rejects never reaches
-its place: the caller's error carries the check's own words.
+its place: `ConfigInvalid` carries the check's own words.
 """
 
 from __future__ import annotations
 
 import hashlib
 import shlex
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from swarmlab.hosts import CommandFailed, Session
+from swarmlab.hosts import CommandFailed, HostError, Session
 from swarmlab.hosts.prepare import APT
+
+
+class ConfigInvalid(HostError):
+    """The service's own check rejected the rendered file on `host`; the installed file is untouched."""
+
+    def __init__(self, host: str, path: str, renderer: str, output: str):
+        super().__init__(host, f"{host}: the service's check rejected the rendered {path} (left untouched): "
+                               f"{output}. Fix {renderer} or the spec and run again.")
+        self.path, self.output = path, output
 
 
 @dataclass(frozen=True)
 class ServiceFile:
-    """`package` installs `service`, configured by `path`; `check` is the command that validates a file
-    (`{path}` is the file to check)."""
+    """`package` installs `service`, configured by `path`, rendered by `renderer`; `check` is the command that
+    validates a file (`{path}` is the file to check)."""
     package: str
     service: str
     path: str
     check: str
+    renderer: str
 
     def facts(self, session: Session, extra: str = "") -> dict[str, str]:
         """installed (1/0), sha of the installed file, active; plus what `extra` (shell lines printing
@@ -36,10 +45,9 @@ echo active=$(systemctl is-active {self.service} 2>/dev/null)
 exit 0""", timeout_s=60).stdout
         return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
-    def converge(self, session: Session, content: str, facts: dict[str, str],
-                 invalid: Callable[[str, str], Exception]) -> list[str]:
+    def converge(self, session: Session, content: str, facts: dict[str, str]) -> list[str]:
         """Make `content` the service's file and the service active, from `facts` (`self.facts`); what changed
-        (empty: nothing). A file the check rejects raises `invalid(host, the check's output)`."""
+        (empty: nothing). A file the check rejects raises `ConfigInvalid` with the check's own words."""
         name = session.name
         sha = hashlib.sha256(content.encode()).hexdigest()
         changes: list[str] = []
@@ -51,10 +59,10 @@ exit 0""", timeout_s=60).stdout
         if facts.get("sha") != sha:
             tmp = shlex.quote(f"{self.path}.swarmlab-new")
             session.put(content, f"{self.path}.swarmlab-new", mode=0o644, sudo=True)
-            check = session.run(self.check.format(path=tmp), sudo=True, check=False, timeout_s=60)
+            check = session.run(self.check.replace("{path}", tmp), sudo=True, check=False, timeout_s=60)
             if not check.ok:
                 session.run(f"rm -f {tmp}", sudo=True, check=False, timeout_s=30)
-                raise invalid(name, (check.stderr or check.stdout).strip()[-1500:])
+                raise ConfigInvalid(name, self.path, self.renderer, (check.stderr or check.stdout).strip()[-1500:])
             session.run(f"mv {tmp} {self.path}", sudo=True, timeout_s=30)
             changes.append(f"{name}: installed {self.path} ({sha[:12]})")
         svc = self.service

@@ -34,6 +34,7 @@ from swarmlab.hosts import (
     run_parallel,
     wait_reachable,
 )
+from swarmlab.release.service_file import ConfigInvalid, ServiceFile
 from swarmlab.sakura.wait import Deadline
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
@@ -410,3 +411,19 @@ def test_sudo_wrap_and_errors_pickle():
     e = CommandFailed("h", "login -p s3cret", 2, "bad s3cret", secrets=["s3cret"])
     e2 = pickle.loads(pickle.dumps(HostsFailed({"h": e})))
     assert "s3cret" not in str(e2) and e2.errors["h"].exit_status == 2
+
+
+def test_a_service_file_its_check_rejects_never_reaches_its_place(session, tmp_path):
+    """ServiceFile over real SSH: the rejected file is removed, the installed one is untouched, and the error
+    carries the check's own words."""
+    installed = tmp_path / "svc.conf"
+    installed.write_text("the working config\n")
+    svc = ServiceFile("bash", "svc", str(installed), "grep -q valid {path} || { echo 'line 1: not valid' >&2; false; }",
+                      "swarmlab.render.svc")
+    facts = svc.facts(session)
+    assert facts["installed"] == "1" and facts["sha"]
+    with pytest.raises(ConfigInvalid, match=r"line 1: not valid\. Fix swarmlab\.render\.svc") as e:
+        svc.converge(session, "broken\n", facts)
+    assert e.value.host == session.name and e.value.path == str(installed)
+    assert installed.read_text() == "the working config\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("svc.conf")) == ["svc.conf"]
