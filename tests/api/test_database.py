@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 from pydantic import SecretStr
 
+from emulator.backend import MemoryBackend
+from emulator.cloud import Cloud
+from emulator.faults import Faults
+from emulator.store import Store
 from swarmlab.sakura import BadRequest, Conflict, NotFound
 from swarmlab.sakura.databases import database_plan_id
 from tests.api.conformance import Raw
@@ -136,3 +141,80 @@ def test_database_raw_quirks_status_and_transitions(emulator):
     assert "postgres" not in raw.ok("GET", f"appliance/{db['ID']}/status")["Appliance"]["SettingsResponse"]["DBConf"]
     raw.ok("DELETE", f"appliance/{db['ID']}")
     assert raw.send("GET", f"appliance/{db['ID']}").status_code == 404
+
+
+# -- the API layer's calls to its backend (in-process, a recording backend) --------------------------------
+class RecordingBackend(MemoryBackend):
+    def __init__(self):
+        self.calls: list[tuple] = []
+
+    def database_created(self, db):
+        self.calls.append(("created", db))
+
+    def database_power_on(self, db):
+        self.calls.append(("on", db))
+
+    def database_power_off(self, db_id, force):
+        self.calls.append(("off", db_id, force))
+
+    def database_settings_changed(self, db):
+        self.calls.append(("settings", db))
+
+    def database_deleted(self, db_id):
+        self.calls.append(("deleted", db_id))
+
+
+def test_database_backend_calls(tmp_path):
+    backend = RecordingBackend()
+    cloud = Cloud(Store(tmp_path / "s.sqlite"), backend, Faults(delay_scale=0.01))
+    cloud.start()
+    try:
+        sw = cloud.create("switch", "is1a", {"Switch": {"Name": "sw"}})
+        db = cloud.create("appliance", "is1a", {"Appliance": {
+            "Class": "database", "Name": "db", "Plan": {"ID": 30},
+            "Remark": {"Servers": [{"IPAddress": "192.168.5.9"}], "Switch": {"ID": sw["ID"]},
+                       "Network": {"NetworkMaskLen": 25}, "DBConf": {"Common": {"DatabaseName": "postgres"}}},
+            "Settings": {"DBConf": {"Common": {"ServicePort": "6432", "SourceNetwork": ["192.168.5.0/25"],
+                                               "DefaultUser": "app", "UserPassword": "backend-pass-1"}}}}})
+        rid = db["ID"]
+
+        def status():
+            return cloud.read("appliance", "is1a", rid)["Instance"]["Status"]
+
+        wait_until(lambda: status() == "up")
+        (op, rt), = backend.calls
+        assert op == "created" and (rt.id, rt.switch_id, rt.ip, rt.mask_len, rt.port) == (
+            rid, sw["ID"], "192.168.5.9", 25, 6432)
+        assert (rt.user, rt.password, rt.source_networks, rt.engine, rt.version) == (
+            "app", "backend-pass-1", ["192.168.5.0/25"], "postgres", "15")
+        assert "backend-pass-1" not in repr(rt)
+
+        h = cloud.read("appliance", "is1a", rid)["SettingsHash"]
+        cloud.update("appliance", "is1a", rid, {"Appliance": {"SettingsHash": h, "Settings": {"DBConf": {
+            "Common": {"SourceNetwork": [], "UserPassword": "backend-pass-2"}}}}})
+        assert len(backend.calls) == 1                    # saved, not applied until PUT config
+        cloud.appliance_config("is1a", rid)
+        op, rt = backend.calls[-1]
+        assert op == "settings" and (rt.password, rt.source_networks, rt.port) == ("backend-pass-2", [], 6432)
+
+        cloud.appliance_power("is1a", rid, on=False, force=True)
+        wait_until(lambda: status() == "down")
+        assert backend.calls[-1] == ("off", rid, True)
+        cloud.appliance_config("is1a", rid)               # a stopped server takes its settings at boot
+        assert backend.calls[-1][0] == "off"
+        cloud.appliance_power("is1a", rid, on=True)
+        wait_until(lambda: status() == "up")
+        assert backend.calls[-1][0] == "on" and backend.calls[-1][1].password == "backend-pass-2"
+        cloud.appliance_power("is1a", rid, on=False)
+        wait_until(lambda: status() == "down")
+        cloud.delete("appliance", "is1a", rid, {})
+        wait_until(lambda: backend.calls[-1] == ("deleted", rid))
+    finally:
+        cloud.close()
+
+
+def wait_until(pred, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
