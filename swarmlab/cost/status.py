@@ -32,6 +32,7 @@ class LabStatus(BaseModel):
     haproxy: bool | None = None       # None: not checked (no HAProxy server / no address)
     nodes_ready: str | None = None    # "6/6", or None when no manager could be asked
     note: str = ""                    # why a check could not be made
+    database: str | None = None       # `database: appliance` labs: "<name> at <ip>:<port>, <status>"
 
 
 def profile_of(view: LabView) -> str | None:
@@ -51,13 +52,21 @@ def haproxy_address(view: LabView) -> str | None:
     return None
 
 
+def database_of(view: LabView) -> str | None:
+    """The lab's database appliance, as the API lists it (none for a `database: swarm` lab)."""
+    dbs = view.resources.databases
+    return "; ".join(f"{d.name} at {d.ip}:{d.port or '?'}, {d.status or d.availability or 'unknown'}"
+                     for d in dbs) or None
+
+
 def status_of(view: LabView, led: Ledger, now: datetime) -> LabStatus:
     created = led.created_at
     return LabStatus(lab=view.lab, zone=view.zone, profile=profile_of(view), created_at=created,
                      age_minutes=int((now - created).total_seconds() // 60) if created else None,
                      expires=view.expires, budget_yen=view.budget_yen, yen=led.total,
                      protected_until=view.protected_until, tearing_down=view.teardown_since is not None,
-                     flags=[str(u) for u in view.life.unreadable], address=haproxy_address(view))
+                     flags=[str(u) for u in view.life.unreadable], address=haproxy_address(view),
+                     database=database_of(view))
 
 
 def _age(minutes: int | None) -> str:
@@ -82,6 +91,7 @@ def text(labs: list[LabStatus], zones: list[str]) -> str:
     out = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in (head, *rows)]
     for s in labs:
         extra = [f"web {s.web_url}", f"docs {s.docs_url}"] if s.web_url else []
+        extra += [f"database appliance {s.database}"] if s.database else []
         extra += ["tearing down"] if s.tearing_down else []
         extra += [f"protected until {s.protected_until:%Y-%m-%d %H:%M}"] if s.protected_until else []
         extra += s.flags + ([s.note] if s.note else [])
