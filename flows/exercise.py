@@ -2,7 +2,7 @@
 counts what users would have seen through HAProxy.
 
     discover (read-only) → publish the app's v2 variant → probe on ─┐
-      preflight (lab converged) → scale → rolling update → rollback → worker down
+      preflight (lab converged) → scale → rolling update → rollback → database restart → worker down
       → one manager down → two managers down → all managers down → recovery
     finally: heal (power on whatever is down, wait until converged) → probe off → markdown artifact
 
@@ -80,6 +80,7 @@ def _exercise_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, r
         run(d.scale)
         run(d.rolling_update, v2)
         run(d.rollback, current)
+        run(d.database_restart)
         run(d.worker_down)
         run(d.one_manager_down)
         run(d.two_managers_down)

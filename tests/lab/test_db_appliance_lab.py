@@ -1,6 +1,7 @@
 """A `database: appliance` lab built from nothing on the docker backend: the stack has no db service, the app
 writes rows through HAProxy into the appliance's PostgreSQL; the appliance power-cycled through the API keeps
-them (the app answers 503 on /healthz while it is gone and recovers by itself); teardown leaves nothing.
+them (the app answers 503 on /healthz while it is gone and recovers by itself); every drill, `database restart`
+included, passes; teardown leaves nothing.
 
     flock /tmp/swarmlab-docker.lock .venv/bin/python -m pytest tests/lab/test_db_appliance_lab.py -q -x -s
 """
@@ -37,6 +38,7 @@ def until(what: str, probe, timeout_s: float):
 def test_an_appliance_lab_serves_rows_from_the_appliance_across_its_power_cycle(tmp_path, prefect_api):
     from blocks.sakura import SakuraCloudCredentials
     from flows.build import build_lab
+    from flows.exercise import exercise_lab
     from flows.provision import provision
     from flows.session import open_fleet
 
@@ -76,3 +78,11 @@ def test_an_appliance_lab_serves_rows_from_the_appliance_across_its_power_cycle(
         until("/healthz to recover", lambda: requests.get(f"http://{haproxy}:8000/healthz", timeout=5).ok, 120)
         got = until("the rows read back", lambda: {i: notes().get(i) for i in ids} == dict(zip(ids, texts)), 60)
         assert got
+
+        report = exercise_lab(spec, fail_on_verdict=False)      # the drills, unchanged but for the new one
+        assert report.error == "" and [(d.name, d.why) for d in report.drills if not d.passed] == []
+        restart = report.drill("database restart")
+        assert restart.details == {"database": "appliance", "data_intact": True} and restart.failed == 0
+        assert restart.detect_s is not None and restart.recover_s > restart.detect_s
+        assert report.drill("worker down").details["data_intact"] is True
+        assert {i: notes().get(i) for i in ids} == dict(zip(ids, texts))
