@@ -177,6 +177,7 @@ def create_app(cloud: Cloud, token: str, secret: str, instance: str, backend: st
         ("PUT", "appliance/{rid}/power", lambda c, rid: cloud.appliance_power(c.zone, rid, on=True)),
         ("DELETE", "appliance/{rid}/power",
          lambda c, rid: cloud.appliance_power(c.zone, rid, on=False, force=force(c))),
+        ("PUT", "appliance/{rid}/config", lambda c, rid: cloud.appliance_config(c.zone, rid)),
         ("PUT", "disk/{rid}/config", lambda c, rid: cloud.edit_disk(c.zone, rid, c.body)),
         ("PUT", "disk/{rid}/to/server/{sid}", lambda c, rid, sid: cloud.disk_attach(c.zone, rid, sid)),
         ("DELETE", "disk/{rid}/to/server", lambda c, rid: cloud.disk_attach(c.zone, rid, None)),

@@ -70,6 +70,23 @@ class RegistryUser:
     permission: str
 
 
+@dataclass(frozen=True)
+class DatabaseRuntime:
+    """A database appliance as a backend runs it: where it listens, who may connect, with what."""
+
+    id: str
+    switch_id: str
+    ip: str
+    mask_len: int
+    port: int
+    user: str
+    password: str = field(repr=False)
+    source_networks: list[str] = field(default_factory=list)   # [] = any source
+    engine: str = "postgres"
+    version: str = ""
+    tags: list[str] = field(default_factory=list)
+
+
 class Backend(Protocol):
     def start(self, live_ids: set[str]) -> None:
         """Called once at emulator start: remove anything this instance made whose id is not live."""
@@ -95,6 +112,22 @@ class Backend(Protocol):
     def nfs_deleted(self, nfs_id: str) -> None: ...
     def nfs_used_bytes(self, nfs_id: str) -> int | None:
         """Bytes the share holds now (for the database monitor's Free-Disk-Size); None if unknown."""
+
+    def database_created(self, db: DatabaseRuntime) -> None:
+        """Make the database (its data volume, its server) and start it; return once it accepts connections."""
+
+    def database_power_on(self, db: DatabaseRuntime) -> None:
+        """Start it with `db`'s settings; return once it accepts connections."""
+
+    def database_power_off(self, db_id: str, force: bool) -> None: ...
+    def database_settings_changed(self, db: DatabaseRuntime) -> None:
+        """Apply port, password and source networks (`PUT /appliance/{id}/config`) if it is running."""
+
+    def database_deleted(self, db_id: str) -> None:
+        """Remove the server and its data."""
+
+    def database_engine_status(self, db_id: str) -> str:
+        """The engine's state for the status endpoint: `running`, or "" if it does not answer."""
 
     def registry_created(self, registry_id: str, fqdn: str, tags: list[str]) -> None: ...
     def registry_users_changed(self, registry_id: str, users: list[RegistryUser]) -> None: ...
@@ -128,6 +161,12 @@ class MemoryBackend:
     def nfs_created(self, nfs_id: str, switch_id: str, ip: str, tags: list[str]) -> None: pass
     def nfs_deleted(self, nfs_id: str) -> None: pass
     def nfs_used_bytes(self, nfs_id: str) -> int | None: return 0
+    def database_created(self, db: DatabaseRuntime) -> None: pass
+    def database_power_on(self, db: DatabaseRuntime) -> None: pass
+    def database_power_off(self, db_id: str, force: bool) -> None: pass
+    def database_settings_changed(self, db: DatabaseRuntime) -> None: pass
+    def database_deleted(self, db_id: str) -> None: pass
+    def database_engine_status(self, db_id: str) -> str: return "running"
     def registry_created(self, registry_id: str, fqdn: str, tags: list[str]) -> None: pass
     def registry_users_changed(self, registry_id: str, users: list[RegistryUser]) -> None: pass
     def registry_deleted(self, registry_id: str) -> None: pass

@@ -9,6 +9,7 @@ from . import fidelity, seed
 from .backend import Backend
 from .compute import ComputeMixin
 from .core import KINDS, Core, md5, public
+from .databases import DatabaseMixin
 from .errors import ApiError, bad
 from .faults import Faults
 from .internet import InternetMixin
@@ -31,7 +32,7 @@ UPDATABLE = {
 }
 
 
-class Cloud(Core, ComputeMixin, NicMixin, PacketFilterMixin, ServicesMixin, InternetMixin):
+class Cloud(Core, ComputeMixin, NicMixin, PacketFilterMixin, ServicesMixin, DatabaseMixin, InternetMixin):
     def __init__(self, store: Store, backend: Backend, faults: Faults, shared_subnet: str = "198.18.0.0/24",
                  timing: str = "local"):
         self.shared_net = ipaddress.IPv4Network(shared_subnet)
@@ -85,6 +86,8 @@ class Cloud(Core, ComputeMixin, NicMixin, PacketFilterMixin, ServicesMixin, Inte
             self._settle()
             rec = self._get(kind, zone, rid)
             self._check_update(rec, fields)
+            if kind == "appliance" and rec["Class"] == "database":
+                self.update_database(rec, fields)
             self._apply_fields(rec, fields, UPDATABLE[kind])
             if kind == "commonserviceitem":
                 rec["SettingsHash"] = md5(json.dumps(rec["Settings"], sort_keys=True))

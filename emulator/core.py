@@ -25,12 +25,15 @@ JST = timezone(timedelta(hours=9))
 # base delays in seconds, multiplied by Faults.delay_scale: `local` (the default) keeps a lab on this machine
 # quick; `cloud` models SAKURA Cloud from public figures (docs/time-model.md): a disk copied from a public
 # archive in minutes, a server up about a minute after its power call, the NFS appliance about 3 minutes
-# (an acceptance test's 175 s end to end); switches, notes, filters and the registry answer at once.
+# (an acceptance test's 175 s end to end), the database appliance 10 minutes (its create "takes minutes";
+# Terraform allows 60); switches, notes, filters and the registry answer at once.
 TIMINGS = {
     "local": {"disk_copy": 2.0, "server_boot": 1.0, "server_shutdown": 1.0, "nfs_create": 3.0,
-              "nfs_boot": 1.0, "nfs_shutdown": 1.0},
+              "nfs_boot": 1.0, "nfs_shutdown": 1.0,
+              "database_create": 3.0, "database_boot": 1.0, "database_shutdown": 1.0},
     "cloud": {"disk_copy": 180.0, "server_boot": 60.0, "server_shutdown": 20.0, "nfs_create": 175.0,
-              "nfs_boot": 60.0, "nfs_shutdown": 20.0},
+              "nfs_boot": 60.0, "nfs_shutdown": 20.0,
+              "database_create": 600.0, "database_boot": 120.0, "database_shutdown": 30.0},
 }
 
 # kind -> (singular key, plural key); global kinds are stored once regardless of the URL's zone

@@ -74,7 +74,7 @@ def archive(out: dict, zone: str) -> dict:
 
 def appliance(out: dict, zone: str) -> dict:
     remark = out.get("Remark") or {}
-    for key in ("Plan", "Switch", "Zone"):
+    for key in ("Plan", "Switch", "Zone") if out.get("Class") == "nfs" else ("Switch",):  # as each fixture has them
         ref = remark.get(key)
         if isinstance(ref, dict) and ref.get("ID") is not None:
             ref["ID"] = str(ref["ID"])

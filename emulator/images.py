@@ -1,4 +1,5 @@
-"""Build the local lab's images: lab/base:bookworm, lab/vm:bookworm, lab/registry:2.8.
+"""Build the local lab's images: lab/base:bookworm, lab/vm:bookworm, lab/registry:2.8 (and, when first
+needed, lab/postgres:15 for the database appliance: `ensure`).
 
 Cache rule: each image carries the label `swarmlab.source-hash`, a hash of its source directory under
 `images/` (plus, for lab/base, the host's apt sources) chained with its parent's hash. An image whose tag
@@ -45,6 +46,12 @@ SPECS: tuple[ImageSpec, ...] = (
     ImageSpec("registry", "lab/registry:2.8", "base"),
 )
 
+# built the first time something needs them (`ensure`), not by `build_all`: the database appliance's server
+# (the stack's images/postgres on lab/base) is only needed by a lab that asks for the appliance
+ON_DEMAND: tuple[ImageSpec, ...] = (
+    ImageSpec("postgres", "lab/postgres:15", "base"),
+)
+
 BASE_TAG = "lab/base:bookworm"
 VM_TAG = "lab/vm:bookworm"
 REGISTRY_TAG = "lab/registry:2.8"
@@ -74,7 +81,7 @@ def _base_config(images_dir: Path) -> dict:
 def source_hashes(images_dir: Path = IMAGES_DIR) -> dict[str, str]:
     """Expected `swarmlab.source-hash` of every image, parents first."""
     out: dict[str, str] = {}
-    for spec in SPECS:
+    for spec in (*SPECS, *ON_DEMAND):
         h = hashlib.sha256()
         h.update(dir_hash(images_dir / spec.name).encode())
         if spec.parent:
@@ -145,9 +152,10 @@ def _remove_excluded(root: Path) -> None:
 
 
 def _build_dockerfile(client: docker.DockerClient, spec: ImageSpec, images_dir: Path, source_hash: str) -> None:
+    parent = next(p.tag for p in SPECS if p.name == spec.parent)
     try:
         client.images.build(path=str(images_dir / spec.name), tag=spec.tag, labels={HASH_LABEL: source_hash},
-                            rm=True, forcerm=True, pull=False)
+                            buildargs={"BASE": parent}, rm=True, forcerm=True, pull=False)
     except BuildError as e:
         tail = "".join(str(c.get("stream", c.get("error", ""))) for c in list(e.build_log)[-20:])
         raise ImageBuildError(f"building {spec.tag} failed: {e.msg}\n{tail}") from None
@@ -177,6 +185,23 @@ def build_all(client: docker.DockerClient | None = None, force: bool = False,
     if rebuilt:
         _prune_replaced(client)
     return summary
+
+
+def ensure(client: docker.DockerClient, name: str, images_dir: Path = IMAGES_DIR) -> str:
+    """Build the on-demand image `name` unless it is current (same cache rule); returns its tag. Its parent
+    must be current already (`build_all`, which the docker backend's preflight asks for)."""
+    spec = next(s for s in ON_DEMAND if s.name == name)
+    hashes = source_hashes(images_dir)
+    if current_hash(client, spec.tag) == hashes[spec.name]:
+        return spec.tag
+    parent = next(p for p in SPECS if p.name == spec.parent)
+    if current_hash(client, parent.tag) != hashes[parent.name]:
+        raise ImageBuildError(f"{spec.tag} is built on {parent.tag}, which is missing or stale: "
+                              "run `python -m emulator.images` first")
+    log.info("building %s", spec.tag)
+    _build_dockerfile(client, spec, images_dir, hashes[spec.name])
+    _prune_replaced(client)
+    return spec.tag
 
 
 def _prune_replaced(client: docker.DockerClient) -> None:

@@ -75,5 +75,8 @@ def add_paths(app: FastAPI, cloud: Cloud, prefix: str, ctx: Callable, catalogue:
 
     @app.get(f"{P}/appliance/{{rid}}/status")
     def appliance_status(rid: str, c=Depends(ctx)):
-        status = cloud.read("appliance", c.zone, rid)["Instance"]["Status"]
-        return c.reply({"is_ok": True, "Appliance": {"SettingsResponse": {"Status": status, "is_fatal": False}}})
+        rec = cloud.read("appliance", c.zone, rid)
+        if rec["Class"] == "database":
+            return c.reply({"is_ok": True, "Appliance": {"SettingsResponse": cloud.database_status(c.zone, rid)}})
+        return c.reply({"is_ok": True, "Appliance": {"SettingsResponse": {"Status": rec["Instance"]["Status"],
+                                                                          "is_fatal": False}}})

@@ -98,6 +98,13 @@ def nfs_class(plan_id: int) -> str:
     return f"cloud/nfs/{kind.lower()}/{size}"
 
 
+DATABASE_PLANS = (10, 30, 90, 240, 500, 1000)   # Plan.ID = size in GB (iaas-api-go types.DatabasePlans)
+
+
+def database_class(plan_id: int) -> str:
+    return f"cloud/appliance/database/{plan_id}gb"
+
+
 SWITCH_CLASS = "cloud/switch/default"
 REGISTRY_CLASS = "cloud/containerregistry"
 
@@ -112,7 +119,7 @@ def disk_plans() -> list[dict]:
 
 def service_classes(zone: str) -> list[dict]:
     """Prices (yen per hour/day/month): a 1-core/1 GB server 9/100/1991, a switch 11/110/2200, a 100 GB HDD
-    NFS 9/99/1980, a 100 Mbps router 14/140/2750 and its /28 12/120/2400; other sizes are scaled from
+    NFS 9/99/1980, a 10 GB database appliance 22/220/4400, a 100 Mbps router 14/140/2750 and its /28 12/120/2400; other sizes are scaled from
     these (the emulator's values, not a price list)."""
     rows = []
 
@@ -135,6 +142,9 @@ def service_classes(zone: str) -> list[dict]:
         for g in DISK_SIZES_GB:
             f = g / 20 * (1 if kind == "ssd" else 0.5)
             add(disk_class(pid, g), f"ディスク {kind.upper()} {g}GB", round(2 * f), round(20 * f), round(400 * f))
+    for size in DATABASE_PLANS:
+        f = 1 + size / 100
+        add(database_class(size), f"データベース {size}GB", round(20 * f), round(200 * f), round(4000 * f))
     add(REGISTRY_CLASS, "コンテナレジストリ", 0, 0, 0)
     for mbps in INTERNET_BANDWIDTHS:
         f = mbps / 100

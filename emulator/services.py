@@ -27,6 +27,8 @@ class ServicesMixin:
     # ---- NFS appliance
     def create_appliance(self, zone: str, body: dict) -> dict:
         a = _obj(body, "Appliance")
+        if a.get("Class") == "database":
+            return self.create_database(zone, a)
         if a.get("Class") != "nfs":
             raise bad("unsupported_res_class", f"Class {a.get('Class')!r} はこのエミュレータでは未対応です。")
         if not a.get("Name"):
@@ -75,7 +77,7 @@ class ServicesMixin:
         for nic in out["Interfaces"]:
             nic["Switch"] = {"ID": rec.get("_switch"), "Name": name, "Scope": "user",
                              "UserSubnet": (sw or {}).get("UserSubnet")}
-        return out
+        return self._render_database(out) if rec["Class"] == "database" else out
 
     def _appliance_blocked(self, rec: dict) -> None:
         if rec["Availability"] == "migrating" or self._still_creating(rec):
@@ -90,15 +92,22 @@ class ServicesMixin:
                 raise conflict("conflict", "アプライアンスは利用可能な状態ではありません。")
             if rec.get("_pending") or status != ("down" if on else "up"):
                 raise conflict("conflict", "アプライアンスは既にその電源状態か、処理中です。")
+            cls = rec["Class"]
             if on:
-                rec["_pending"] = {"op": "boot", "due": time.time() + self._delay("nfs_boot")}
+                rec["_pending"] = {"op": "boot", "due": time.time() + self._delay(f"{cls}_boot")}
             else:
-                rec["_pending"] = {"op": "shutdown", "due": time.time() + (0 if force else self._delay("nfs_shutdown"))}
+                rec["_pending"] = {"op": "shutdown", "force": force,
+                                   "due": time.time() + (0 if force else self._delay(f"{cls}_shutdown"))}
                 self._set_status(rec, "cleaning")
             self._save(rec)
         self._submit(rid)
 
     def _job_appliance(self, rid: str, pend: dict) -> None:
+        with self.lock:
+            rec = self._current(rid, pend)
+            database = rec is not None and rec["Class"] == "database"
+        if database:
+            return self._job_database(rid, pend)
         ok = True
         if pend["op"] == "create":
             with self.lock:
@@ -128,7 +137,8 @@ class ServicesMixin:
             if rec.get("_pending") or rec["Instance"]["Status"] != "down":
                 raise conflict("server_power_must_be_down")
             out = self._deleted(rec)
-        self._backend_job(rid, self.backend.nfs_deleted)
+        gone = self.backend.database_deleted if rec["Class"] == "database" else self.backend.nfs_deleted
+        self._backend_job(rid, gone)
         return out
 
     # ---- container registry

@@ -2,7 +2,7 @@
 counts what users would have seen through HAProxy.
 
     discover (read-only) → publish the app's v2 variant → probe on ─┐
-      preflight (lab converged) → scale → rolling update → rollback → worker down
+      preflight (lab converged) → scale → rolling update → rollback → database restart → worker down
       → one manager down → two managers down → all managers down → recovery → haproxy down (edge: pair)
     finally: heal (power on whatever is down, wait until converged) → probe off → markdown artifact
 
@@ -52,7 +52,7 @@ def exercise_lab(spec: LabSpec = local(), credentials: str | None = None, ssh_ke
 
 
 #: the drills in the order they run
-DRILLS = ("scale", "rolling update", "rollback", "worker down", "one manager down", "two managers down",
+DRILLS = ("scale", "rolling update", "rollback", "database restart", "worker down", "one manager down", "two managers down",
           "all managers down", "recovery", "haproxy down")
 
 
@@ -85,7 +85,7 @@ def _exercise_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, r
             log.info("rolling update: %s → %s", current, v2)
         probe.start()
         drills = {"scale": (d.scale,), "rolling update": (d.rolling_update, v2), "rollback": (d.rollback, current),
-                  "worker down": (d.worker_down,), "one manager down": (d.one_manager_down,),
+                  "database restart": (d.database_restart,), "worker down": (d.worker_down,), "one manager down": (d.one_manager_down,),
                   "two managers down": (d.two_managers_down,), "all managers down": (d.all_managers_down,),
                   "recovery": (d.recovery,), "haproxy down": (d.haproxy_down,)}
 

@@ -1,4 +1,5 @@
-"""provision: switch → servers ∥ (host key pinned → disk + startup script + SSH keys), NFS, registry + user.
+"""provision: switch → servers ∥ (host key pinned → disk + startup script + SSH keys), NFS, database appliance
+(`database: appliance`), registry + user.
 Each server's shared NIC gets the lab's packet filter before its first boot (swarmlab.cloud.provision)."""
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ def _provision_lab(lab: LabSession, log) -> Inventory:
     registry = t.ensure_registry.submit(client, spec, switch_id, tags,
                                         lab.secret("registry"),
                                         named(have.registries, spec.resource_name("registry"), "registry"))
+    database = (t.ensure_database.submit(client, spec, switch_id, tags, lab.secret("db"),
+                                         named(have.databases, spec.resource_name("db"), "database"))
+                if spec.database == "appliance" else None)
     router = (t.ensure_router.submit(client, spec, switch_id, tags,
                                      named(have.internets, spec.resource_name("router"), "router+switch"))
               if spec.edge == "pair" else None)
@@ -106,13 +110,17 @@ def _provision_lab(lab: LabSession, log) -> Inventory:
     (created if nfs_changed else unchanged).append(spec.resource_name("nfs"))
     registry_id, fqdn, reg_changed = registry.result()
     (created if reg_changed else unchanged).append(spec.resource_name("registry"))
+    db_id, db_created = database.result() if database is not None else (None, False)
+    if db_id is not None:
+        (created if db_created else unchanged).append(spec.resource_name("db"))
     if rt is not None:
         (created if rt_created else unchanged).append(spec.resource_name("router"))
 
     inventory = Inventory(lab=spec.name, zone=spec.zone, switch_id=switch_id, servers=infos, nfs_id=nfs_id,
                           nfs_ip=str(spec.nfs.ip), registry_id=registry_id, registry_fqdn=fqdn,
                           registry_user=spec.registry.user, created=created, unchanged=unchanged,
-                          router_id=rt.id if rt else None,
+                          router_id=rt.id if rt else None, db_id=db_id,
+                          db_address=f"{spec.db_appliance_ip}:{spec.db_appliance.port}" if db_id else None,
                           router_block=str(rt.subnet.network) if rt and rt.subnet else None)
     artifacts.inventory_table(inventory, f"Lab {spec.name}: {'changed: ' + ', '.join(created) if created else 'unchanged'}")
     log.info("provision %s: %s", spec.name, f"created/changed {created}" if created else "unchanged")

@@ -39,7 +39,7 @@ def teardown_lab(lab: str, zone: str | None = None, credentials: str | None = No
     """Read the lab's lifecycle tags (protected or unreadable → LabProtected / LabTagUnreadable unless
     `force`), plan every deletion in order (`dry_run` stops here: nothing deleted, no marker), mark the
     switch, then servers (their own disks with them; foreign disks detached, NICs on foreign switches
-    disconnected, both left) ∥ NFS (its data logged first) → leftover disks → registry, notes, packet filters →
+    disconnected, both left) ∥ NFS (its data logged first) ∥ database appliance → leftover disks → registry, notes, packet filters →
     switch; list again: must be empty. NotFound counts as done. The deleted servers' host-key pins are forgotten.
     Holds the lab's lock (flows/lock.py; `lock_timeout_s` bounds the wait for it: LabBusy), except for a dry
     run, which only reads."""
@@ -85,6 +85,7 @@ def _teardown(log, client, lab: str, zone: str, *, dry_run: bool, force: bool) -
     lab_switches = found.lab_switch_ids
     first = [t.delete_server.submit(client, s, owned_disks, lab_switches) for s in found.servers]
     first += [t.delete_nfs.submit(client, n) for n in found.nfs]
+    first += [t.delete_database.submit(client, d) for d in found.databases]
     outcomes = [f.result() for f in first]
     t.forget_host_keys(lab, [server.id for server in found.servers])  # a deleted server's key means nothing now
     rest = t.find_lab(client, lab) if first else found  # disks went with their servers

@@ -90,6 +90,15 @@ class NFSSpec(Model):
     mount_point: AbsolutePath("nfs.mount_point") = "/mnt/nfs"
 
 
+class DatabaseSpec(Model):
+    """SAKURA's managed database appliance of a `database: appliance` lab (PostgreSQL; user `app`, its password
+    derived like the registry's)."""
+
+    ip: IPv4Address | None = Field(None, description="its address on the lab switch; empty: .210 of the subnet")
+    plan: Literal["10g", "30g", "90g", "240g", "500g", "1t"] = "10g"
+    port: int = Field(5432, ge=1024, le=65535)
+
+
 class RegistrySpec(Model):
     name: str = Field(description="registry subdomain label: <name>.sakuracr.jp")
     user: ShellSafe("registry.user", REGISTRY_USER_RE, "a registry user name: 1-64 letters, digits, '_', '.' or '-', "
@@ -184,6 +193,10 @@ class LabSpec(Model):
         "single", description="single: one HAProxy on the shared segment (the walkthrough's); pair: haproxy01 and "
                               "haproxy02 on the lab's router+switch, a VIP from its block moved by keepalived")
     router: RouterSpec = Field(RouterSpec(), description="the router+switch of an `edge: pair` lab")
+    database: Literal["swarm", "appliance"] = Field(
+        "swarm", description="swarm: PostgreSQL as a stack service, its data on the NFS share (the walkthrough's); "
+                             "appliance: SAKURA's managed database appliance on the lab switch")
+    db_appliance: DatabaseSpec = Field(DatabaseSpec(), description="the appliance of a `database: appliance` lab")
 
     @field_validator("name")
     @classmethod
@@ -203,15 +216,17 @@ class LabSpec(Model):
     @model_validator(mode="after")
     def _topology(self) -> LabSpec:
         ips = [s.private_ip for s in self.servers] + [self.nfs.ip]
+        if self.database == "appliance":
+            ips.append(self.db_appliance_ip)
         seen: set[IPv4Address] = set()
         for ip in ips:
             if ip in seen:
-                raise ValueError(f"servers/nfs: duplicate private IP {ip}")
+                raise ValueError(f"servers/nfs/db_appliance: duplicate private IP {ip}")
             seen.add(ip)
             if ip not in self.subnet or ip in (self.subnet.network_address, self.subnet.broadcast_address):
-                raise ValueError(f"servers/nfs: IP {ip} is not a host address in subnet {self.subnet}")
+                raise ValueError(f"servers/nfs/db_appliance: IP {ip} is not a host address in subnet {self.subnet}")
         if self.gateway_ip in seen:
-            raise ValueError(f"gateway: {self.gateway_ip} is also used by a server or the NFS appliance")
+            raise ValueError(f"gateway: {self.gateway_ip} is also used by a server or an appliance")
         keys = [(s.role, s.index) for s in self.servers]
         if len(set(keys)) != len(keys):
             raise ValueError("servers: two servers share a role and index (names would collide)")
@@ -236,6 +251,11 @@ class LabSpec(Model):
     @property
     def gateway_ip(self) -> IPv4Address:
         return self.gateway or next(self.subnet.hosts())
+
+    @property
+    def db_appliance_ip(self) -> IPv4Address:
+        """The database appliance's address: `db_appliance.ip`, else .210 of the subnet."""
+        return self.db_appliance.ip or self.subnet.network_address + 210
 
     @property
     def ttl(self) -> timedelta:

@@ -37,6 +37,7 @@ def _drill(step: Callable[..., DrillResult]):
 scale = _drill(steps.scale)
 rolling_update = _drill(steps.rolling_update)      # (lab, image)
 rollback = _drill(steps.rollback)                  # (lab, previous image)
+database_restart = _drill(steps.database_restart)
 worker_down = _drill(steps.worker_down)
 one_manager_down = _drill(steps.one_manager_down)
 two_managers_down = _drill(steps.two_managers_down)

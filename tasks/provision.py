@@ -56,6 +56,12 @@ def ensure_nfs(client: SakuraClient, spec: LabSpec, switch_id: str, tags: list[s
     return lib.ensure_nfs(client, spec, switch_id=switch_id, tags=tags, existing=existing)
 
 
+@task(name="database", **TRANSIENT_RETRY)
+def ensure_database(client: SakuraClient, spec: LabSpec, switch_id: str, tags: list[str], password: SecretStr,
+                    existing=None) -> tuple[str, bool]:
+    return lib.ensure_database(client, spec, switch_id=switch_id, tags=tags, password=password, existing=existing)
+
+
 @task(name="registry", **TRANSIENT_RETRY)
 def ensure_registry(client: SakuraClient, spec: LabSpec, switch_id: str, tags: list[str], password: SecretStr,
                     existing=None) -> tuple[str, str, bool]:

@@ -32,6 +32,11 @@ def delete_nfs(client: SakuraClient, nfs) -> lib.Outcome:
     return lib.delete_nfs(client, nfs)
 
 
+@task(name="delete-database", task_run_name="delete-{db.name}", **TRANSIENT_RETRY)
+def delete_database(client: SakuraClient, db) -> lib.Outcome:
+    return lib.delete_appliance(client, resources.Kind.DATABASES, db)
+
+
 @task(name="delete", task_run_name="delete-{resource.name}", **TRANSIENT_RETRY)
 def delete_simple(client: SakuraClient, kind: resources.Kind, resource) -> lib.Outcome:
     return lib.delete_simple(client, kind, resource)

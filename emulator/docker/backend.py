@@ -10,6 +10,7 @@ once (one lock per resource id, one for network creation).
 - router+switch    bridge with the gateway on this machine, from a free block of ROUTER_POOL (networks.py)
 - server           VM container + volume + /lab config (vms.py); `reboot` inside handled via watcher.py
 - NFS appliance    host directory (nfs.py)
+- database         lab/postgres:15 container on the switch at its address, data in a volume (databases.py)
 - registry         registry container with TLS from the instance's CA (registry.py, tls.py)
 - Docker Hub       registry aliased as Docker Hub's names, seeded with lab/base as debian (hub.py)
 - packet filter    iptables chain in this machine's namespace (netfilter.py)
@@ -27,7 +28,8 @@ from typing import Callable
 
 import docker
 
-from ..backend import FilterRule, RegistryUser, ServerRuntime
+from ..backend import DatabaseRuntime, FilterRule, RegistryUser, ServerRuntime
+from .databases import Databases
 from .common import BASE_IMAGE, L_KIND, L_RESOURCE, REGISTRY_IMAGE, VM_IMAGE, Scope
 from .hub import Hub
 from .netfilter import Netfilter
@@ -40,7 +42,7 @@ from .watcher import DieWatcher
 
 log = logging.getLogger(__name__)
 
-_STATE_DIRS = ("servers", "registries", "switches")      # named by resource id (switches: <id>.json)
+_STATE_DIRS = ("servers", "registries", "switches", "databases")      # named by resource id (switches: <id>.json)
 
 
 class DockerBackend:
@@ -64,6 +66,7 @@ class DockerBackend:
         self.nfs = NfsShares(self.scope)
         self.vms = VMs(self.scope, self.networks, self.ca, self.nfs.root, vm_image)
         self.registries = Registries(self.scope, self.networks, self.ca, registry_image)
+        self.databases = Databases(self.scope, self.networks)
         self.hub = Hub(self.scope, self.networks, self.ca, registry_image=registry_image, base_image=base_image)
         self.netfilter = Netfilter(instance)
         self.on_server_down = on_server_down
@@ -160,6 +163,24 @@ class DockerBackend:
 
     def nfs_used_bytes(self, nfs_id: str) -> int | None:
         return self.nfs.used_bytes(nfs_id)
+
+    def database_created(self, db: DatabaseRuntime) -> None:
+        self.databases.created(db)
+
+    def database_power_on(self, db: DatabaseRuntime) -> None:
+        self.databases.power_on(db)
+
+    def database_power_off(self, db_id: str, force: bool) -> None:
+        self.databases.power_off(db_id, force)
+
+    def database_settings_changed(self, db: DatabaseRuntime) -> None:
+        self.databases.settings_changed(db)
+
+    def database_deleted(self, db_id: str) -> None:
+        self.databases.deleted(db_id)
+
+    def database_engine_status(self, db_id: str) -> str:
+        return self.databases.engine_status(db_id)
 
     def registry_created(self, registry_id: str, fqdn: str, tags: list[str]) -> None:
         self.registries.created(registry_id, fqdn, tags)

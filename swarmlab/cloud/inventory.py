@@ -32,6 +32,8 @@ class Inventory(BaseModel):
     registry_user: str
     router_id: str | None = None        # edge: pair: the router+switch and its block of public addresses
     router_block: str | None = None
+    db_id: str | None = None            # database: appliance: the appliance and where it listens (`ip:port`)
+    db_address: str | None = None
     created: list[str] = []
     unchanged: list[str] = []
 

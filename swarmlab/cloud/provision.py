@@ -19,6 +19,7 @@ from swarmlab.render import filters as pf
 from swarmlab.render.keepalived import edge_addresses
 from swarmlab.render.startup import host_key_variable, render_startup_script
 from swarmlab.sakura import NotFound, SakuraClient
+from swarmlab.sakura.databases import database_plan_id
 from swarmlab.sakura.disks import DiskEdit
 from swarmlab.sakura.models import Disk, Internet, Server
 from swarmlab.sakura.packet_filters import expression
@@ -26,6 +27,7 @@ from swarmlab.spec import LabSpec, Role, ServerSpec
 
 log = logging.getLogger("swarmlab.cloud.provision")
 BOOT_TIMEOUT_S = 900.0
+DB_TIMEOUT_S = 3600.0     # Terraform's create timeout for a database appliance
 
 
 def _one(found: list, what: str):
@@ -308,6 +310,29 @@ def ensure_nfs(client: SakuraClient, spec: LabSpec, *, switch_id: str, tags: lis
     return nfs.id, changed
 
 
+DB_USER = "app"   # the stack's database user (render/stack.py DB_USER); the appliance gives it a database of its name
+
+
+def ensure_database(client: SakuraClient, spec: LabSpec, *, switch_id: str, tags: list[str], password,
+                    existing=None) -> tuple[str, bool]:
+    """A `database: appliance` lab's database appliance on the lab switch, accepting connections: (id, created?).
+    `password` (derived, SecretStr) goes only into the API body; an adopted appliance keeps its settings."""
+    name = spec.resource_name("db")
+    db = current(client, Kind.DATABASES, spec, name, existing)
+    changed = False
+    if not db:
+        assert_not_torn_down(client, spec, switch_id)
+        db = client.databases.create(
+            name=name, tags=tags, switch_id=switch_id, ip=str(spec.db_appliance_ip), mask_len=spec.subnet.prefixlen,
+            default_route=str(spec.gateway_ip), plan_id=database_plan_id(spec.db_appliance.plan), user=DB_USER,
+            password=password, port=spec.db_appliance.port, source_networks=[str(spec.subnet)],
+            description=f"swarmlab lab {spec.name}: the stack's database")
+        changed = True
+    if changed or db.status != "up":
+        client.databases.wait_ready(db.id, timeout_s=DB_TIMEOUT_S)
+    return db.id, changed
+
+
 def ensure_registry(client: SakuraClient, spec: LabSpec, *, switch_id: str, tags: list[str], password,
                     existing=None) -> tuple[str, str, bool]:
     """The container registry and its user: (id, fqdn, created anything?)."""
@@ -344,11 +369,14 @@ def discover(client: SakuraClient, spec: LabSpec) -> Inventory:
     nfs = need(Kind.NFS, spec.resource_name("nfs"))
     reg = need(Kind.REGISTRIES, spec.resource_name("registry"))
     rt = need(Kind.INTERNETS, spec.resource_name("router")) if spec.edge == "pair" else None
+    db = need(Kind.DATABASES, spec.resource_name("db")) if spec.database == "appliance" else None
     return Inventory(lab=spec.name, zone=client.zone, switch_id=switch.id, servers=servers, nfs_id=nfs.id,
                      nfs_ip=str(spec.nfs.ip), registry_id=reg.id, registry_fqdn=reg.fqdn,
                      registry_user=spec.registry.user, unchanged=[s.name for s in servers],
                      router_id=rt.id if rt else None,
-                     router_block=str(rt.subnet.network) if rt and rt.subnet else None)
+                     router_block=str(rt.subnet.network) if rt and rt.subnet else None,
+                     db_id=db.id if db else None,
+                     db_address=f"{db.ip}:{db.port or spec.db_appliance.port}" if db else None)
 
 
 def missing(found: LabResources, spec: LabSpec) -> list[str]:
@@ -357,6 +385,8 @@ def missing(found: LabResources, spec: LabSpec) -> list[str]:
             (Kind.NFS, spec.resource_name("nfs")), (Kind.REGISTRIES, spec.resource_name("registry"))]
     if spec.edge == "pair":
         want.append((Kind.INTERNETS, spec.resource_name("router")))
+    if spec.database == "appliance":
+        want.append((Kind.DATABASES, spec.resource_name("db")))
     want += [(Kind.SERVERS, spec.server_name(s)) for s in spec.servers]
     want += [(Kind.DISKS, f"{spec.server_name(s)}-disk") for s in spec.servers]
     have = {(kind, r.name) for kind, _ in want for r in found.of(kind)}

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from swarmlab.render.filters import owned as owned_filter
 from swarmlab.sakura import SakuraClient
 from swarmlab.sakura.base import Resource
-from swarmlab.sakura.models import NFS, Disk, Internet, Note, PacketFilter, Registry, Server, Switch
+from swarmlab.sakura.models import NFS, Database, Disk, Internet, Note, PacketFilter, Registry, Server, Switch
 from swarmlab.spec import lab_tags
 
 
@@ -18,6 +18,7 @@ class Kind(StrEnum):
     SERVERS = "servers"
     DISKS = "disks"
     NFS = "nfs"
+    DATABASES = "databases"
     REGISTRIES = "registries"
     NOTES = "notes"
     SWITCHES = "switches"
@@ -27,12 +28,12 @@ class Kind(StrEnum):
     def api(self, client: SakuraClient) -> Resource:
         """The client's accessor for this kind."""
         return {Kind.SERVERS: client.servers, Kind.DISKS: client.disks, Kind.NFS: client.nfs,
-                Kind.REGISTRIES: client.registries, Kind.NOTES: client.notes, Kind.SWITCHES: client.switches,
+                Kind.DATABASES: client.databases, Kind.REGISTRIES: client.registries, Kind.NOTES: client.notes, Kind.SWITCHES: client.switches,
                 Kind.PACKET_FILTERS: client.packet_filters, Kind.INTERNETS: client.internets}[self]
 
 
 # tagged, deletion order (a router+switch goes with its switch, once no server is on it)
-KINDS = (Kind.SERVERS, Kind.DISKS, Kind.NFS, Kind.REGISTRIES, Kind.NOTES, Kind.INTERNETS, Kind.SWITCHES)
+KINDS = (Kind.SERVERS, Kind.DISKS, Kind.NFS, Kind.DATABASES, Kind.REGISTRIES, Kind.NOTES, Kind.INTERNETS, Kind.SWITCHES)
 FILTERS = Kind.PACKET_FILTERS  # no tags: owned by exact name prefix + the lab's marker in Description
 
 
@@ -42,6 +43,7 @@ class LabResources(BaseModel):
     servers: list[Server] = []
     disks: list[Disk] = []
     nfs: list[NFS] = []
+    databases: list[Database] = []
     registries: list[Registry] = []
     notes: list[Note] = []
     switches: list[Switch] = []
@@ -50,7 +52,7 @@ class LabResources(BaseModel):
 
     def of(self, kind: Kind) -> list:
         return {Kind.SERVERS: self.servers, Kind.DISKS: self.disks, Kind.NFS: self.nfs,
-                Kind.REGISTRIES: self.registries, Kind.NOTES: self.notes, Kind.SWITCHES: self.switches,
+                Kind.DATABASES: self.databases, Kind.REGISTRIES: self.registries, Kind.NOTES: self.notes, Kind.SWITCHES: self.switches,
                 Kind.PACKET_FILTERS: self.packet_filters, Kind.INTERNETS: self.internets}[Kind(kind)]
 
     @property

@@ -107,7 +107,7 @@ def server_steps(server, owned_disks: set[str], lab_switches: set[str]) -> list[
 
 
 def plan_teardown(found: LabResources, nfs_bytes: dict[str, int | None] | None = None) -> list[Step]:
-    """Every resource of the lab in deletion order: servers (with their own disks) and NFS, the lab's
+    """Every resource of the lab in deletion order: servers (with their own disks), NFS and database, the lab's
     disks left over, registries, notes, packet filters (unattached once the servers are gone), routers+switches
     (nothing is on their switch once the servers are gone), switches last."""
     owned_disks = {str(d.id) for d in found.disks}
@@ -118,6 +118,8 @@ def plan_teardown(found: LabResources, nfs_bytes: dict[str, int | None] | None =
         steps += server_steps(s, owned_disks, lab_switches)
     steps += [Step(action="delete", kind="nfs", name=n.name, id=str(n.id),
                    detail=data_warning(n.name, nfs_bytes.get(str(n.id)))) for n in found.nfs]
+    steps += [Step(action="delete", kind="databases", name=d.name, id=str(d.id),
+                   detail=f"database {d.name}: its data will be lost") for d in found.databases]
     with_servers = {str(d.id) for s in found.servers for d in s.disks}
     steps += [Step(action="delete", kind="disks", name=d.name, id=str(d.id))
               for d in found.disks if str(d.id) not in with_servers]
@@ -181,16 +183,22 @@ def nfs_data_bytes(client: SakuraClient, nfs) -> int | None:
 
 
 def delete_nfs(client: SakuraClient, nfs) -> Outcome:
-    what = f"nfs {nfs.name}"
+    return delete_appliance(client, Kind.NFS, nfs)
+
+
+def delete_appliance(client: SakuraClient, kind: Kind, appliance) -> Outcome:
+    """An NFS or database appliance: wait out its create, force it off, delete it."""
+    what = f"{kind} {appliance.name}"
+    api = Kind(kind).api(client)
     try:
-        cur = client.nfs.get(nfs.id)
+        cur = api.get(appliance.id)
         if cur.availability == "migrating":  # still being created (a build killed mid-way): it boots once created
-            _settle(lambda: client.nfs.wait_up(cur.id, timeout_s=STOP_TIMEOUT_S))
-            cur = client.nfs.get(cur.id)
+            _settle(lambda: api.wait_up(cur.id, timeout_s=STOP_TIMEOUT_S))
+            cur = api.get(cur.id)
         if cur.status != "down":
-            client.nfs.power_off(cur.id, force=True)
-            client.nfs.wait_down(cur.id, timeout_s=STOP_TIMEOUT_S)
-        done = client.nfs.delete(cur.id)
+            api.power_off(cur.id, force=True)
+            api.wait_down(cur.id, timeout_s=STOP_TIMEOUT_S)
+        done = api.delete(cur.id)
     except NotFound:
         done = False
     return Outcome(deleted=[what]) if done else Outcome(gone=[what])

@@ -17,7 +17,7 @@ from swarmlab.cost.ledger import Ledger
 from swarmlab.spec import LAB_TAG
 from swarmlab.cloud.resources import KINDS, LabResources, owned
 
-ZONAL = ("servers", "disks", "nfs", "switches")  # notes and registries are global (reached through is1a)
+ZONAL = ("servers", "disks", "nfs", "databases", "switches")  # notes and registries are global (reached through is1a)
 
 
 def scan(client) -> dict[str, LabResources]:

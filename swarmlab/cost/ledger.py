@@ -4,7 +4,7 @@ What the API tells us about a resource now: `CreatedAt`, its `ServiceClass`, and
 `Instance.Status` + `Instance.StatusChangedAt`. It does not tell past power states, so:
 
 - a disk, switch, NFS appliance or registry is billed from `CreatedAt` to now (it bills while it exists);
-- a server that is up (or in any state but down) is billed from `CreatedAt` to now: a stop before its
+- a server or database appliance that is up (or in any state but down) is billed from `CreatedAt` to now: a stop before its
   last boot is invisible, so it is counted as running (never cheaper than the truth, by at most
   the time it was stopped plus the minutes between creation and first boot);
 - a server that is down is billed from `CreatedAt` to `StatusChangedAt` (its last stop), counting
@@ -22,13 +22,14 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from swarmlab.cost.prices import (REGISTRY_CLASS, SWITCH_CLASS, PriceTable, disk_class, ip_block_class,
-                                  nfs_class, router_class, server_class)
+from swarmlab.cost.prices import (REGISTRY_CLASS, SWITCH_CLASS, PriceTable, database_class, disk_class,
+                                  ip_block_class, nfs_class, router_class, server_class)
 from swarmlab.errors import SwarmlabError
 from swarmlab.spec import LabSpec
 
 # LabResources field → resource kind
-KIND_OF = {"servers": "server", "disks": "disk", "nfs": "nfs", "registries": "registry", "notes": "note",
+KIND_OF = {"servers": "server", "disks": "disk", "nfs": "nfs", "databases": "database", "registries": "registry",
+           "notes": "note",
            "switches": "switch", "internets": "router"}
 
 
@@ -133,7 +134,7 @@ def span(kind: str, resource, now: datetime) -> tuple[datetime | None, datetime 
     created = getattr(resource, "created_at", None)
     if kind == "note":
         return None, None, "free"
-    if kind != "server":
+    if kind not in ("server", "database"):   # a (non-redundant) database is not billed while stopped, as a server
         return created, now, "" if created else "no CreatedAt: one hour counted"
     status = getattr(resource, "status", "") or ""
     inst = getattr(resource, "instance", None)
@@ -180,6 +181,9 @@ def planned(spec: LabSpec) -> list[tuple[str, str, str]]:
         out.append(("disk", f"{name}-disk", disk_class(spec.plan.disk_plan, spec.plan.disk_gb)))
     out.append(("switch", spec.resource_name("switch"), SWITCH_CLASS))
     out.append(("nfs", spec.resource_name("nfs"), nfs_class(spec.nfs.plan, spec.nfs.size_gb)))
+    if spec.database == "appliance":
+        gb = {"1t": 1000}.get(spec.db_appliance.plan) or int(spec.db_appliance.plan.rstrip("g"))
+        out.append(("database", spec.resource_name("db"), database_class(gb)))
     out.append(("registry", spec.resource_name("registry"), REGISTRY_CLASS))
     if spec.edge == "pair":
         out.append(("router", spec.resource_name("router"), router_class(spec.router.band_width_mbps)))

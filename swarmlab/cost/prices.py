@@ -33,6 +33,11 @@ def nfs_class(plan: str, size_gb: int) -> str:
     return f"cloud/nfs/{plan.lower()}/{size_gb}"
 
 
+def database_class(size_gb: int) -> str:
+    """A database appliance's plan (`cloud/appliance/database/<GB>gb`; the emulator's reading of the path)."""
+    return f"cloud/appliance/database/{size_gb}gb"
+
+
 def router_class(band_width_mbps: int) -> str:
     return f"cloud/internet/router/{band_width_mbps}m"
 
@@ -43,7 +48,7 @@ def ip_block_class(mask_len: int) -> str:
 
 # what a service class path starts with, per resource kind (for kind-level fallbacks)
 FAMILIES = {"server": "cloud/plan/", "disk": "cloud/disk/", "switch": "cloud/switch/", "nfs": "cloud/nfs/",
-            "registry": "cloud/containerregistry", "router": "cloud/internet/router/",
+            "database": "cloud/appliance/database/", "registry": "cloud/containerregistry", "router": "cloud/internet/router/",
             "ip block": "cloud/global-ipaddress-v4/"}
 
 
@@ -86,6 +91,7 @@ BUNDLED_FAMILY: dict[str, Rate] = {  # a class the bundled table does not list: 
     "nfs": BUNDLED[nfs_class("hdd", 100)], "registry": FREE, "note": FREE,
     # the walkthrough prices no router+switch: assumed rates (a rate found this way says "assumed")
     "router": Rate(hourly=14, daily=140, monthly=2750), "ip block": Rate(hourly=12, daily=120, monthly=2400),
+    "database": Rate(hourly=22, daily=220, monthly=4400),
 }
 
 

@@ -34,6 +34,7 @@ class LabStatus(BaseModel):
     nodes_ready: str | None = None    # "6/6", or None when no manager could be asked
     note: str = ""                    # why a check could not be made
     edge: str = ""                    # an `edge: pair`: "pair: VIP v, haproxy01 a, haproxy02 b, router r (block)"
+    database: str | None = None       # `database: appliance` labs: "<name> at <ip>:<port>, <status>"
 
 
 def profile_of(view: LabView) -> str | None:
@@ -72,6 +73,13 @@ def edge_of(view: LabView) -> str:
     return f"edge pair: VIP {vip}, {hosts or 'no HAProxy server'}, router {rt.name} ({rt.subnet.network})"
 
 
+def database_of(view: LabView) -> str | None:
+    """The lab's database appliance, as the API lists it (none for a `database: swarm` lab)."""
+    dbs = view.resources.databases
+    return "; ".join(f"{d.name} at {d.ip}:{d.port or '?'}, {d.status or d.availability or 'unknown'}"
+                     for d in dbs) or None
+
+
 def status_of(view: LabView, led: Ledger, now: datetime) -> LabStatus:
     created = led.created_at
     return LabStatus(lab=view.lab, zone=view.zone, profile=profile_of(view), created_at=created,
@@ -79,7 +87,7 @@ def status_of(view: LabView, led: Ledger, now: datetime) -> LabStatus:
                      expires=view.expires, budget_yen=view.budget_yen, yen=led.total,
                      protected_until=view.protected_until, tearing_down=view.teardown_since is not None,
                      flags=[str(u) for u in view.life.unreadable], address=haproxy_address(view),
-                     edge=edge_of(view))
+                     edge=edge_of(view), database=database_of(view))
 
 
 def _age(minutes: int | None) -> str:
@@ -105,6 +113,7 @@ def text(labs: list[LabStatus], zones: list[str]) -> str:
     for s in labs:
         extra = [f"web {s.web_url}", f"docs {s.docs_url}"] if s.web_url else []
         extra += [s.edge] if s.edge else []
+        extra += [f"database appliance {s.database}"] if s.database else []
         extra += ["tearing down"] if s.tearing_down else []
         extra += [f"protected until {s.protected_until:%Y-%m-%d %H:%M}"] if s.protected_until else []
         extra += s.flags + ([s.note] if s.note else [])

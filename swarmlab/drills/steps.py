@@ -8,6 +8,7 @@ drill is read `probe.timeout_s` after the drill ends, so requests still in fligh
 
 from __future__ import annotations
 
+import shlex
 import time
 import uuid
 from collections.abc import Callable
@@ -264,10 +265,12 @@ def _has_note(lab: DrillLab, note_id: int, text: str) -> bool:
 
 
 def worker_down(lab: DrillLab) -> DrillResult:
-    """Power off (forced) the worker that runs postgres. Its tasks move; postgres comes back on another
-    worker with its data (a note written before is read after). No request may fail: HAProxy retries the
-    probe's GETs caught on the dead worker on another one (render/haproxy.py). Then it is powered on again
-    and the stack converges on all workers."""
+    """Power off (forced) the worker that runs postgres (`database: appliance`: the first worker). Its tasks
+    move; postgres comes back on another worker with its data (a note written before is read after). No request
+    may fail: HAProxy retries the probe's GETs caught on the dead worker on another one (render/haproxy.py).
+    Then it is powered on again and the stack converges on all workers."""
+    if "db" not in lab.services:
+        return _worker_down_beside_appliance(lab)
     db = lab.services["db"]
     _, s = lab.manager()
     node = wait_for("the db task running", lambda: services.observe_service(s, db).nodes, timeout_s=120)[0]
@@ -355,6 +358,88 @@ def haproxy_down(lab: DrillLab) -> DrillResult:
                  conditions={f"the VIP moved within {VIP_MOVE_S:g} s": detect <= VIP_MOVE_S,
                              f"{holder} rejoined as BACKUP": state == "BACKUP",
                              f"the VIP stayed on {peer}": stayed})
+
+
+def _worker_down_beside_appliance(lab: DrillLab) -> DrillResult:
+    """worker down on a lab whose database is the appliance: the first worker powered off (forced) and on again;
+    the rows live in the appliance, so a note written before is read back while the worker is down."""
+    node = lab.workers[0]
+    text = f"drill-{uuid.uuid4().hex[:12]}"
+    note = wait_for("a note written through HAProxy", lambda: _note(lab, text), timeout_s=60)
+    t0 = lab.power_off(node)
+
+    def seen_down():
+        status = node_status(lab.nodes(), node)
+        return status.lower() not in ("ready", "") and status
+
+    status = wait_for(f"the swarm to mark {node} down", seen_down, timeout_s=DETECT_TIMEOUT_S)
+    detect = lab.probe.now() - t0
+    intact = wait_for("the note read back through HAProxy", lambda: _has_note(lab, note["id"], text), timeout_s=300)
+    recover = lab.probe.now() - t0
+    lab.power_on([node])
+    lab.wait_converged(f"{node} Ready and the stack converged on it")
+    rejoined = lab.probe.now() - t0
+    end = lab.settle()
+    result = DrillResult(
+        name="worker down", detect_s=round(detect, 1), recover_s=round(recover, 1), failure_bound=0,
+        notes=[f"{node} powered off through the API (forced); the swarm marked it {status}",
+               f"the database is the appliance: note {note['id']} read back while {node} was down",
+               f"powered on again: every node Ready and the stack converged at {rejoined:.1f} s"],
+        details={"worker": node, "rejoined_s": round(rejoined, 1), "data_intact": bool(intact)})
+    return judge(result, lab.probe.summary(t0, end), bound=0, conditions={"rows intact": bool(intact)})
+
+
+def _healthz(lab: DrillLab) -> int:
+    return requests.get(f"http://{lab.address}:{APP_PORT}/healthz", timeout=5).status_code
+
+
+def database_restart(lab: DrillLab) -> DrillResult:
+    """Power-cycle the database under the probe: the appliance through the API (`database: appliance`), or the
+    postgres task (`swarm`: its container killed on its worker; the swarm starts it again, its data on the NFS
+    share). While it is gone the app's /healthz answers 503 and no probed page fails (none needs the database);
+    the app recovers by itself and every row written before is read back."""
+    texts = [f"drill-{uuid.uuid4().hex[:12]}" for _ in range(3)]
+    notes = [wait_for("a note written through HAProxy", lambda t=t: _note(lab, t), timeout_s=60) for t in texts]
+    appliance = lab.inventory.db_id if "db" not in lab.services else None
+    t0 = lab.probe.now()
+    if appliance:
+        what = lab.spec.resource_name("db")
+        lab.client.databases.power_off(appliance)
+    else:
+        _, s = lab.manager()
+        node = wait_for("the db task running", lambda: services.observe_service(s, lab.services["db"]).nodes,
+                        timeout_s=120)[0]
+        what = f"postgres on {node}"
+        name = shlex.quote(f"com.docker.swarm.service.name={lab.services['db']}")
+        lab.fleet.session(node).run(f"docker ps -q --filter label={name} | xargs -r docker kill", sudo=True,
+                                    timeout_s=MANAGER_CALL_S)
+    lab.events.append(Event(t=t0, host=what, kind="down"))
+    lab.log(f"{what}: stopped at {t0:.1f} s")
+    gone = wait_for("/healthz to answer 503", lambda: _healthz(lab) == 503, timeout_s=120, interval_s=0.2)
+    detect = lab.probe.now() - t0
+    if appliance:
+        lab.client.databases.wait_down(appliance, POWER_TIMEOUT_S)
+        lab.client.databases.power_on(appliance)
+        lab.client.databases.wait_ready(appliance, POWER_TIMEOUT_S)
+    back = wait_for("/healthz to answer 200 again", lambda: _healthz(lab) == 200, timeout_s=300, interval_s=0.5)
+    recover = lab.probe.now() - t0
+    lab.events.append(Event(t=lab.probe.now(), host=what, kind="up"))
+    try:
+        intact = all(wait_for("the notes read back", lambda n=n, t=t: _has_note(lab, n["id"], t), timeout_s=60)
+                     for n, t in zip(notes, texts))
+    except DrillTimeout:
+        intact = False
+    end = lab.settle()
+    result = DrillResult(
+        name="database restart", detect_s=round(detect, 1), recover_s=round(recover, 1), failure_bound=0,
+        notes=[f"{what} stopped ({'the appliance powered off through the API' if appliance else 'container killed'})"
+               f"; /healthz answered 503 after {detect:.1f} s", f"/healthz answered 200 again at {recover:.1f} s",
+               f"{len(notes)} notes written before read back: {intact}",
+               "allowed failures = 0: the probed pages (/ and /version) do not need the database"],
+        details={"database": "appliance" if appliance else "swarm", "data_intact": intact})
+    return judge(result, lab.probe.summary(t0, end), bound=0,
+                 conditions={"/healthz 503 while the database was gone": bool(gone),
+                             "recovered by itself": bool(back), "every row written before read back": intact})
 
 
 def _held(lab: DrillLab, seconds: float = HOLD_S) -> None:
@@ -454,12 +539,18 @@ def recovery(lab: DrillLab) -> DrillResult:
 
 
 def heal(lab: DrillLab, timeout_s: float = CONVERGE_TIMEOUT_S) -> list[str]:
-    """Power on every server of the lab that is not up (whoever stopped it), then wait until every node
-    is Ready and the stack converged. Returns the servers it powered on."""
+    """Power on every server of the lab that is not up (whoever stopped it) and its database appliance, then wait
+    until every node is Ready and the stack converged. Returns what it powered on."""
     down = [s.name for s in lab.inventory.servers
             if lab.client.servers.get(s.id).status != "up"]
     if down:
         lab.log(f"heal: powering on {', '.join(down)}")
         lab.power_on(down)
+    db_id = lab.inventory.db_id
+    if db_id and lab.client.databases.get(db_id).status != "up":
+        lab.log(f"heal: powering on {lab.spec.resource_name('db')}")
+        lab.client.databases.power_on(db_id)
+        lab.client.databases.wait_ready(db_id, POWER_TIMEOUT_S)
+        down.append(lab.spec.resource_name("db"))
     lab.wait_converged("the lab healed (every node Ready, the stack converged)", timeout_s=timeout_s)
     return down

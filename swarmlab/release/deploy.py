@@ -102,15 +102,21 @@ def stack_file(spec: LabSpec, images: StackImages) -> tuple[str, str]:
     return header + body, digest
 
 
+def services_of(spec: LabSpec) -> tuple[str, ...]:
+    """The stack's services: no `db` when the lab's database is the appliance."""
+    return SERVICES if spec.database == "swarm" else tuple(s for s in SERVICES if s != "db")
+
+
 def service_names(spec: LabSpec) -> dict[str, str]:
     """short name → swarm service name (`<stack>_<short>`)."""
-    return {s: f"{spec.stack.name}_{s}" for s in SERVICES}
+    return {s: f"{spec.stack.name}_{s}" for s in services_of(spec)}
 
 
 def wanted(spec: LabSpec, images: StackImages) -> dict[str, tuple[int, str]]:
     """short name → (replicas, image)."""
-    return {"db": (1, images.postgres), "app": (spec.stack.app_replicas, images.app),
-            "web": (spec.stack.web_replicas, images.web)}
+    out = {"db": (1, images.postgres), "app": (spec.stack.app_replicas, images.app),
+           "web": (spec.stack.web_replicas, images.web)}
+    return {k: v for k, v in out.items() if k in services_of(spec)}
 
 
 # -- side effects --------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The stack file (compose v3.8) deployed with `docker stack deploy`: db, app and web on one overlay network.
+"""The stack file (compose v3.8) deployed with `docker stack deploy`: db, app and web on one overlay network
+(`database: appliance`: app and web only, the app connecting to the database appliance on the lab switch).
 
 Fixes the walkthrough's known flaws: postgres is not published and authenticates with scram-sha-256
 (password from the external Docker secret `db_password`; trust only if the spec asks for it), its
@@ -146,6 +147,8 @@ def stack_dict(spec: LabSpec, images: StackImages) -> dict:
                 "stop_grace_period": STOP_GRACE_PERIOD,
                 "deploy": _deploy(replicas, st.endpoint_mode, edge_placement, _update_configs(order))}
 
+    db_host, db_port = ("db", "5432") if spec.database == "swarm" else (str(spec.db_appliance_ip),
+                                                                        str(spec.db_appliance.port))
     services = {
         "db": {
             "image": images.postgres,
@@ -165,13 +168,13 @@ def stack_dict(spec: LabSpec, images: StackImages) -> dict:
             }),
         },
         "app": edge("app", images.app, APP_PORT, st.app_replicas, {
-            "DB_HOST": "db", "DB_PORT": "5432", "DB_NAME": DB_NAME, "DB_USER": DB_USER,
+            "DB_HOST": db_host, "DB_PORT": db_port, "DB_NAME": DB_NAME, "DB_USER": DB_USER,
             "DB_PASSWORD_FILE": secret_path}, {"test": _Flow(APP_HEALTHCHECK), "interval": "5s", "timeout": "5s",
                                                "retries": 3, "start_period": "20s"}, secrets=[secret]),
         "web": edge("web", images.web, WEB_PORT, st.web_replicas, {}, {
             "test": _Flow(WEB_HEALTHCHECK), "interval": "5s", "timeout": "3s", "retries": 3, "start_period": "5s"}),
     }
-    return {
+    out = {
         "version": "3.8",
         "services": services,
         "networks": {NETWORK: {"driver": "overlay", "attachable": True}},
@@ -179,6 +182,9 @@ def stack_dict(spec: LabSpec, images: StackImages) -> dict:
             "type": "none", "o": "bind", "device": f"{spec.nfs.mount_point.rstrip('/')}/{spec.nfs.data_dir}"}}},
         "secrets": {DB_PASSWORD_SECRET: {"external": True}},
     }
+    if spec.database == "appliance":   # the app connects to the database appliance on the lab switch
+        del services["db"], out["volumes"]
+    return out
 
 
 def render_stack(spec: LabSpec, images: StackImages) -> str:
@@ -186,8 +192,10 @@ def render_stack(spec: LabSpec, images: StackImages) -> str:
     header = (f"# swarmlab stack {spec.stack.name} for lab {spec.name} (profile {spec.profile}): "
               f"publish_mode={spec.stack.publish_mode}, endpoint_mode={spec.stack.endpoint_mode}.\n"
               f"# Rendered by swarmlab.render.stack; do not edit. Needs the external secret "
-              f"'{DB_PASSWORD_SECRET}' and the directory\n"
-              f"# {spec.nfs.mount_point.rstrip('/')}/{spec.nfs.data_dir} (the NFS share) on every worker.\n")
+              f"'{DB_PASSWORD_SECRET}' and " + (
+                  f"the directory\n# {spec.nfs.mount_point.rstrip('/')}/{spec.nfs.data_dir} (the NFS share) on every "
+                  f"worker.\n" if spec.database == "swarm" else
+                  f"the database appliance\n# at {spec.db_appliance_ip}:{spec.db_appliance.port} (user {DB_USER}).\n"))
     body = yaml.dump(stack_dict(spec, images), Dumper=_Dumper, sort_keys=False, default_flow_style=False,
                      width=1000, allow_unicode=True)
     return header + body

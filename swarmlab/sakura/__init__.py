@@ -5,7 +5,7 @@ from .errors import (BadRequest, Busy, Conflict, Forbidden, Locked, MethodNotAll
                      NotFound, PaymentRequired, ResourceFailed, SakuraAPIError,
                      SakuraConnectionError, SakuraError, ServerError, StillCreating, Unauthorized,
                      WaitTimeout)
-from .models import (NFS, Archive, Disk, Interface, Internet, Note, PacketFilter, PacketFilterRule, Registry,
+from .models import (NFS, Archive, Database, DatabaseStatus, Disk, Interface, Internet, Note, PacketFilter, PacketFilterRule, Registry,
                      RegistryUser, Server, ServiceClass, SSHKey, Switch)
 from .disks import DiskEdit
 from .config import ApiSettings, CredentialsError, load_settings
@@ -13,6 +13,7 @@ from .wait import wait
 
 __all__ = [
     "GLOBAL_ZONE", "NFS", "ApiSettings", "Archive", "BadRequest", "Busy", "Conflict", "CredentialsError",
+    "Database", "DatabaseStatus",
     "Disk", "DiskEdit",
     "Forbidden", "Interface", "Internet", "Locked", "MethodNotAllowed", "NoMatch", "Note", "NotFound", "PacketFilter",
     "PacketFilterRule",

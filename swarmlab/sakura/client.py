@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from .archives import Archives
+from .databases import Databases
 from .disks import Disks
 from .interfaces import Interfaces
 from .internet import Internets
@@ -63,6 +64,7 @@ class SakuraClient:
         self.notes = Notes(self)
         self.ssh_keys = SSHKeys(self)
         self.nfs = NFSAppliances(self)
+        self.databases = Databases(self)
         self.registries = Registries(self)
         self.packet_filters = PacketFilters(self)
         self.internets = Internets(self)

@@ -13,12 +13,12 @@ from datetime import datetime
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
 
 from .query import normalize_id
 
 __all__ = [
-    "Archive", "Disk", "DiskPlan", "Instance", "Interface", "Internet", "InternetPlan", "NFS", "Note", "PacketFilter",
+    "Archive", "Database", "DatabaseStatus", "Disk", "DiskPlan", "Instance", "Interface", "Internet", "InternetPlan", "NFS", "Note", "PacketFilter",
     "PacketFilterRule",
     "Ref", "Registry", "RegistryUser", "Server", "ServerPlan", "ServiceClass", "ServicePrice", "SSHKey",
     "Switch",
@@ -334,7 +334,8 @@ class NFSRemark(Wire):
     plan: Nested(Ref) = Field(None, alias="Plan")
 
 
-class NFS(_Named):
+class Appliance(_Named):
+    """What NFS and database appliances share: plan, instance, NICs, and `Remark` (switch, address)."""
     klass: Str = Field("", alias="Class")
     availability: Str = Field("", alias="Availability")
     instance: Nested(Instance) = Field(None, alias="Instance")
@@ -350,7 +351,7 @@ class NFS(_Named):
 
     @property
     def ip(self) -> str | None:
-        """The NFS server's address on its switch (export: `<ip>:/export`)."""
+        """The appliance's address on its switch."""
         if self.remark and self.remark.servers and self.remark.servers[0].ip_address:
             return self.remark.servers[0].ip_address
         for nic in self.interfaces:
@@ -361,6 +362,157 @@ class NFS(_Named):
     @property
     def switch_id(self) -> str | None:
         return self.remark.switch.id if self.remark and self.remark.switch else None
+
+
+class NFS(Appliance):
+    """An NFS appliance (`Class: nfs`); export `<ip>:/export`."""
+
+
+def _source_networks(v: Any) -> Any:
+    """`SourceNetwork` is `""`, `null`, a list, or `["0.0.0.0/0"]`: all but a real list of ranges mean any
+    source, read as `[]` (as SAKURA's SDK reads them)."""
+    if not isinstance(v, list):
+        return []
+    nets = [str(x) for x in v if x not in (None, "")]
+    return [] if nets == ["0.0.0.0/0"] else nets
+
+
+def _secret(v: Any) -> Any:
+    return "" if v is None else str(v)
+
+
+def _opt_int(v: Any) -> Any:
+    """A number that may come as a string (`ServicePort: "5432"`) or be empty."""
+    if v in (None, "", [], {}):
+        return None
+    return int(v)
+
+
+OptInt = Annotated[int | None, BeforeValidator(_opt_int)]
+Secret = Annotated[SecretStr, BeforeValidator(_secret)]
+
+
+class DBSettingsCommon(Wire):
+    """`Settings.DBConf.Common`: what the database answers on and to whom. Passwords stay `SecretStr`."""
+    service_port: OptInt = Field(None, alias="ServicePort")
+    source_network: Annotated[list[str], BeforeValidator(_source_networks)] = Field(
+        default_factory=list, alias="SourceNetwork")
+    default_user: Str = Field("", alias="DefaultUser")
+    user_password: Secret = Field(SecretStr(""), alias="UserPassword")
+    web_ui: Any = Field(None, alias="WebUI")
+
+
+class DBBackup(Wire):
+    rotate: OptInt = Field(None, alias="Rotate")
+    time: Str = Field("", alias="Time")
+    day_of_week: Annotated[list[str], BeforeValidator(_list)] = Field(default_factory=list, alias="DayOfWeek")
+
+
+class DBConfSettings(Wire):
+    common: Nested(DBSettingsCommon) = Field(None, alias="Common")
+    backup: Nested(DBBackup) = Field(None, alias="Backup")
+
+
+class DBSettings(Wire):
+    db_conf: Nested(DBConfSettings) = Field(None, alias="DBConf")
+
+
+class DBRemarkCommon(Wire):
+    """`Remark.DBConf.Common`: the engine, fixed at create."""
+    database_name: Str = Field("", alias="DatabaseName")
+    database_version: Str = Field("", alias="DatabaseVersion")
+    database_revision: Str = Field("", alias="DatabaseRevision")
+    database_title: Str = Field("", alias="DatabaseTitle")
+
+
+class DBRemarkConf(Wire):
+    common: Nested(DBRemarkCommon) = Field(None, alias="Common")
+
+
+class DatabaseRemark(NFSRemark):
+    db_conf: Nested(DBRemarkConf) = Field(None, alias="DBConf")
+
+
+class Database(Appliance):
+    """A database appliance (`Class: database`). `Remark` is fixed at create; `Settings` can change."""
+    remark: Nested(DatabaseRemark) = Field(None, alias="Remark")
+    settings: Nested(DBSettings) = Field(None, alias="Settings")
+    settings_hash: Str = Field("", alias="SettingsHash")
+
+    @property
+    def common(self) -> DBSettingsCommon:
+        s = self.settings
+        return (s.db_conf.common if s and s.db_conf and s.db_conf.common else None) or DBSettingsCommon()
+
+    @property
+    def port(self) -> int | None:
+        return self.common.service_port
+
+    @property
+    def source_networks(self) -> list[str]:
+        """Ranges allowed to connect; `[]` means any."""
+        return self.common.source_network
+
+    @property
+    def default_user(self) -> str:
+        return self.common.default_user
+
+    @property
+    def engine(self) -> DBRemarkCommon:
+        r = self.remark
+        return (r.db_conf.common if r and r.db_conf and r.db_conf.common else None) or DBRemarkCommon()
+
+    @property
+    def network(self) -> Subnet | None:
+        return self.remark.network if self.remark else None
+
+
+class DBStatusVersion(Wire):
+    tag: Str = Field("", alias="tag")
+    status: Str = Field("", alias="status")
+    commit_hash: Str = Field("", alias="commithash")
+
+
+class DBEngineStatus(Wire):
+    status: Str = Field("", alias="status")
+
+
+class DBBackupHistory(Wire):
+    created_at: Time = Field(None, alias="createdat")
+    availability: Str = Field("", alias="availability")
+    size: OptInt = Field(None, alias="size")
+
+
+class DBBackupInfo(Wire):
+    history: Annotated[list[DBBackupHistory], BeforeValidator(_list)] = Field(default_factory=list,
+                                                                             alias="history")
+
+
+class DBStatusConf(Wire):
+    version: Nested(DBStatusVersion) = Field(None, alias="version")
+    mariadb: Nested(DBEngineStatus) = Field(None, alias="MariaDB")
+    postgres: Nested(DBEngineStatus) = Field(None, alias="postgres")
+    backup: Nested(DBBackupInfo) = Field(None, alias="backup")
+
+
+class DatabaseStatus(Wire):
+    """`GET /appliance/{id}/status` → `Appliance.SettingsResponse`: the appliance and its engine."""
+    status: Str = Field("", alias="Status")
+    is_fatal: bool = Field(False, alias="is_fatal")
+    db_conf: Nested(DBStatusConf) = Field(None, alias="DBConf")
+
+    @property
+    def engine_status(self) -> str:
+        """The engine's own state (`running`, ...): PostgreSQL's, else MariaDB's; "" when not reported."""
+        conf = self.db_conf
+        for engine in (conf.postgres, conf.mariadb) if conf else ():
+            if engine and engine.status:
+                return engine.status
+        return ""
+
+    @property
+    def backups(self) -> list[DBBackupHistory]:
+        return self.db_conf.backup.history if self.db_conf and self.db_conf.backup else []
 
 
 class RegistryStatus(Wire):

@@ -151,3 +151,27 @@ def test_a_retried_task_with_a_stale_snapshot_creates_no_duplicate(cloud_env, pr
     assert (info.id, changed) == (inv.server(spec.server_name(server)).id, False)
     assert listing(cloud_env, "lab-f") == EXPECTED
     teardown_lab("lab-f", spec.zone)
+
+
+def test_a_database_appliance_lab_is_provisioned_adopted_and_torn_down(cloud_env, prefect_api, caplog):
+    from swarmlab.cloud.secrets import derive
+    from tests.api.test_client import make_client
+
+    spec = local("lab-d", database="appliance")
+    inv = provision(spec)
+    assert inv.db_id and inv.db_address == "192.168.1.210:5432" and "lab-d-db" in inv.created
+    assert listing(cloud_env, "lab-d") == EXPECTED + Counter({"appliance": 1})
+    with make_client(cloud_env) as client:
+        db = client.databases.get(inv.db_id)
+        assert (db.name, db.status, db.ip, db.port, db.default_user) == ("lab-d-db", "up", "192.168.1.210", 5432, "app")
+        assert db.source_networks == ["192.168.1.0/24"] and db.switch_id == inv.switch_id
+        password = derive(SecretStr(cloud_env.secret), "lab-d", "db").get_secret_value()
+        assert db.common.user_password.get_secret_value() == password
+        assert client.databases.status(inv.db_id).engine_status == "running"
+    assert password not in caplog.text
+
+    again = provision(spec)
+    assert again.created == [] and again.db_id == inv.db_id
+    report = teardown_lab("lab-d", spec.zone)
+    assert "databases lab-d-db" in report.deleted and "nfs lab-d-nfs" in report.deleted
+    assert listing(cloud_env, "lab-d") == Counter()

@@ -26,7 +26,7 @@ def exercised(built):
 def test_every_drill_ran_in_order_and_passed(exercised):
     _, report = exercised
     assert report.error == ""
-    assert [d.name for d in report.drills] == ["scale", "rolling update", "rollback", "worker down",
+    assert [d.name for d in report.drills] == ["scale", "rolling update", "rollback", "database restart", "worker down",
                                                "one manager down", "two managers down", "all managers down",
                                                "recovery"]
     assert [(d.name, d.why) for d in report.drills if not d.passed] == [], [

@@ -228,3 +228,24 @@ def test_images_model_is_strict():
         StackImages(web="a:1", app="b:1")
     with pytest.raises(ValidationError):
         StackImages(web="a:1", app="b:1", postgres="c:1", redis="d:1")
+
+
+def test_database_appliance_stack_has_no_db_service_and_the_app_uses_the_appliance(tmp_path):
+    from swarmlab.release.deploy import service_names, wanted
+    from swarmlab.spec import DatabaseSpec
+
+    spec = local(database="appliance", db_appliance=DatabaseSpec(ip="192.168.1.211", port=6543),
+                 stack=StackSpec(publish_mode="host", endpoint_mode="dnsrr", web_replicas=3))
+    d = stack_dict(spec, IMAGES)
+    assert set(d["services"]) == {"app", "web"} and "volumes" not in d
+    env = d["services"]["app"]["environment"]
+    assert (env["DB_HOST"], env["DB_PORT"], env["DB_USER"], env["DB_NAME"]) == ("192.168.1.211", "6543", "app", "app")
+    assert env["DB_PASSWORD_FILE"] == f"/run/secrets/{DB_PASSWORD_SECRET}"   # the same derived secret
+    text = render_stack(spec, IMAGES)
+    assert "the database appliance\n# at 192.168.1.211:6543 (user app)" in text and "NFS" not in text.split("\n")[1]
+    loaded = docker_stack_config(text, tmp_path)
+    assert set(loaded["services"]) == {"app", "web"}
+    assert set(service_names(spec)) == set(wanted(spec, IMAGES)) == {"app", "web"}
+    swarm = local(stack=StackSpec(publish_mode="host", endpoint_mode="dnsrr", web_replicas=3))
+    assert stack_dict(swarm, IMAGES)["services"]["app"]["environment"]["DB_HOST"] == "db"
+    assert set(service_names(swarm)) == {"db", "app", "web"}

@@ -1,0 +1,88 @@
+"""A `database: appliance` lab built from nothing on the docker backend: the stack has no db service, the app
+writes rows through HAProxy into the appliance's PostgreSQL; the appliance power-cycled through the API keeps
+them (the app answers 503 on /healthz while it is gone and recovers by itself); every drill, `database restart`
+included, passes; teardown leaves nothing.
+
+    flock /tmp/swarmlab-docker.lock .venv/bin/python -m pytest tests/lab/test_db_appliance_lab.py -q -x -s
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+import requests
+
+from swarmlab.spec import LabSpec, Role
+from tests.lab.conftest import running_lab
+
+pytestmark = pytest.mark.lab
+
+NAME, SUBNET, SHARED = "dbtest", "192.168.71.0/24", "198.18.71.0/24"
+
+
+def until(what: str, probe, timeout_s: float):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            got = probe()
+        except requests.RequestException:
+            got = None
+        if got:
+            return got
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(1)
+
+
+def test_an_appliance_lab_serves_rows_from_the_appliance_across_its_power_cycle(tmp_path, prefect_api):
+    from blocks.sakura import SakuraCloudCredentials
+    from flows.build import build_lab
+    from flows.exercise import exercise_lab
+    from flows.provision import provision
+    from flows.session import open_fleet
+
+    with running_lab(tmp_path, NAME, SUBNET, SHARED) as (emu, spec):
+        spec = LabSpec(**{**spec.model_dump(), "database": "appliance"})
+        t0 = time.monotonic()
+        build_lab(spec)
+        print(f"\nbuild_lab (database: appliance) from nothing: {time.monotonic() - t0:.1f} s")
+        inv = provision(spec)
+        assert inv.db_address == "192.168.71.210:5432"
+        haproxy = next(s.address for s in inv.servers if s.role == Role.haproxy)
+        fleet = open_fleet(inv, spec, None)
+        try:
+            names = fleet.session(spec.server_name(spec.managers[0])).run(
+                "docker service ls --format '{{.Name}}'", sudo=True).stdout.split()
+        finally:
+            fleet.close()
+        assert sorted(names) == [f"{spec.stack.name}_app", f"{spec.stack.name}_web"]
+
+        texts = [f"row-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+        ids = [requests.post(f"http://{haproxy}:8000/notes", json={"text": t}, timeout=10).json()["id"] for t in texts]
+
+        def notes() -> dict:
+            r = requests.get(f"http://{haproxy}:8000/notes", params={"limit": 1000}, timeout=5)
+            return {n["id"]: n["text"] for n in r.json()} if r.status_code == 200 else {}
+
+        assert {i: notes().get(i) for i in ids} == dict(zip(ids, texts))
+
+        client = SakuraCloudCredentials.from_env().client(spec.zone)
+        client.databases.power_off(inv.db_id)
+        client.databases.wait_down(inv.db_id, timeout_s=120)
+        until("/healthz to say 503 while the database is gone",
+              lambda: requests.get(f"http://{haproxy}:8000/healthz", timeout=5).status_code == 503, 60)
+        assert requests.get(f"http://{haproxy}/", timeout=10).status_code == 200      # web needs no database
+        client.databases.power_on(inv.db_id)
+        client.databases.wait_ready(inv.db_id, timeout_s=300)
+        until("/healthz to recover", lambda: requests.get(f"http://{haproxy}:8000/healthz", timeout=5).ok, 120)
+        got = until("the rows read back", lambda: {i: notes().get(i) for i in ids} == dict(zip(ids, texts)), 60)
+        assert got
+
+        report = exercise_lab(spec, fail_on_verdict=False)      # the drills, unchanged but for the new one
+        assert report.error == "" and [(d.name, d.why) for d in report.drills if not d.passed] == []
+        restart = report.drill("database restart")
+        assert restart.details == {"database": "appliance", "data_intact": True} and restart.failed == 0
+        assert restart.detect_s is not None and restart.recover_s > restart.detect_s
+        assert report.drill("worker down").details["data_intact"] is True
+        assert {i: notes().get(i) for i in ids} == dict(zip(ids, texts))
