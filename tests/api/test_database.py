@@ -16,6 +16,7 @@ from swarmlab.sakura import BadRequest, Conflict, NotFound
 from swarmlab.sakura.databases import database_plan_id
 from tests.api.conformance import Raw
 from tests.api.test_client import TAGS, make_client
+from swarmlab.sakura.wait import Deadline
 
 PASSWORD = SecretStr("db-pass-Never-Logged-7")
 
@@ -214,7 +215,7 @@ def test_database_backend_calls(tmp_path):
 
 
 def wait_until(pred, timeout=5.0):
-    deadline = time.monotonic() + timeout
+    deadline = Deadline(timeout)
     while not pred():
-        assert time.monotonic() < deadline, "timed out"
+        assert not deadline.passed, "timed out"
         time.sleep(0.02)
