@@ -1,4 +1,5 @@
-"""build_lab from nothing to HAProxy answering (lab and stack images warm, registry fresh), its no-op re-run, teardown.
+"""build_lab from nothing to HAProxy answering (lab and stack images warm, registry fresh), its no-op re-run, teardown;
+then the same lab with `database: appliance` from nothing (`build_appliance_s`) and its teardown.
 
 Own names and subnets (lab `benchbuild`, instance `swarmlab-bench-benchbuild`), so it runs beside the other
 benchmarks; the emulator is purged at the end, so nothing of it is left.
@@ -10,6 +11,7 @@ import os
 
 from benchmarks import labenv
 from swarmlab.sakura.transport import SENT
+from swarmlab.spec import LabSpec
 
 # Where the images are built: "local" (default: this machine's engine, its build cache warm, as the sequential
 # script built on the host; pushed through a relay to the lab's registry) or "ssh" (on a manager, from scratch
@@ -23,6 +25,7 @@ def run(tmp: str) -> dict:
         from flows.build import build_lab
         from flows.teardown import teardown_lab
 
+        appliance = LabSpec(**{**spec.model_dump(), "database": "appliance"})  # the same lab on the appliance
         try:
             if BASE:  # warm: the stack's images are in this engine's build cache, as the lab images are
                 from swarmlab.hosts.engine import local_engine
@@ -31,13 +34,19 @@ def run(tmp: str) -> dict:
                     for b in image_builds(f"{spec.name}.sakuracr.jp", base=BASE).values():
                         build_image(client, b)
             sent = [SENT.value]
-            first, build_s = labenv.timed(build_lab, spec, engine=ENGINE, base=BASE)
-            sent.append(SENT.value)
-            again, noop_s = labenv.timed(build_lab, spec, engine=ENGINE, base=BASE)
-            sent.append(SENT.value)
+            try:
+                first, build_s = labenv.timed(build_lab, spec, engine=ENGINE, base=BASE)
+                sent.append(SENT.value)
+                again, noop_s = labenv.timed(build_lab, spec, engine=ENGINE, base=BASE)
+                sent.append(SENT.value)
+            finally:
+                _, teardown_s = labenv.timed(teardown_lab, spec.name, spec.zone)
+                sent.append(SENT.value)
+            try:
+                _, build_appliance_s = labenv.timed(build_lab, appliance, engine=ENGINE, base=BASE)
+            finally:
+                teardown_lab(appliance.name, appliance.zone)
         finally:
-            _, teardown_s = labenv.timed(teardown_lab, spec.name, spec.zone)
-            sent.append(SENT.value)
             if BASE:  # the stack images this engine built and tagged for the lab's registry
                 import docker
 
@@ -47,7 +56,7 @@ def run(tmp: str) -> dict:
                         if tag.startswith(f"{spec.name}.sakuracr.jp/"):
                             engine.images.remove(tag, noprune=True)  # keep the build cache warm
     return {"benchmark": "build", "build_s": build_s, "noop_s": noop_s, "noop_ratio": round(noop_s / build_s, 3),
-            "teardown_s": teardown_s, "changes_first": len(first.changes), "changes_noop": again.changes,
-            "stages": first.timings, "web_url": first.web_url, "engine": ENGINE,
+            "teardown_s": teardown_s, "build_appliance_s": build_appliance_s, "changes_first": len(first.changes),
+            "changes_noop": again.changes, "stages": first.timings, "web_url": first.web_url, "engine": ENGINE,
             "api_requests": dict(zip(("build", "noop", "teardown"), (b - a for a, b in zip(sent, sent[1:])))),
             "emulator": labenv.emulator_note()}

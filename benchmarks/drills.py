@@ -1,4 +1,5 @@
-"""exercise_lab on a lab of its own: every drill's time to detect, time to recover, ok/failed requests.
+"""exercise_lab on a lab of its own: every drill's time to detect, time to recover, ok/failed requests; then the
+drills that differ on the same lab with `database: appliance` (`drills_appliance`).
 
 Own names and subnets (lab `benchdrill`, instance `swarmlab-bench-benchdrill`); the lab is built with
 build_lab first (not timed here: see `benchmarks build`), torn down and the emulator purged at the end.
@@ -7,6 +8,17 @@ build_lab first (not timed here: see `benchmarks build`), torn down and the emul
 from __future__ import annotations
 
 from benchmarks import labenv
+from swarmlab.spec import LabSpec
+
+#: the drills that run differently on a `database: appliance` lab (every drill runs on the swarm variant)
+APPLIANCE_DRILLS = ("database restart", "worker down")
+
+
+def _rows(report) -> list[dict]:
+    return [{"name": d.name, "detect_s": d.detect_s, "recover_s": d.recover_s, "ok": d.ok, "failed": d.failed,
+             "failure_bound": d.failure_bound, "verdict": d.verdict, "p99_ms": d.p99_ms,
+             **{k: v for k, v in d.details.items() if k.endswith("_s") and v is not None}}
+            for d in report.drills]
 
 
 def run(tmp: str) -> dict:
@@ -20,12 +32,14 @@ def run(tmp: str) -> dict:
             report, exercise_s = labenv.timed(exercise_lab, spec, fail_on_verdict=False)
         finally:
             _, teardown_s = labenv.timed(teardown_lab, spec.name, spec.zone)
-    return {"benchmark": "drills", "passed": report.passed, "error": report.error,
-            "drills": [{"name": d.name, "detect_s": d.detect_s, "recover_s": d.recover_s, "ok": d.ok,
-                        "failed": d.failed, "failure_bound": d.failure_bound, "verdict": d.verdict,
-                        "p99_ms": d.p99_ms, **{k: v for k, v in d.details.items()
-                                               if k.endswith("_s") and v is not None}}
-                       for d in report.drills],
+        appliance = LabSpec(**{**spec.model_dump(), "database": "appliance"})
+        try:
+            build_lab(appliance)
+            on_appliance = exercise_lab(appliance, only=list(APPLIANCE_DRILLS), fail_on_verdict=False)
+        finally:
+            teardown_lab(appliance.name, appliance.zone)
+    return {"benchmark": "drills", "passed": report.passed and on_appliance.passed, "error": report.error,
+            "drills": _rows(report), "drills_appliance": _rows(on_appliance),
             "rate_per_s": report.rate_per_s, "total": report.total.model_dump() if report.total else None,
             "healed": report.healed, "exercise_s": exercise_s, "build_s": build_s, "teardown_s": teardown_s,
             "emulator": labenv.emulator_note()}
