@@ -24,9 +24,6 @@ class Change(BaseModel):
     target: str
     detail: str = ""
 
-    def line(self) -> str:
-        return f"  {SIGN[self.action]} {self.target}" + (f": {self.detail}" if self.detail else "")
-
 
 class LabPlan(BaseModel):
     lab: str
@@ -127,6 +124,11 @@ def make_plan(spec: LabSpec, zone: str, found: LabResources, *, estimate_yen: fl
                    budget_yen=spec.budget_yen, price_source=price_source)
 
 
+def line(change: Change) -> str:
+    """`  + target: detail` (the sign of its action)."""
+    return f"  {SIGN[change.action]} {change.target}" + (f": {change.detail}" if change.detail else "")
+
+
 def text(plan: LabPlan) -> str:
     """Terraform-like: `+` create, `~` change, `?` unknown, then the summary line and the cost."""
     lines = [f"Lab {plan.lab} in {plan.zone} (profile {plan.profile}): "
@@ -134,7 +136,7 @@ def text(plan: LabPlan) -> str:
     for title, changes in (("Resources", plan.resources), ("Hosts", plan.hosts), ("Swarm", plan.swarm),
                            ("Stack", plan.stack)):
         lines.append(f"{title}:" if changes else f"{title}: no changes")
-        lines += [c.line() for c in changes]
+        lines += [line(c) for c in changes]
     creates = sum(c.action == "create" for c in plan.resources)
     lines.append("")
     if plan.no_changes:

@@ -57,7 +57,7 @@ def test_a_complete_lab_with_nothing_to_do_plans_no_changes():
 def test_host_and_stack_changes_and_unknowns_are_counted():
     spec = local("lab1")
     hosts = p.plan_hosts({"lab1-worker01": [AptStep(kind="install", packages=("vim",))], "lab1-worker02": []})
-    assert [c.line() for c in hosts] == ["  ~ host lab1-worker01: install vim"]
+    assert [p.line(c) for c in hosts] == ["  ~ host lab1-worker01: install vim"]
     stack = p.plan_stack(spec, {"app": "b" * 64, "db": None, "web": "a" * 64}, "a" * 64)
     assert stack[0].detail == f"deploy (app {'b' * 12} → {'a' * 12}, db missing)"
     plan = p.make_plan(spec, "is1a", LabResources(), estimate_yen=1, price_source="api", hosts=hosts, stack=stack,
