@@ -148,29 +148,12 @@ class DatabaseMixin:
             password=common["UserPassword"], source_networks=list(common["SourceNetwork"]),
             engine=engine["DatabaseName"], version=engine["DatabaseVersion"], tags=list(rec["Tags"]))
 
-    def _job_database(self, rid: str, pend: dict) -> None:
-        with self.lock:
-            rec = self._current(rid, pend)
-            if rec is None:
-                return
-            db = self.database_runtime(rec)
-        calls = {"create": lambda: self.backend.database_created(db), "boot": lambda: self.backend.database_power_on(db),
-                 "shutdown": lambda: self.backend.database_power_off(rid, pend.get("force", False))}
-        ok = self._backend_ok(f"database {pend['op']} {rid}", calls[pend["op"]])
-        if not self._wait_due(pend):
-            return
-        with self.lock:
-            rec = self._finish(rid, pend)
-            if rec is None:
-                return
-            if pend["op"] == "create":
-                rec["Availability"] = "available" if ok else "failed"
-                self._event(rec, rec["Availability"])
-            if ok:
-                self._set_status(rec, "down" if pend["op"] == "shutdown" else "up")
-            elif pend["op"] == "shutdown":
-                self._set_status(rec, "up")
-            self._save(rec)
+    def _database_call(self, rec: dict, pend: dict):
+        """The backend's call for a database's create, boot or shutdown."""
+        db, rid = self.database_runtime(rec), rec["ID"]
+        return {"create": lambda: self.backend.database_created(db),
+                "boot": lambda: self.backend.database_power_on(db),
+                "shutdown": lambda: self.backend.database_power_off(rid, pend.get("force", False))}[pend["op"]]
 
     def update_database(self, rec: dict, fields: dict) -> None:
         """`PUT /appliance/{id}` of a database: plain fields, and `Settings` (with `SettingsHash` when sent)."""

@@ -103,19 +103,15 @@ class ServicesMixin:
         self._submit(rid)
 
     def _job_appliance(self, rid: str, pend: dict) -> None:
+        """An appliance's create, boot or shutdown: the backend's call (an NFS has one for create only), the
+        transition's delay, then its state (a failed shutdown leaves it up)."""
         with self.lock:
             rec = self._current(rid, pend)
-            database = rec is not None and rec["Class"] == "database"
-        if database:
-            return self._job_database(rid, pend)
-        ok = True
-        if pend["op"] == "create":
-            with self.lock:
-                rec = self._current(rid, pend)
-                if rec is None:
-                    return
-                args = (rid, rec["_switch"], rec["Remark"]["Servers"][0]["IPAddress"], list(rec["Tags"]))
-            ok = self._backend_ok(f"nfs_created {rid}", lambda: self.backend.nfs_created(*args))
+            if rec is None:
+                return
+            call = self._database_call(rec, pend) if rec["Class"] == "database" else self._nfs_call(rec, pend)
+            what = f"{rec['Class']} {pend['op']} {rid}"
+        ok = True if call is None else self._backend_ok(what, call)
         if not self._wait_due(pend):
             return
         with self.lock:
@@ -127,7 +123,16 @@ class ServicesMixin:
                 self._event(rec, rec["Availability"])
             if ok:
                 self._set_status(rec, "down" if pend["op"] == "shutdown" else "up")
+            elif pend["op"] == "shutdown":
+                self._set_status(rec, "up")
             self._save(rec)
+
+    def _nfs_call(self, rec: dict, pend: dict):
+        """The backend's call for an NFS appliance's create (None for boot and shutdown)."""
+        if pend["op"] != "create":
+            return None
+        args = (rec["ID"], rec["_switch"], rec["Remark"]["Servers"][0]["IPAddress"], list(rec["Tags"]))
+        return lambda: self.backend.nfs_created(*args)
 
     def delete_appliance(self, zone: str, rid: str, body: dict) -> dict:
         with self.lock:
