@@ -8,13 +8,12 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-import time
 
 from . import seed
 from .backend import DatabaseRuntime
-from .compute import _ref_id
 from .core import md5
-from .errors import bad, conflict, not_found
+from .errors import bad, conflict
+from .services import remark_ip
 
 ENGINES = {"postgres": ("PostgreSQL", "15", "15.8")}   # DatabaseName -> (title, default version, revision)
 ANY = "0.0.0.0/0"
@@ -72,14 +71,8 @@ def settings_hash(settings: dict) -> str:
 
 
 class DatabaseMixin:
-    def create_database(self, zone: str, a: dict) -> dict:
-        if not a.get("Name"):
-            raise bad("missing_param", "Name が必要です。")
-        remark = a.get("Remark") if isinstance(a.get("Remark"), dict) else {}
-        try:
-            plan_id = int(_ref_id(a.get("Plan")) or _ref_id(remark.get("Plan")) or 0)
-        except ValueError:
-            plan_id = 0
+    def create_database(self, zone: str, a: dict, remark: dict, plan_id: int) -> dict:
+        """`POST /appliance` of Class database (`create_appliance` has checked its Name and read its plan)."""
         if plan_id not in seed.DATABASE_PLANS:
             raise bad("param_res_not_found", f"データベースプランが見つかりません: {plan_id}")
         engine = ((remark.get("DBConf") or {}).get("Common") or {}) if isinstance(remark.get("DBConf"), dict) else {}
@@ -92,38 +85,20 @@ class DatabaseMixin:
                                         f"({name} {version})。")
         settings = check_settings(a.get("Settings"), {"DBConf": {"Common": {
             k: engine[k] for k in ("DefaultUser", "UserPassword") if engine.get(k)}}})
-        servers = remark.get("Servers") or []
-        ip = servers[0].get("IPAddress") if servers and isinstance(servers[0], dict) else None
-        try:
-            ipaddress.IPv4Address(ip or "")
-        except ValueError:
-            raise bad("missing_param", "Remark.Servers[0].IPAddress が必要です。")
+        ip = remark_ip(remark)
         net = remark.get("Network") if isinstance(remark.get("Network"), dict) else {}
-        swid = _ref_id(remark.get("Switch"))
         with self.lock:
-            sw = self.res.get(swid or "")
-            if not sw or sw["_kind"] != "switch" or sw["_zone"] != zone:
-                raise not_found(f"switch {swid}")
+            swid = self._appliance_switch(zone, remark)
             taken = [r["Name"] for r in self._all("appliance", zone)
                      if r.get("_switch") == swid and r["Remark"]["Servers"][0]["IPAddress"] == ip]
             if taken:
                 raise conflict("res_already_exists", f"{ip} は {taken[0]} が使用しています。")
-            now = time.time()
-            rec = self._insert("appliance", zone, {
-                "Class": "database", "Name": a["Name"], "Description": a.get("Description") or "",
-                "Tags": list(a.get("Tags") or []), "Icon": a.get("Icon"), "Plan": {"ID": plan_id},
-                "Remark": {"Zone": {"ID": seed.ZONES[zone][0]}, "Network": net, "Servers": [{"IPAddress": ip}],
-                           "DBConf": {"Common": {"DatabaseTitle": f"{title} {revision}", "DatabaseName": name,
-                                                 "DatabaseVersion": version, "DatabaseRevision": revision}},
-                           "Switch": {"ID": swid}, "Plan": {"ID": plan_id}},
-                "Settings": settings, "SettingsHash": settings_hash(settings),
-                "Availability": "migrating",
-                "Instance": {"Status": "down", "BeforeStatus": "", "StatusChangedAt": None, "Host": {"Name": ""}},
-                "Interfaces": [{"IPAddress": ip, "UserIPAddress": ip, "HostName": "", "Switch": {"ID": swid}}],
-                "Zone": seed.zone_obj(zone), "ServiceClass": seed.database_class(plan_id),
-                "_switch": swid, "_created_ts": now,
-                "_pending": {"op": "create", "due": now + self._delay("database_create")}})
-            self._event(rec, "created")
+            remark = {"Zone": {"ID": seed.ZONES[zone][0]}, "Network": net, "Servers": [{"IPAddress": ip}],
+                      "DBConf": {"Common": {"DatabaseTitle": f"{title} {revision}", "DatabaseName": name,
+                                            "DatabaseVersion": version, "DatabaseRevision": revision}},
+                      "Switch": {"ID": swid}, "Plan": {"ID": plan_id}}
+            rec = self._insert_appliance(zone, a, "database", plan_id, ip, swid, remark, settings,
+                                         settings_hash(settings), seed.database_class(plan_id))
             out = self.render(rec)
         self._submit(rec["ID"])
         return out

@@ -24,12 +24,10 @@ PERMISSIONS = ("all", "readwrite", "readonly")
 
 
 class ServicesMixin:
-    # ---- NFS appliance
+    # ---- appliances: NFS (here) and database (databases.py)
     def create_appliance(self, zone: str, body: dict) -> dict:
         a = _obj(body, "Appliance")
-        if a.get("Class") == "database":
-            return self.create_database(zone, a)
-        if a.get("Class") != "nfs":
+        if a.get("Class") not in ("nfs", "database"):
             raise bad("unsupported_res_class", f"Class {a.get('Class')!r} はこのエミュレータでは未対応です。")
         if not a.get("Name"):
             raise bad("missing_param", "Name が必要です。")
@@ -38,37 +36,46 @@ class ServicesMixin:
             plan_id = int(_ref_id(a.get("Plan")) or _ref_id(remark.get("Plan")) or 0)
         except ValueError:
             plan_id = 0
+        if a["Class"] == "database":
+            return self.create_database(zone, a, remark, plan_id)
         if plan_id not in seed.NFS_PLAN_BY_ID:
             raise bad("param_res_not_found", f"NFSプランが見つかりません: {plan_id}")
-        servers = remark.get("Servers") or []
-        ip = servers[0].get("IPAddress") if servers and isinstance(servers[0], dict) else None
-        try:
-            ipaddress.IPv4Address(ip or "")
-        except ValueError:
-            raise bad("missing_param", "Remark.Servers[0].IPAddress が必要です。")
-        swid = _ref_id(remark.get("Switch"))
+        ip = remark_ip(remark)
         with self.lock:
-            sw = self.res.get(swid or "")
-            if not sw or sw["_kind"] != "switch" or sw["_zone"] != zone:
-                raise not_found(f"switch {swid}")
-            now = time.time()
-            net = remark.get("Network") or {}
+            swid = self._appliance_switch(zone, remark)
             remark = {**remark, "Plan": {"ID": plan_id}, "Switch": {"ID": swid},
-                      "Zone": {"ID": seed.ZONES[zone][0]}, "Network": net, "Servers": [{"IPAddress": ip}]}
-            rec = self._insert("appliance", zone, {
-                "Class": "nfs", "Name": a["Name"], "Description": a.get("Description") or "",
-                "Tags": list(a.get("Tags") or []), "Icon": a.get("Icon"), "Plan": {"ID": plan_id},
-                "Remark": remark, "Settings": a.get("Settings") or {}, "SettingsHash": "",
-                "Availability": "migrating",
-                "Instance": {"Status": "down", "BeforeStatus": "", "StatusChangedAt": None, "Host": {"Name": ""}},
-                "Interfaces": [{"IPAddress": ip, "UserIPAddress": ip, "HostName": "", "Switch": {"ID": swid}}],
-                "Zone": seed.zone_obj(zone), "ServiceClass": seed.nfs_class(plan_id),
-                "_switch": swid, "_created_ts": now,
-                "_pending": {"op": "create", "due": now + self._delay("nfs_create")}})
-            self._event(rec, "created")
+                      "Zone": {"ID": seed.ZONES[zone][0]}, "Network": remark.get("Network") or {},
+                      "Servers": [{"IPAddress": ip}]}
+            rec = self._insert_appliance(zone, a, "nfs", plan_id, ip, swid, remark, a.get("Settings") or {}, "",
+                                         seed.nfs_class(plan_id))
             out = self.render(rec)
         self._submit(rec["ID"])
         return out
+
+    def _appliance_switch(self, zone: str, remark: dict) -> str:
+        """The ID of the switch `Remark.Switch` names, which must be a switch of this zone (under the lock)."""
+        swid = _ref_id(remark.get("Switch"))
+        sw = self.res.get(swid or "")
+        if not sw or sw["_kind"] != "switch" or sw["_zone"] != zone:
+            raise not_found(f"switch {swid}")
+        return swid
+
+    def _insert_appliance(self, zone: str, a: dict, cls: str, plan_id: int, ip: str, swid: str, remark: dict,
+                          settings: dict, settings_hash: str, service_class: str) -> dict:
+        """A new appliance of class `cls` on switch `swid` at `ip`, being created (under the lock)."""
+        now = time.time()
+        rec = self._insert("appliance", zone, {
+            "Class": cls, "Name": a["Name"], "Description": a.get("Description") or "",
+            "Tags": list(a.get("Tags") or []), "Icon": a.get("Icon"), "Plan": {"ID": plan_id},
+            "Remark": remark, "Settings": settings, "SettingsHash": settings_hash,
+            "Availability": "migrating",
+            "Instance": {"Status": "down", "BeforeStatus": "", "StatusChangedAt": None, "Host": {"Name": ""}},
+            "Interfaces": [{"IPAddress": ip, "UserIPAddress": ip, "HostName": "", "Switch": {"ID": swid}}],
+            "Zone": seed.zone_obj(zone), "ServiceClass": service_class,
+            "_switch": swid, "_created_ts": now,
+            "_pending": {"op": "create", "due": now + self._delay(f"{cls}_create")}})
+        self._event(rec, "created")
+        return rec
 
     def _render_appliance(self, rec: dict, out: dict) -> dict:
         sw = self.res.get(rec.get("_switch") or "")
@@ -315,6 +322,17 @@ class ServicesMixin:
             label = (body.get("Status") or {}).get("registry_name")
             if label and label != rec["Status"]["registry_name"]:
                 raise bad("invalid_param_comb", "registry_name は変更できません。")
+
+
+def remark_ip(remark: dict) -> str:
+    """An appliance's address, `Remark.Servers[0].IPAddress`, which must be an IPv4 address."""
+    servers = remark.get("Servers") or []
+    ip = servers[0].get("IPAddress") if servers and isinstance(servers[0], dict) else None
+    try:
+        ipaddress.IPv4Address(ip or "")
+    except ValueError:
+        raise bad("missing_param", "Remark.Servers[0].IPAddress が必要です。")
+    return ip
 
 
 def fingerprint(public_key: str) -> str:
