@@ -27,6 +27,7 @@ from functools import partial
 from pydantic import ValidationError
 
 from blocks.sakura import ZONE_RULE
+from swarmlab.drills import DRILLS
 from swarmlab.spec import PROFILES, LabSpec
 
 PROG = "swarmlab"
@@ -135,6 +136,11 @@ def _up_opts(c) -> None:
                         "(default: the sum of their budgets)")
 
 
+def _exercise_opts(c) -> None:
+    c.add_argument("--drill", action="append", dest="drills", choices=DRILLS, metavar="NAME",
+                   help=f"run just this drill (repeatable; in their order): {', '.join(DRILLS)}")
+
+
 def _status_opts(c) -> None:
     c.add_argument("--no-check", action="store_true", help="read the cloud only: no HTTP or SSH checks")
 
@@ -157,7 +163,7 @@ def parser(prog: str = PROG) -> argparse.ArgumentParser:
     _command(sub, "status", cmd_status.__doc__, partial(_lab, how="filter"), partial(_cloud, zones=True),
              _status_opts)
     _command(sub, "exercise", cmd_exercise.__doc__, partial(_lab, how="required"), _cloud,
-             partial(_spec, budget=False))
+             partial(_spec, budget=False), _exercise_opts)
     _command(sub, "down", cmd_down.__doc__, _down_opts)
     _command(sub, "guard", cmd_guard.__doc__, _guard_opts)
     _command(sub, "demo", cmd_demo.__doc__, _demo_opts)
@@ -315,16 +321,21 @@ def cmd_status(a) -> tuple[object, str, bool]:
 def cmd_exercise(a) -> tuple[object, str, bool]:
     """run the failure drills on a built lab
 
-    Scale, rolling update, rollback, workers and managers down, with a probe through HAProxy;
-    prints the report. Exit 1 when a drill fails.
+    Scale, rolling update, rollback, database restart, workers and managers down (and, on an edge
+    pair, the HAProxy holding the VIP), with a probe through HAProxy; prints the report. --drill runs
+    just those. Exit 1 when a drill fails.
 
     examples:
       swarmlab exercise --lab lab1
+      swarmlab exercise --lab lab1 --drill "worker down" --drill "database restart"
     """
     from flows.exercise import exercise_lab
     from swarmlab.drills.verdict import markdown
 
-    report = exercise_lab(build_spec(a), credentials=a.credentials, ssh_key=a.ssh_key, fail_on_verdict=False)
+    spec = build_spec(a)
+    if "haproxy down" in (a.drills or ()) and spec.edge != "pair":
+        raise Usage(f"--drill 'haproxy down' needs an edge pair; lab {spec.name} has a single HAProxy")
+    report = exercise_lab(spec, credentials=a.credentials, ssh_key=a.ssh_key, fail_on_verdict=False, only=a.drills)
     return report.model_dump(mode="json"), markdown(report), report.passed
 
 

@@ -24,7 +24,7 @@ from flows.naming import TIMEOUT_S, run_name
 from flows.lock import lab_lock
 from flows.session import LabSession
 from swarmlab.release.deploy import service_names
-from swarmlab.drills import steps
+from swarmlab.drills import DRILLS, steps
 from swarmlab.drills.probe import Probe
 from swarmlab.drills import timeline as tl
 from swarmlab.drills.verdict import DrillResult, DrillsFailed, ExerciseReport, markdown
@@ -47,13 +47,10 @@ def exercise_lab(spec: LabSpec = local(), credentials: str | None = None, ssh_ke
     unknown = set(only or ()) - set(DRILLS)
     if unknown:
         raise ValueError(f"only: no drill named {', '.join(sorted(unknown))}; drills are {', '.join(DRILLS)}")
+    if "haproxy down" in (only or ()) and spec.edge != "pair":
+        raise ValueError(f"only: haproxy down needs an `edge: pair` lab; {spec.name} has a single HAProxy")
     with lab_lock(spec.name):
         return _exercise_lab(spec, credentials, ssh_key, rate_per_s, fail_on_verdict, only)
-
-
-#: the drills in the order they run
-DRILLS = ("scale", "rolling update", "rollback", "database restart", "worker down", "one manager down", "two managers down",
-          "all managers down", "recovery", "haproxy down")
 
 
 def _exercise_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, rate_per_s: float,

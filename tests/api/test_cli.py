@@ -208,3 +208,10 @@ def test_the_credentials_blocks_zone_is_used_when_no_zone_is_given(cloud_env, pr
     assert inv.zone == "tk1b"
     assert main(["teardown", "--name", "cli-b", "--credentials", "cli-block", "--yes"]) == 0
     assert env.client("tk1b").switches.find(name="cli-b-switch") == []
+
+
+def test_exercise_refuses_a_drill_it_cannot_run_before_touching_the_lab(cloud_env, prefect_api):
+    out = cli(prefect_api, "exercise", "--lab", "cli-none", "--drill", "nope")
+    assert out.returncode == 2 and "invalid choice: 'nope'" in out.stderr, out.stderr[-2000:]
+    out = cli(prefect_api, "exercise", "--lab", "cli-none", "--drill", "haproxy down")
+    assert out.returncode == 2 and "needs an edge pair" in out.stderr, out.stderr[-2000:]
