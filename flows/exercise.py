@@ -82,9 +82,10 @@ def _exercise_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, r
             log.info("rolling update: %s → %s", current, v2)
         probe.start()
         drills = {"scale": (d.scale,), "rolling update": (d.rolling_update, v2), "rollback": (d.rollback, current),
-                  "database restart": (d.database_restart,), "worker down": (d.worker_down,), "one manager down": (d.one_manager_down,),
-                  "two managers down": (d.two_managers_down,), "all managers down": (d.all_managers_down,),
-                  "recovery": (d.recovery,), "haproxy down": (d.haproxy_down,)}
+                  "database restart": (d.database_restart,), "worker down": (d.worker_down,),
+                  "one manager down": (d.one_manager_down,), "two managers down": (d.two_managers_down,),
+                  "all managers down": (d.all_managers_down,), "recovery": (d.recovery,),
+                  "haproxy down": (d.haproxy_down,)}
 
         def run(drill, *args) -> None:
             start = probe.now()
