@@ -51,7 +51,7 @@ def test_each_drill_has_a_timeline_svg_with_one_bar_per_second_and_the_worker_do
         assert sum(int(g.get("data-ok")) for g in seconds) >= d.ok > 0, d.name
         assert f'src="{i:02d}-{slug(d.name)}.svg"' in (directory / "index.html").read_text()
     worker = report.drill("worker down")
-    root = ET.parse(directory / f"03-{slug(worker.name)}.svg").getroot()
+    root = ET.parse(directory / f"{report.drills.index(worker):02d}-{slug(worker.name)}.svg").getroot()
     assert [g.get("data-host") for g in root.findall("s:g[@class='event down']", ns)] == [worker.details["db_from"]]
     assert [g.get("data-host") for g in root.findall("s:g[@class='event up']", ns)] == [worker.details["db_from"]]
 
