@@ -27,6 +27,17 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || { echo "bootstrap: dockerd did not start; see /var/log/swarmlab-dockerd.log" >&2; exit 1; }
 fi
 
+# every VM container's systemd takes inotify instances from the host's per-user budget (128 by default): two
+# labs at once (a benchmark beside the suite) ran out ("Failed to create inotify object") and VMs never booted
+inotify=/proc/sys/fs/inotify/max_user_instances
+if [ "$(cat "$inotify" 2>/dev/null || echo 1024)" -lt 1024 ]; then
+  if [ "$(id -u)" = 0 ] && echo 1024 >"$inotify" 2>/dev/null; then
+    echo "bootstrap: fs.inotify.max_user_instances raised to 1024 (VM containers each run systemd)"
+  else
+    echo "bootstrap: warning: fs.inotify.max_user_instances is $(cat "$inotify"); more than one lab at a time may not boot" >&2
+  fi
+fi
+
 stamp=.venv/.swarmlab-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   echo "bootstrap: creating .venv"
