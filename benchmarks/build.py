@@ -21,7 +21,7 @@ BASE = "lab/base:bookworm" if ENGINE == "local" else None  # the host has no Doc
 
 
 def run(tmp: str) -> dict:
-    with labenv.lab(tmp, "benchbuild", 62) as spec:  # warm: lab/base, lab/vm, lab/registry exist
+    with labenv.lab(tmp, "benchbuild", 92) as spec:  # warm: lab/base, lab/vm, lab/registry exist
         from flows.build import build_lab
         from flows.teardown import teardown_lab
 

@@ -22,7 +22,7 @@ def _rows(report) -> list[dict]:
 
 
 def run(tmp: str) -> dict:
-    with labenv.lab(tmp, "benchdrill", 74) as spec:
+    with labenv.lab(tmp, "benchdrill", 94) as spec:
         from flows.build import build_lab
         from flows.exercise import exercise_lab
         from flows.teardown import teardown_lab

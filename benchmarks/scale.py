@@ -2,7 +2,7 @@
 (build_labs, two at a time), and the SAKURA API requests one lab costs (build, no-op, teardown) with the
 highest request rate seen across both labs.
 
-Own names and subnets (labs `benchscale*`, 192.168.63-65.0/24 and .67, instance `swarmlab-bench-benchscale`); the
+Own names and subnets (labs `benchscale*`, 192.168.96-99.0/24, instance `swarmlab-bench-benchscale`); the
 emulator is purged at the end, so nothing of it is left.
 """
 
@@ -40,13 +40,13 @@ class RatePeak:
 
 
 def run(tmp: str) -> dict:
-    with labenv.lab(tmp, "benchscale", 63) as spec:
+    with labenv.lab(tmp, "benchscale", 96) as spec:
         from flows.build import build_lab
         from flows.build_labs import build_labs
         from flows.teardown import teardown_lab
 
-        one, nine = spec, local("benchscale9", "192.168.64.0/24", workers=9)
-        pair = [local("benchscale2a", "192.168.65.0/24"), local("benchscale2b", "192.168.67.0/24")]
+        one, nine = spec, local("benchscale9", "192.168.97.0/24", workers=9)
+        pair = [local("benchscale2a", "192.168.98.0/24"), local("benchscale2b", "192.168.99.0/24")]
         built = []
         try:
             sent = [SENT.value]
