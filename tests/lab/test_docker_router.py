@@ -27,7 +27,8 @@ pytestmark = pytest.mark.lab
 SWITCH, SERVER = "113000000501", "113000000511"
 
 
-def test_a_vm_on_a_router_switch_is_reachable_from_this_machine_and_delete_leaves_nothing(tmp_path):
+def _setup():
+    """(docker client, a fresh instance name, a free shared /24, an SSH key's private PEM and public line)."""
     client = _client()
     images.build_all(client)
     instance = f"t{uuid.uuid4().hex[:8]}"
@@ -36,6 +37,11 @@ def test_a_vm_on_a_router_switch_is_reachable_from_this_machine_and_delete_leave
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
                             serialization.NoEncryption()).decode()
     pub = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    return client, instance, shared, pem, pub
+
+
+def test_a_vm_on_a_router_switch_is_reachable_from_this_machine_and_delete_leaves_nothing(tmp_path):
+    client, instance, shared, pem, pub = _setup()
     backend = DockerBackend(instance, tmp_path / "state", str(shared))
     flt = {"label": f"{L_INSTANCE}={instance}"}
     vm = None
@@ -84,14 +90,7 @@ def test_two_vms_with_nic0_on_a_router_switch_move_a_floating_address_by_gratuit
     """NIC0 on the router's switch (no shared NIC, as an `edge: pair` HAProxy); a VIP added inside one VM (the
     containers hold NET_ADMIN and NET_RAW) answers this machine, and moves to the other with one gratuitous ARP,
     as keepalived moves it."""
-    client = _client()
-    images.build_all(client)
-    instance = f"t{uuid.uuid4().hex[:8]}"
-    shared = _free_subnet(client, [f"198.18.{i}.0/24" for i in range(200, 250)])
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-                            serialization.NoEncryption()).decode()
-    pub = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    client, instance, shared, pem, pub = _setup()
     pkey = paramiko.Ed25519Key.from_private_key(io.StringIO(pem))
     backend = DockerBackend(instance, tmp_path / "state", str(shared))
     flt = {"label": f"{L_INSTANCE}={instance}"}

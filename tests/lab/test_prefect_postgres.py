@@ -10,34 +10,20 @@ import re
 import subprocess
 from pathlib import Path
 
-import docker
 import pytest
 
-from emulator.docker import L_INSTANCE
 from emulator.process import RATE_PER_S
-from tests.conftest import ROOT
+from tests.lab.run_local import leftovers, run_local
 
 pytestmark = pytest.mark.lab
 
-SCRIPT = ROOT / "deployments" / "run-local.sh"
 INSTANCE = "swarmlab-pg-test"  # own instance and subnets: other labs may run on this machine
 LAB, SUBNET, SHARED = "pgtest", "192.168.86.0/24", "198.18.86.0/24"
 
 
-def script(tmp_path: Path, *args: str, timeout: int) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SAKURACLOUD_"))}
-    env.update(SWARMLAB_LAB=LAB, SWARMLAB_SUBNET=SUBNET, SWARMLAB_SHARED_SUBNET=SHARED, SWARMLAB_INSTANCE=INSTANCE,
-               SWARMLAB_SWARM_WORKERS="1", SWARMLAB_RUN_LOCAL_DIR=str(tmp_path / "run-local"),
-               SWARMLAB_WATCH_TIMEOUT=str(max(60, timeout - 300)))
-    return subprocess.run(["bash", str(SCRIPT), *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def leftovers() -> list[str]:
-    engine = docker.from_env()
-    label = f"{L_INSTANCE}={INSTANCE}"
-    return ([c.name for c in engine.containers.list(all=True, filters={"label": label})]
-            + [n.name for n in engine.networks.list(filters={"label": label})])
+def script(tmp_path: Path, *args: str, timeout: int):
+    return run_local(tmp_path, *args, timeout=timeout, LAB=LAB, SUBNET=SUBNET, SHARED_SUBNET=SHARED,
+                     INSTANCE=INSTANCE, SWARM_WORKERS="1")
 
 
 def processes(*needles: str) -> list[str]:
@@ -145,7 +131,7 @@ def test_two_labs_at_once_on_a_postgres_backed_server_with_two_workers(tmp_path)
     finally:
         stopped = script(tmp_path, "stop", timeout=300)
     assert stopped.returncode == 0, stopped.stdout[-2000:] + stopped.stderr[-2000:]
-    assert leftovers() == [], "the script stops and purges everything it started"
+    assert leftovers(INSTANCE) == [], "the script stops and purges everything it started"
     assert [p for p in pids if alive(p)] == [], "no emulator, Prefect server or worker is left"
     assert processes(*clusters) == [] and not any(Path(d).exists() for d in clusters), "the cluster is stopped, removed"
     assert not (state / "prefect-db.password").exists()
