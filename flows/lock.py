@@ -9,7 +9,8 @@ repossessor frees an expired lease) and, because an ephemeral server (a
 `python -m flows ...` run or the test harness without `prefect server start`) runs no repossessor, the
 holder's keeper thread, which renews the lease every BEAT_S, also writes a heartbeat to the Prefect variable
 `swarmlab-lab-<lab>` (who holds it, when it last beat). A waiter that sees no heartbeat for STALE_S (longer
-than a lease plus the repossessor's loop) takes the lock over.
+than a lease plus the repossessor's loop) takes the lock over. The variable outlives the release: it then names
+the last holder, is read only while the slot is taken, and the next holder overwrites it.
 """
 
 from __future__ import annotations
@@ -114,14 +115,20 @@ def _try(name: str, holder: ConcurrencyLeaseHolder | None) -> UUID | None:
 
 
 def _keep(name: str, lease_id: UUID, who: str, stop: threading.Event) -> None:
-    """While held: renew the lease and write the heartbeat, every BEAT_S."""
-    while not stop.wait(BEAT_S):
+    """While held: write the heartbeat at once, then renew the lease and write it again every BEAT_S. Off the
+    flow's path: on SQLite, Prefect's server can answer a variable write 503 and its client then sleeps 2 s."""
+    renew = False
+    while True:
         try:
-            with get_client(sync_client=True) as client:
-                client.renew_concurrency_lease(lease_id, lease_duration=LEASE_S)
+            if renew:
+                with get_client(sync_client=True) as client:
+                    client.renew_concurrency_lease(lease_id, lease_duration=LEASE_S)
             Variable.set(name, {"holder": who, "beat": time.time()}, overwrite=True)
         except Exception:  # noqa: BLE001 — retried next beat; LEASE_S and STALE_S allow several misses
             logging.getLogger("swarmlab.lock").warning("could not renew the lock %s; retrying", name, exc_info=True)
+        renew = True
+        if stop.wait(BEAT_S):
+            return
 
 
 def _take_over(name: str, seen: dict | None, log, who: str, lab: str) -> None:
@@ -170,18 +177,14 @@ def _acquire(name: str, lab: str, timeout_s: float | None) -> tuple[UUID, str]:
         if deadline.passed:
             raise LabBusy(lab, timeout_s, (record or {}).get("holder", ""))
         time.sleep(POLL_S)
-    Variable.set(name, {"holder": who, "beat": time.time()}, overwrite=True)
     if waiting:
         log.info("%s got the lock of lab %s after %.0f s", who, lab, deadline.elapsed())
     return lease_id, who
 
 
-def _release(name: str, lease_id: UUID) -> None:
-    try:
-        Variable.unset(name)
-    finally:
-        with get_client(sync_client=True) as client:
-            client.release_concurrency_slots_with_lease(lease_id)
+def _release(lease_id: UUID) -> None:
+    with get_client(sync_client=True) as client:
+        client.release_concurrency_slots_with_lease(lease_id)
 
 
 @contextmanager
@@ -207,4 +210,4 @@ def lab_lock(lab: str, timeout_s: float | None = None) -> Iterator[None]:
         _held.reset(token)
         stop.set()
         keeper.join(30)
-        _release(name, lease_id)
+        _release(lease_id)

@@ -4,6 +4,8 @@ Each server's shared NIC gets the lab's packet filter before its first boot (swa
 
 from __future__ import annotations
 
+from concurrent.futures import FIRST_COMPLETED, wait
+
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -46,9 +48,12 @@ def watch_servers(futures: list, timeout_s: float = TIMEOUT_S["provision"]) -> N
     """Until every server task has ended, or one has failed (the flow fails on it at once, as it did before the
     watch): "waiting for 7 servers: 4 up, 3 creating or booting, 35 s" at INFO on each change and every 10 s
     (Poll). Reads the task futures only (no API call); their results are read after."""
-    for attempt in Poll(f"{len(futures)} servers", timeout_s, interval_s=1.0):
-        ended = [f for f in futures if f.wrapped_future.done()]
-        failed = sum(1 for f in ended if not f.state.is_completed())
+    def until_one_ends(seconds: float) -> None:  # Poll's sleep: wakes as soon as a server task ends
+        wait([f.wrapped_future for f in futures if not f.wrapped_future.done()], seconds, FIRST_COMPLETED)
+
+    for attempt in Poll(f"{len(futures)} servers", timeout_s, interval_s=5.0, sleep=until_one_ends):
+        ended = [f.wrapped_future for f in futures if f.wrapped_future.done()]
+        failed = sum(1 for w in ended if w.exception() or not w.result().is_completed())  # result(): the final state
         attempt.note(server_progress(len(ended), failed, len(futures)))
         if failed or len(ended) == len(futures):
             return

@@ -6,6 +6,7 @@ package lists were refreshed by us within the last hour is not updated or upgrad
 
 from __future__ import annotations
 
+import re
 import shlex
 from typing import Literal
 
@@ -103,23 +104,39 @@ def wait_startup_scripts(session: Session, packages: list[str], timeout_s: float
                         f"still not done after {timeout_s:.0f} s; its log ends with:\n{log}")
 
 
+_SUMMARY_RE = re.compile(r"^(\d+) upgraded, (\d+) newly installed, (\d+) to remove", re.M)
+
+
+def changed_packages(apt_output: str) -> bool:
+    """Whether apt-get's summary line reports any package upgraded, installed or removed (no line: assume so)."""
+    m = _SUMMARY_RE.search(apt_output)
+    return m is None or any(int(n) for n in m.groups())
+
+
 def apply_host(session: Session, steps: list[AptStep], reboot_timeout_s: float = 600) -> list[str]:
-    """Run the planned steps; returns what changed (empty when nothing was planned)."""
+    """Run the planned steps; returns what was done (empty when nothing was planned). An autoremove after an
+    upgrade that changed no package is skipped: it would find nothing new to remove."""
+    done = []
+    upgraded = True
     for step in steps:
         match step.kind:
             case "update":
                 session.run(f"{APT} update", sudo=True, timeout_s=900)
             case "upgrade":
-                session.run(f"{APT} upgrade && mkdir -p {STAMP.rsplit('/', 1)[0]} && date +%s > {STAMP}",
-                            sudo=True, timeout_s=1800)
+                upgraded = changed_packages(session.run(
+                    f"{APT} upgrade && mkdir -p {STAMP.rsplit('/', 1)[0]} && date +%s > {STAMP}",
+                    sudo=True, timeout_s=1800).stdout)
             case "install":
                 session.run(f"{APT} install {' '.join(shlex.quote(p) for p in step.packages)}", sudo=True,
                             timeout_s=1800)
             case "autoremove":
+                if not upgraded:
+                    continue
                 session.run(f"{APT} autoremove", sudo=True, timeout_s=900)
             case "reboot":
                 reboot(session, reboot_timeout_s)
-    return [f"{session.name}: {s}" for s in steps]
+        done.append(f"{session.name}: {step}")
+    return done
 
 
 def reboot(session: Session, timeout_s: float) -> None:

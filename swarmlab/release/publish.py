@@ -21,6 +21,7 @@ import io
 import re
 import stat
 import tarfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -279,6 +280,20 @@ def publish(connect: Callable[[], docker.DockerClient], builds: dict[str, ImageB
     def via(b: ImageBuild) -> str | None:
         return f"{push_via}/{b.name}" if push_via else None
 
+    first, first_done = threading.Lock(), threading.Event()
+
+    def push(client: docker.DockerClient, b: ImageBuild) -> None:
+        # The first push goes alone: the layers the images share (their base) are compressed and uploaded once,
+        # and the engine mounts them from that repository for the others instead of uploading them again.
+        if first.acquire(blocking=False):
+            try:
+                push_image(client, b, auth, secrets, via(b))
+            finally:
+                first_done.set()
+        else:
+            first_done.wait()
+            push_image(client, b, auth, secrets, via(b))
+
     def one(key: str) -> bool:
         b = builds[key]
         client = connect()
@@ -289,7 +304,7 @@ def publish(connect: Callable[[], docker.DockerClient], builds: dict[str, ImageB
             log(f"{b.ref}: building")
             build_image(client, b)
             log(f"{b.ref}: pushing")
-            push_image(client, b, auth, secrets, via(b))
+            push(client, b)
             log(f"{b.ref}: pushed")
             return True
         finally:

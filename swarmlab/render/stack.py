@@ -156,8 +156,9 @@ def stack_dict(spec: LabSpec, images: StackImages) -> dict:
             "secrets": [secret],
             "volumes": [{"type": "volume", "source": VOLUME, "target": PGDATA_MOUNT}],
             "networks": [NETWORK],
-            # the shortest interval: the db is the last service healthy on a new lab and after it moves, and
-            # pg_isready is the cheapest check (Docker 20.10 has no start_interval)
+            # a task serves once its first check passed, one interval after it started (Docker 20.10 has no
+            # start_interval): the db, the last service healthy on a new lab and after it moves, is checked most
+            # often; pg_isready is the cheapest check
             "healthcheck": {"test": _Flow(DB_HEALTHCHECK), "interval": "2s", "timeout": "3s", "retries": 5,
                             "start_period": "30s"},
             "stop_grace_period": "30s",
@@ -169,10 +170,10 @@ def stack_dict(spec: LabSpec, images: StackImages) -> dict:
         },
         "app": edge("app", images.app, APP_PORT, st.app_replicas, {
             "DB_HOST": db_host, "DB_PORT": db_port, "DB_NAME": DB_NAME, "DB_USER": DB_USER,
-            "DB_PASSWORD_FILE": secret_path}, {"test": _Flow(APP_HEALTHCHECK), "interval": "5s", "timeout": "5s",
+            "DB_PASSWORD_FILE": secret_path}, {"test": _Flow(APP_HEALTHCHECK), "interval": "3s", "timeout": "5s",
                                                "retries": 3, "start_period": "20s"}, secrets=[secret]),
         "web": edge("web", images.web, WEB_PORT, st.web_replicas, {}, {
-            "test": _Flow(WEB_HEALTHCHECK), "interval": "5s", "timeout": "3s", "retries": 3, "start_period": "5s"}),
+            "test": _Flow(WEB_HEALTHCHECK), "interval": "3s", "timeout": "3s", "retries": 3, "start_period": "5s"}),
     }
     out = {
         "version": "3.8",
