@@ -17,7 +17,7 @@ import httpx
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.exceptions import ObjectNotFound
-from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+from prefect.settings import PREFECT_API_URL
 
 from swarmlab.sakura.transport import DEFAULT_API_ROOT
 from swarmlab.sakura.wait import Deadline
@@ -94,11 +94,10 @@ class SharedPace:
 
     def _acquire(self) -> None:
         deadline = Deadline(self.timeout_s)
-        with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: 0}), get_client(sync_client=True) as client:
+        with get_client(sync_client=True) as client:
             while True:
                 try:
-                    taken = client.increment_concurrency_slots(names=[self.name], slots=self.chunk,
-                                                               mode="rate_limit").json()
+                    taken = _increment_once(client, self.name, self.chunk).json()
                 except httpx.HTTPStatusError as exc:
                     status = exc.response.status_code
                     if status not in RETRY_STATUS or deadline.passed:
@@ -118,6 +117,17 @@ class SharedPace:
             retry_after = one_chunk
         base = min(retry_after, one_chunk) if status == 423 else min(0.2, one_chunk)
         return base * random.uniform(0.8, 1.2)
+
+
+def _increment_once(client, name: str, slots: int) -> httpx.Response:
+    """POST /v2/concurrency_limits/increment once, raising on an error status. Sent past the Prefect client's own
+    retry loop, which sleeps 2 s after a 503 even when told not to retry (PREFECT_CLIENT_MAX_RETRIES=0)."""
+    http = client._client  # the PrefectHttpxSyncClient: its base URL, auth headers and CSRF support
+    request = http.build_request("POST", "/v2/concurrency_limits/increment",
+                                 json={"names": [name], "slots": slots, "mode": "rate_limit"})
+    if http.enable_csrf_support:
+        http._add_csrf_headers(request)
+    return httpx.Client.send(http, request).raise_for_status()
 
 
 def sakura_pace(name: str = LIMIT, per_second: float = PER_SECOND) -> Callable[[], None] | None:
