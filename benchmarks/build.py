@@ -1,5 +1,6 @@
 """build_lab from nothing to HAProxy answering (lab and stack images warm, registry fresh), its no-op re-run, teardown;
-then the same lab with `database: appliance` from nothing (`build_appliance_s`) and its teardown.
+then the same lab with `database: appliance` from nothing (`build_appliance_s`) and its teardown. `cpu_s`: the
+CPU-seconds the first build cost, by consumer (benchmarks/cpu.py); `cpu_busy_share`: how busy it kept the machine.
 
 Own names and subnets (lab `benchbuild`, instance `swarmlab-bench-benchbuild`), so it runs beside the other
 benchmarks; the emulator is purged at the end, so nothing of it is left.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from benchmarks import labenv
+from benchmarks import cpu, labenv
 from swarmlab.sakura.transport import SENT
 from swarmlab.spec import LabSpec
 
@@ -35,7 +36,9 @@ def run(tmp: str) -> dict:
                         build_image(client, b)
             sent = [SENT.value]
             try:
+                before = cpu.snapshot(labenv.instance(spec.name))
                 first, build_s = labenv.timed(build_lab, spec, engine=ENGINE, base=BASE)
+                cpu_s = cpu.spent(before, cpu.snapshot(labenv.instance(spec.name)))
                 sent.append(SENT.value)
                 again, noop_s = labenv.timed(build_lab, spec, engine=ENGINE, base=BASE)
                 sent.append(SENT.value)
@@ -58,5 +61,6 @@ def run(tmp: str) -> dict:
     return {"benchmark": "build", "build_s": build_s, "noop_s": noop_s, "noop_ratio": round(noop_s / build_s, 3),
             "teardown_s": teardown_s, "build_appliance_s": build_appliance_s, "changes_first": len(first.changes),
             "changes_noop": again.changes, "stages": first.timings, "web_url": first.web_url, "engine": ENGINE,
+            "cpu_s": cpu_s, "cpu_busy_share": round(cpu_s.get("machine (busy)", 0) / (build_s * os.cpu_count()), 2),
             "api_requests": dict(zip(("build", "noop", "teardown"), (b - a for a, b in zip(sent, sent[1:])))),
             "emulator": labenv.emulator_note()}

@@ -25,7 +25,7 @@ def lab(tmp: str, name: str, n: int, *, timing: str = "local", delay_scale: str 
     the lab itself."""
     images.build_all(docker.from_env(timeout=900))
     emu = process.start(Path(tmp), "docker", "--shared-subnet", f"198.18.{n}.0/24", "--timing", timing,
-                        "--delay-scale", delay_scale, instance=f"swarmlab-bench-{name}",
+                        "--delay-scale", delay_scale, instance=instance(name),
                         state=Path(tmp) / f"emulator-{name}.sqlite")
     os.environ.update(emu.env())
     try:
@@ -33,6 +33,11 @@ def lab(tmp: str, name: str, n: int, *, timing: str = "local", delay_scale: str 
         yield local(name, f"192.168.{n}.0/24")
     finally:
         emu.stop(purge=True)
+
+
+def instance(name: str) -> str:
+    """The emulator instance of the benchmark lab `name` (its containers carry it as a label)."""
+    return f"swarmlab-bench-{name}"
 
 
 def emulator_note() -> str:
