@@ -43,6 +43,7 @@ LEASE_S = 60.0      # the server's minimum
 BEAT_S = 10.0       # lease renewal and heartbeat
 STALE_S = 90.0      # > LEASE_S + the repossessor's 15 s loop: a real server has freed a dead holder's lease by then
 POLL_S = 2.0
+FIRST_BEAT_S = 1.0  # how long the holder waits for its first heartbeat before its body starts
 PREFIX = "swarmlab-lab-"
 
 _held: ContextVar[frozenset[str]] = ContextVar("swarmlab_held_labs", default=frozenset())
@@ -114,9 +115,10 @@ def _try(name: str, holder: ConcurrencyLeaseHolder | None) -> UUID | None:
     return UUID(doc["lease_id"])
 
 
-def _keep(name: str, lease_id: UUID, who: str, stop: threading.Event) -> None:
-    """While held: write the heartbeat at once, then renew the lease and write it again every BEAT_S. Off the
-    flow's path: on SQLite, Prefect's server can answer a variable write 503 and its client then sleeps 2 s."""
+def _keep(name: str, lease_id: UUID, who: str, stop: threading.Event, first: threading.Event) -> None:
+    """While held: write the heartbeat at once (then set `first`), then renew the lease and write it again every
+    BEAT_S. In a thread: on SQLite, Prefect's server can answer a variable write 503, and its client then
+    sleeps 2 s."""
     renew = False
     while True:
         try:
@@ -126,6 +128,7 @@ def _keep(name: str, lease_id: UUID, who: str, stop: threading.Event) -> None:
             Variable.set(name, {"holder": who, "beat": time.time()}, overwrite=True)
         except Exception:  # noqa: BLE001 — retried next beat; LEASE_S and STALE_S allow several misses
             logging.getLogger("swarmlab.lock").warning("could not renew the lock %s; retrying", name, exc_info=True)
+        first.set()
         renew = True
         if stop.wait(BEAT_S):
             return
@@ -200,9 +203,11 @@ def lab_lock(lab: str, timeout_s: float | None = None) -> Iterator[None]:
     name = lock_name(lab)
     ensure_limit(name)
     lease_id, who = _acquire(name, lab, timeout_s)
-    stop = threading.Event()
-    keeper = threading.Thread(target=_keep, args=(name, lease_id, who, stop), daemon=True, name=f"{name} keeper")
+    stop, first = threading.Event(), threading.Event()
+    keeper = threading.Thread(target=_keep, args=(name, lease_id, who, stop, first), daemon=True,
+                              name=f"{name} keeper")
     keeper.start()
+    first.wait(FIRST_BEAT_S)  # the heartbeat names this run before its body starts, unless the server stalls it
     token = _held.set(_held.get() | {lab})
     try:
         yield
