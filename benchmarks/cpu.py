@@ -5,11 +5,13 @@ instance (the lab's VMs, registry, appliances), read from /proc and the containe
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import docker
 
 HZ = os.sysconf("SC_CLK_TCK")
+IN_CONTAINER = re.compile(r"docker[-/][0-9a-f]{64}")  # /docker/<id> (cgroupfs), docker-<id>.scope (systemd)
 CGROUP_USAGE = (("/sys/fs/cgroup/cpuacct/docker/{id}/cpuacct.usage", 1e-9),           # v1: nanoseconds
                 ("/sys/fs/cgroup/system.slice/docker-{id}.scope/cpu.stat", 1e-6),    # v2, systemd driver
                 ("/sys/fs/cgroup/docker/{id}/cpu.stat", 1e-6))                       # v2, cgroupfs driver
@@ -31,6 +33,8 @@ def _processes() -> dict[str, float]:
     me, out = os.getpid(), {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
+            if IN_CONTAINER.search(Path(f"/proc/{pid}/cgroup").read_text()):
+                continue  # a container's process (a VM's own dockerd too): counted with its container
             comm, ppid, seconds = _stat(pid)
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except (OSError, ValueError):
