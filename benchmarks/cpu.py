@@ -18,7 +18,8 @@ CGROUP_USAGE = (("/sys/fs/cgroup/cpuacct/docker/{id}/cpuacct.usage", 1e-9),     
 
 
 def _machine_busy() -> float:
-    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").open().readline().split()[1:9])
+    cpu = Path("/proc/stat").read_text().split("\n", 1)[0].split()  # cpu user nice system idle iowait irq ...
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, cpu[1:9])
     return (user + nice + system + irq + softirq + steal) / HZ
 
 

@@ -45,7 +45,8 @@ def test_install_step_is_typed_and_holds_every_missing_package():
 
 def test_apt_summary_says_whether_anything_changed():
     from swarmlab.hosts.prepare import changed_packages
-    assert not changed_packages("Calculating upgrade...\n0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n")
+    assert not changed_packages("Calculating upgrade...\n"
+                                "0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n")
     assert changed_packages("Calculating upgrade...\n2 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n")
     assert changed_packages("0 upgraded, 1 newly installed, 0 to remove and 3 not upgraded.\n")
     assert changed_packages("E: something unexpected\n")  # no summary: do not skip the autoremove
