@@ -63,10 +63,14 @@ def _cgroup_seconds(container_id: str) -> float | None:
 def snapshot(instance: str) -> dict[str, float]:
     """CPU-seconds so far, by consumer; the instance's containers by name without the instance prefix."""
     out = {"machine (busy)": _machine_busy(), **_processes()}
-    for c in docker.from_env().containers.list(filters={"label": f"sakura-emulator.instance={instance}"}):
-        seconds = _cgroup_seconds(c.id)
-        if seconds is not None:
-            out[c.name.removeprefix(f"{instance}-")] = seconds
+    engine = docker.from_env()
+    try:
+        for c in engine.containers.list(filters={"label": f"sakura-emulator.instance={instance}"}):
+            seconds = _cgroup_seconds(c.id)
+            if seconds is not None:
+                out[c.name.removeprefix(f"{instance}-")] = seconds
+    finally:
+        engine.close()
     return out
 
 
