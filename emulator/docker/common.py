@@ -3,11 +3,14 @@ instance's view of the Docker daemon (names, labels, per-resource locks, waits a
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -27,10 +30,37 @@ L_KIND = "sakura-emulator.kind"
 L_TAGS = "sakura-emulator.tags"
 
 READY_TIMEOUT = 30          # seconds a registry (or the hub) has to answer on its port
+EXITS_LOCK = Path(os.environ.get("SWARMLAB_EMULATOR_EXITS_LOCK", "/tmp/swarmlab-emulator-exits.lock"))
+
+_exits_held = threading.local()
+_exits_threads = threading.Lock()
 
 
 class DockerBackendError(RuntimeError):
     pass
+
+
+@contextmanager
+def container_exits() -> Iterator[None]:
+    """Held while one container is stopped, killed or removed, by every emulator process on this machine
+    (a thread lock and a flock on EXITS_LOCK); re-entrant in a thread. Docker 20.10 (Debian 12's docker.io) can
+    deadlock when containers on one network exit at once (libnetwork's getSvcRecords against
+    processEndpointDelete, moby/moby#42545, fixed after 20.10.24): the whole daemon then hangs."""
+    if getattr(_exits_held, "depth", 0):
+        _exits_held.depth += 1
+        try:
+            yield
+        finally:
+            _exits_held.depth -= 1
+        return
+    with _exits_threads, open(EXITS_LOCK, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        _exits_held.depth = 1
+        try:
+            yield
+        finally:
+            _exits_held.depth = 0
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def safe_name(s: str) -> str:
@@ -115,7 +145,8 @@ class Scope:
 
     def remove_container(self, c) -> None:
         try:
-            c.remove(force=True, v=True)
+            with container_exits():
+                c.remove(force=True, v=True)
         except NotFound:
             pass
         except APIError as e:

@@ -16,7 +16,7 @@ from docker.types import EndpointConfig, Mount
 
 from .. import images
 from ..backend import DatabaseRuntime
-from .common import DockerBackendError, Scope, poll_until, safe_hostname, write_file
+from .common import DockerBackendError, Scope, container_exits, poll_until, safe_hostname, write_file
 from .networks import Networks
 
 SCRIPT = Path(__file__).with_name("db_appliance.sh")
@@ -120,7 +120,8 @@ class Databases:
             if c is None or c.status not in ("running", "restarting", "paused"):
                 return
             try:
-                c.stop(timeout=0 if force else STOP_S)
+                with container_exits():
+                    c.stop(timeout=0 if force else STOP_S)
             except NotFound:
                 return
 
@@ -132,7 +133,8 @@ class Databases:
             c = self.container(db.id)
             if c is None or c.status != "running":
                 return
-            c.stop(timeout=STOP_S)
+            with container_exits():
+                c.stop(timeout=STOP_S)
             self._start(db, c)
 
     def engine_status(self, db_id: str) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from docker.errors import NotFound
 
 from ..poll import poll_until
-from .common import READY_TIMEOUT, DockerBackendError, Scope, write_file
+from .common import READY_TIMEOUT, DockerBackendError, Scope, container_exits, write_file
 from .networks import Networks
 from .registry import create_registry_container, registry_mounts
 from .tls import CertificateAuthority
@@ -139,6 +139,7 @@ class Hub:
                 except NotFound:
                     pass
             try:
-                api.remove_container(cid, force=True, v=True)
+                with container_exits():
+                    api.remove_container(cid, force=True, v=True)
             except NotFound:
                 pass

@@ -15,7 +15,7 @@ from docker.errors import APIError, NotFound
 from docker.types import EndpointConfig, Mount
 
 from ..backend import ServerRuntime
-from .common import DockerBackendError, Scope, safe_hostname, safe_name, write_file
+from .common import DockerBackendError, Scope, container_exits, safe_hostname, safe_name, write_file
 from .networks import Networks
 from .tls import CertificateAuthority
 
@@ -132,7 +132,8 @@ class VMs:
             for net, nic in private:
                 api.connect_container_to_network(cid, net.id, ipv4_address=nic.ip)
         except APIError as e:
-            api.remove_container(cid, force=True)
+            with container_exits():
+                api.remove_container(cid, force=True)
             raise DockerBackendError(f"server {server.id}: cannot attach to switch network "
                                      f"({nic.ip}/{nic.mask_len}): {e.explanation}") from None
         return self.scope.client.containers.get(cid)
@@ -144,11 +145,12 @@ class VMs:
                 return
             self.expected_down.add(server_id)
             try:
-                if force:
-                    c.kill()
-                    c.wait(timeout=STOP_TIMEOUT)
-                else:
-                    c.stop(timeout=STOP_TIMEOUT)
+                with container_exits():
+                    if force:
+                        c.kill()
+                        c.wait(timeout=STOP_TIMEOUT)
+                    else:
+                        c.stop(timeout=STOP_TIMEOUT)
             except NotFound:
                 return
             except APIError as e:
