@@ -17,7 +17,7 @@ APPLIANCE_DRILLS = ("database restart", "worker down")
 def _rows(report) -> list[dict]:
     return [{"name": d.name, "detect_s": d.detect_s, "recover_s": d.recover_s, "ok": d.ok, "failed": d.failed,
              "failure_bound": d.failure_bound, "verdict": d.verdict, "p99_ms": d.p99_ms,
-             **{k: v for k, v in d.details.items() if k.endswith("_s") and v is not None}}
+             **{k: v for k, v in d.details.items() if (k.endswith("_s") or k == "data_intact") and v is not None}}
             for d in report.drills]
 
 
