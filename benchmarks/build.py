@@ -1,6 +1,7 @@
-"""build_lab from nothing to HAProxy answering (lab and stack images warm, registry fresh), its no-op re-run, teardown;
-then the same lab with `database: appliance` from nothing (`build_appliance_s`) and its teardown. `cpu_s`: the
-CPU-seconds the first build cost, by consumer (benchmarks/cpu.py); `cpu_busy_share`: how busy it kept the machine.
+"""build_lab from nothing to HAProxy answering (lab and stack images warm and their layers compressed, registry
+fresh), its no-op re-run, teardown; then the same lab with `database: appliance` from nothing (`build_appliance_s`)
+and its teardown. `cpu_s`: the CPU-seconds the first build cost, by consumer (benchmarks/cpu.py); `cpu_busy_share`:
+how busy it kept the machine.
 
 Own names and subnets (lab `benchbuild`, instance `swarmlab-bench-benchbuild`), so it runs beside the other
 benchmarks; the emulator is purged at the end, so nothing of it is left.
@@ -28,12 +29,15 @@ def run(tmp: str) -> dict:
 
         appliance = LabSpec(**{**spec.model_dump(), "database": "appliance"})  # the same lab on the appliance
         try:
-            if BASE:  # warm: the stack's images are in this engine's build cache, as the lab images are
+            if BASE:  # warm: the stack's images are in this engine's build cache, as the lab images are,
+                # and their layers compressed in the BlobCache, as an earlier lab's publish on this machine leaves them
                 from swarmlab.hosts.engine import local_engine
+                from swarmlab.release.blobs import BlobCache
                 from swarmlab.release.publish import build_image, image_builds
                 with local_engine() as client:
                     for b in image_builds(f"{spec.name}.sakuracr.jp", base=BASE).values():
                         build_image(client, b)
+                        BlobCache().image_blobs(client, b.ref)
             sent = [SENT.value]
             try:
                 before = cpu.snapshot(labenv.instance(spec.name))

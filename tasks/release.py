@@ -17,6 +17,7 @@ from swarmlab.cloud.fleet import Fleet
 from swarmlab.hosts import HostUnreachable, wait_reachable
 from swarmlab.cloud.inventory import Inventory
 from swarmlab.release.service_facts import strip_digest
+from swarmlab.release.blobs import BlobCache
 from swarmlab.release.publish import PublishResult, image_builds, publish
 from swarmlab.render.stack import StackImages
 from swarmlab.spec import LabSpec, Role
@@ -41,7 +42,8 @@ def publish_images(fleet: Fleet, builder: str, inventory: Inventory, password: S
     """Build + push app, web, postgres (and `variants`) unless the registry has their tags.
 
     engine "ssh": build on `builder`'s engine (SSH dial-stdio). "local": the controller's engine and its
-    build cache, pushing to the registry by name, or through a relay when only the lab resolves it
+    build cache; the layers are compressed once on this machine (`BlobCache`, `.state/blobs`) and pushed over
+    the registry's HTTP API, by name, or through a relay when only the lab resolves it
     (`swarmlab.hosts.engine.registry_route`).
     """
     if engine not in ("ssh", "local"):
@@ -53,7 +55,8 @@ def publish_images(fleet: Fleet, builder: str, inventory: Inventory, password: S
         if engine == "local":
             with registry_route(inventory.registry_fqdn, 443, session) as via, \
                     engine_connector(None, engine="local") as connect:
-                return publish(connect, builds, inventory.registry_user, password, push_via=via, log=_log())
+                return publish(connect, builds, inventory.registry_user, password, push_via=via,
+                               cache=BlobCache(), log=_log())
         with engine_connector(session, engine=engine) as connect:
             return publish(connect, builds, inventory.registry_user, password, log=_log())
     finally:

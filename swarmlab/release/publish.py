@@ -8,8 +8,10 @@ context built with another VERSION, e.g. the web image's `v2` for a rolling upda
 
 Builds run on a docker engine reached with the SDK: by default a manager's, through an SSH
 dial-stdio tunnel (`swarmlab.hosts.engine`), so the controller needs no engine of its own and the
-registry (reachable and trusted inside the lab) is reached from inside the lab. A tag the registry
-already has is neither built nor pushed, so a re-run is a no-op.
+registry (reachable and trusted inside the lab) is reached from inside the lab. An engine on this
+machine (engine="local") builds with its warm cache and pushes through `blobs`: layers compressed once
+per machine, not once per lab. A tag the registry already has is neither built nor pushed, so a re-run
+is a no-op.
 
 Pure: `image_builds` (contexts, hashes, tags, refs). Side effects: `publish` (over a DockerClient).
 """
@@ -28,11 +30,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import docker
+import requests
 from docker.errors import APIError, BuildError, NotFound
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from swarmlab.errors import SwarmlabError, redact
 from swarmlab.hosts.errors import tail
+from swarmlab.release.blobs import BlobCache, RegistryAPIError, RegistryPusher
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = ("postgres", "app", "web")  # biggest first: it bounds the wall time when built in parallel
@@ -263,36 +267,53 @@ def push_image(client: docker.DockerClient, build: ImageBuild, auth: dict[str, s
         raise PushFailed(build.ref, registry, redact(str(e.explanation or e), *secrets)) from None
 
 
+def push_blobs(client: docker.DockerClient, build: ImageBuild, pusher: RegistryPusher,
+               secrets: Sequence[str | SecretStr] = ()) -> None:
+    """Push through the registry's HTTP API, the layers from `pusher`'s BlobCache (compressed there once)."""
+    try:
+        pusher.push(build.repository.split("/", 1)[1], build.tag, pusher.cache.image_blobs(client, build.ref))
+    except (RegistryAPIError, requests.RequestException, APIError) as e:
+        raise PushFailed(build.ref, build.repository.split("/")[0], redact(str(e), *secrets)) from None
+
+
 def publish(connect: Callable[[], docker.DockerClient], builds: dict[str, ImageBuild], user: str,
             password: SecretStr, *, max_parallel: int = 3, push_via: str | None = None,
-            log: Callable[[str], None] = lambda _m: None) -> PublishResult:
+            cache: BlobCache | None = None, log: Callable[[str], None] = lambda _m: None) -> PublishResult:
     """Build and push every image the registry does not hold yet, in parallel (one client per thread).
 
     `connect()` returns a fresh DockerClient for the build engine (e.g. `swarmlab.hosts.engine.engine_connector`'s).
     `push_via` ("127.0.0.1:PORT", from `swarmlab.hosts.engine.registry_route`) is how that engine reaches the registry
-    when it cannot by its name; images keep their `<fqdn>/<name>:<tag>` names everywhere else.
+    when it cannot by its name; images keep their `<fqdn>/<name>:<tag>` names everywhere else. With `cache` (an
+    engine on this machine), layers are compressed once into it and pushed over HTTP (`blobs`), not by the engine.
     """
     t0 = time.monotonic()
     auth = {"username": user, "password": password.get_secret_value()}
     secrets = [password]
     registry = push_via or (next(iter(builds.values())).repository.split("/")[0] if builds else "")
+    pusher = RegistryPusher(f"https://{registry}", user, password, cache, verify=not push_via) if cache else None
 
     def via(b: ImageBuild) -> str | None:
         return f"{push_via}/{b.name}" if push_via else None
+
+    def push_one(client: docker.DockerClient, b: ImageBuild) -> None:
+        if pusher:
+            push_blobs(client, b, pusher, secrets)
+        else:
+            push_image(client, b, auth, secrets, via(b))
 
     first, first_done = threading.Lock(), threading.Event()
 
     def push(client: docker.DockerClient, b: ImageBuild) -> None:
         # The first push goes alone: the layers the images share (their base) are compressed and uploaded once,
-        # and the engine mounts them from that repository for the others instead of uploading them again.
+        # and mounted from that repository for the others instead of being uploaded again.
         if first.acquire(blocking=False):
             try:
-                push_image(client, b, auth, secrets, via(b))
+                push_one(client, b)
             finally:
                 first_done.set()
         else:
             first_done.wait()
-            push_image(client, b, auth, secrets, via(b))
+            push_one(client, b)
 
     def one(key: str) -> bool:
         b = builds[key]

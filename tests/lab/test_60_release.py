@@ -117,13 +117,15 @@ def test_service_ops_verifies_every_step(built):
     assert "nginxs" not in out.split()
 
 
-def test_local_engine_pushes_through_a_plain_relay_to_the_address_the_lab_uses(built):
-    """The controller's engine reaches the lab's registry, which only the lab resolves, through a TcpRelay
-    to the registry's lab address (no SSH in the data path); the lab then pulls the image by its fqdn."""
+def test_local_engine_pushes_through_a_plain_relay_to_the_address_the_lab_uses(built, tmp_path):
+    """The controller reaches the lab's registry, which only the lab resolves, through a TcpRelay to the
+    registry's lab address (no SSH in the data path), and pushes the layers its BlobCache compressed over the
+    registry's HTTP API (htpasswd, TLS); the lab then pulls the image by its fqdn, checking every digest."""
     import docker
 
     from blocks.sakura import SakuraCloudCredentials
     from swarmlab.hosts.engine import engine_connector, registry_route
+    from swarmlab.release.blobs import BlobCache
     from swarmlab.release.publish import image_builds, publish
     from swarmlab.cloud.secrets import derive
 
@@ -138,9 +140,12 @@ def test_local_engine_pushes_through_a_plain_relay_to_the_address_the_lab_uses(b
         with registry_route(inv.registry_fqdn, 443, manager) as via, engine_connector(None, engine="local") as c:
             lab_address = manager.run(f"getent ahostsv4 {inv.registry_fqdn}").stdout.split()[0]
             assert via and via.startswith("127.0.0.1:")
-            first = publish(c, builds, inv.registry_user, password, push_via=via)
-            again = publish(c, builds, inv.registry_user, password, push_via=via)
+            cache = BlobCache(tmp_path / "blobs")
+            first = publish(c, builds, inv.registry_user, password, push_via=via, cache=cache)
+            again = publish(c, builds, inv.registry_user, password, push_via=via, cache=cache)
         assert first.pushed == [ref] and again.pushed == [] and again.present == [ref]
+        layers = docker.from_env().images.get(ref).attrs["RootFS"]["Layers"]
+        assert len(list((tmp_path / "blobs" / "layers").glob("*.json"))) == len(set(layers))
         assert not lab_address.startswith("127.")
         # what the local engine pushed is what a lab host pulls by the registry's name
         pulled = manager.run(f"docker pull -q {ref} && docker image inspect -f '{{{{.Config.Labels}}}}' {ref} "
