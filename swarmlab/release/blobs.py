@@ -236,6 +236,8 @@ class RegistryPusher:
             self._holds(blob.digest, repository)
             return
         self._expect(r, (202,), f"POST blob upload to {repository}")
+        if not r.headers.get("Location"):
+            raise RegistryAPIError(f"POST blob upload to {repository}: HTTP 202 without a Location to upload to")
         location = urljoin(r.url, r.headers["Location"])
         path = self.cache.path(blob.digest)
         r = self._send("PUT", location, repository, params={"digest": blob.digest}, body_path=path,
@@ -251,7 +253,8 @@ class RegistryPusher:
     def _expect(r: requests.Response, ok: tuple[int, ...], what: str) -> None:
         if r.status_code not in ok:
             detail = r.text[:300].strip() if r.request.method != "HEAD" else ""
-            raise RegistryAPIError(f"{what}: HTTP {r.status_code}" + (f": {detail}" if detail else ""))
+            hint = " (refused: check the registry user and its push rights)" if r.status_code in (401, 403) else ""
+            raise RegistryAPIError(f"{what}: HTTP {r.status_code}{hint}" + (f": {detail}" if detail else ""))
 
     def _session(self) -> requests.Session:
         s = getattr(self._local, "session", None)
