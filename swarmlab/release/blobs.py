@@ -264,28 +264,34 @@ class RegistryPusher:
         return s
 
     def _send(self, method: str, url: str, repository: str, *, body_path: Path | None = None,
-              extra_scope: str | None = None, **kwargs) -> requests.Response:
-        """One request; on a 401 answer the challenge and send it once more."""
+              extra_scope: str | None = None, headers: dict | None = None, **kwargs) -> requests.Response:
+        """One request; on a 401 answer the challenge and send it once more (Basic: for every scope after)."""
         session = self._session()
         scope = f"repository:{repository}:pull,push" + (f" repository:{extra_scope}:pull" if extra_scope else "")
-        for attempt in (1, 2):
-            headers = {**kwargs.pop("headers", {}), **self._local.authorization.get(scope, {})}
-            kwargs["headers"] = headers
-            if body_path is not None:
-                with open(body_path, "rb") as body:
-                    r = session.request(method, url, data=body, timeout=TIMEOUT_S, verify=self.verify, **kwargs)
-            else:
-                r = session.request(method, url, timeout=TIMEOUT_S, verify=self.verify, **kwargs)
-            if r.status_code != 401 or attempt == 2:
-                return r
-            self._local.authorization[scope] = self._authorize(r.headers.get("WWW-Authenticate", ""), scope)
-        raise AssertionError("unreachable")
+        granted = self._local.authorization
 
-    def _authorize(self, challenge: str, scope: str) -> dict[str, str]:
+        def send() -> requests.Response:
+            auth = granted.get(scope) or granted.get("*") or {}
+            if body_path is None:
+                return session.request(method, url, headers={**(headers or {}), **auth}, timeout=TIMEOUT_S,
+                                       verify=self.verify, **kwargs)
+            with open(body_path, "rb") as body:
+                return session.request(method, url, headers={**(headers or {}), **auth}, data=body,
+                                       timeout=TIMEOUT_S, verify=self.verify, **kwargs)
+
+        r = send()
+        if r.status_code == 401:
+            scheme, authorization = self._authorize(r.headers.get("WWW-Authenticate", ""), scope)
+            granted["*" if scheme == "basic" else scope] = authorization
+            r = send()
+        return r
+
+    def _authorize(self, challenge: str, scope: str) -> tuple[str, dict[str, str]]:
+        """(scheme, the Authorization header that answers `challenge` for `scope`)."""
         scheme, params = parse_challenge(challenge)
         basic = "Basic " + base64.b64encode(f"{self.user}:{self.password.get_secret_value()}".encode()).decode()
         if scheme == "basic":
-            return {"Authorization": basic}
+            return scheme, {"Authorization": basic}
         if scheme != "bearer" or "realm" not in params:
             raise RegistryAPIError(f"the registry asks for {scheme or 'no'} authentication, which this client "
                                    "does not speak (Basic and Bearer)")
@@ -299,4 +305,4 @@ class RegistryPusher:
         token = body.get("token") or body.get("access_token")
         if not token:
             raise RegistryAPIError(f"token request to {params['realm']}: no token in the answer")
-        return {"Authorization": f"Bearer {token}"}
+        return scheme, {"Authorization": f"Bearer {token}"}
