@@ -19,6 +19,9 @@ from swarmlab.spec import LabSpec, Role, local
 
 LAB, SUBNET, SHARED = "labtest", "192.168.1.0/24", "198.18.1.0/24"
 BUILT, BUILT_SUBNET, BUILT_SHARED = "reltest", "192.168.61.0/24", "198.18.61.0/24"
+#: build_lab's images from this machine's engine and its build cache (`--engine local`), for the labs that test
+#: something else than the images; `built` builds them the default way (a manager's engine, from scratch)
+LOCAL_ENGINE = {"engine": "local", "base": "lab/base:bookworm"}
 
 
 @dataclass
@@ -90,10 +93,23 @@ def running_lab(tmp: Path, name: str, subnet: str, shared: str,
             teardown_lab(spec.name, spec.zone)
         finally:
             from emulator.docker.netfilter import Netfilter
+            _remove_local_tags(f"{spec.name}.sakuracr.jp/")
             emu.stop(purge=True)
             os.environ.clear()
             os.environ.update(saved)
             assert Netfilter(emu.instance).listing() == "", f"purge left {emu.instance}'s packet filter chain"
+
+
+def _remove_local_tags(prefix: str) -> None:
+    """Untag what `LOCAL_ENGINE` builds tagged for the lab's registry (the layers stay in the build cache)."""
+    import docker
+
+    engine = docker.from_env()
+    try:
+        for tag in [t for image in engine.images.list() for t in image.tags if t.startswith(prefix)]:
+            engine.images.remove(tag, noprune=True)
+    finally:
+        engine.close()
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from swarmlab.spec import LabSpec, Role
-from tests.lab.conftest import running_lab
+from tests.lab.conftest import LOCAL_ENGINE, running_lab
 
 pytestmark = pytest.mark.lab
 
@@ -33,7 +33,7 @@ def test_an_appliance_lab_serves_rows_from_the_appliance_across_its_power_cycle(
     with running_lab(tmp_path, NAME, SUBNET, SHARED) as (emu, spec):
         spec = LabSpec(**{**spec.model_dump(), "database": "appliance"})
         t0 = time.monotonic()
-        build_lab(spec)
+        build_lab(spec, **LOCAL_ENGINE)
         print(f"\nbuild_lab (database: appliance) from nothing: {time.monotonic() - t0:.1f} s")
         inv = provision(spec)
         assert inv.db_address == "192.168.71.210:5432"

@@ -19,7 +19,7 @@ import requests
 
 from swarmlab.render.keepalived import edge_addresses
 from swarmlab.spec import LabSpec, Role, ServerSpec
-from tests.lab.conftest import running_lab
+from tests.lab.conftest import LOCAL_ENGINE, running_lab
 
 pytestmark = pytest.mark.lab
 
@@ -55,7 +55,7 @@ def test_pair_serves_through_the_vip_survives_haproxy_down_and_tears_down_to_not
 
     with running_lab(tmp_path, PAIR, PAIR_SUBNET, PAIR_SHARED, edge="pair") as (emu, spec):
         spec = small(spec)
-        built = build_lab(spec)
+        built = build_lab(spec, **LOCAL_ENGINE)
         inv = built.inventory
         vip, pair = edge_addresses(ipaddress.ip_network(inv.router_block))
         assert built.haproxy == str(vip) and built.web_url == f"http://{vip}/", "users get the VIP"
@@ -64,7 +64,7 @@ def test_pair_serves_through_the_vip_survives_haproxy_down_and_tears_down_to_not
         assert r.status_code == 200 and r.headers.get("Server", "").startswith("nginx")
         assert requests.get(f"http://{vip}:8000/healthz", timeout=5).status_code == 200
 
-        again = build_lab(spec)
+        again = build_lab(spec, **LOCAL_ENGINE)
         assert again.changes == [], "a re-run changes nothing (haproxy.cfg and keepalived.conf on both included)"
 
         report = exercise_lab(spec, only=["haproxy down"], fail_on_verdict=False)
