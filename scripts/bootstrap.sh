@@ -47,3 +47,4 @@ if [ ! -f "$stamp" ]; then
 fi
 
 export DO_NOT_TRACK=1 PREFECT_SERVER_ANALYTICS_ENABLED=false PREFECT_HOME="${PREFECT_HOME:-$PWD/.state/prefect}"
+mkdir -p "$PREFECT_HOME"  # Prefect creates only the last component (a fresh clone has no .state yet)
