@@ -51,6 +51,10 @@ _AGO_RE = re.compile(r"\s(?:less than )?(?:an?|\d+) \w+ ago")
 STACK_DIR = "/var/lib/swarmlab/stacks"
 SERVICES = ("db", "app", "web")
 DEPLOY_TIMEOUT_S = 300.0
+#: seconds between observations while a task still waits for its node or its image (each observation is three
+#: `docker` CLI calls on the manager; a pull takes seconds, and a task then starts for one health-check interval)
+PULLING_POLL_S = 2.0
+_BEFORE_START = {"new", "pending", "assigned", "accepted", "preparing"}
 
 
 class StackNotReady(SwarmError):
@@ -206,13 +210,21 @@ def stuck_services(spec: LabSpec, images: StackImages, status: StackStatus) -> d
 
 
 def wait_ready(session: Session, spec: LabSpec, addresses: Mapping[str, str], images: StackImages, *,
-               timeout_s: float = DEPLOY_TIMEOUT_S, interval_s: float = 1.0,
+               timeout_s: float = DEPLOY_TIMEOUT_S, interval_s: float = 1.0, observed: StackStatus | None = None,
                log: Callable[[str], None] = lambda _m: None) -> StackStatus:
-    """Poll until every service converged and every target URL answers; `StackNotReady` after `timeout_s`."""
+    """Poll until every service converged and every target URL answers; `StackNotReady` after `timeout_s`.
+    `observed`: a status just observed, used for the first check instead of observing again."""
     last_why: dict[str, str] = {}  # log a change of reason, not every tick
     stuck: dict[str, str] = {}
-    for attempt in Poll(f"stack {spec.stack.name} to serve", timeout_s, interval_s=interval_s):
-        status = observe(session, spec)
+    pulling = False
+
+    def pause(seconds: float) -> None:
+        time.sleep(max(seconds, PULLING_POLL_S) if pulling else seconds)
+
+    for attempt in Poll(f"stack {spec.stack.name} to serve", timeout_s, interval_s=interval_s, sleep=pause):
+        status, observed = observed or observe(session, spec), None
+        pulling = any(t.state in _BEFORE_START and t.desired_state.lower() == "running"
+                      for tasks in status.tasks.values() for t in tasks)
         stuck = stuck_services(spec, images, status)
         if not stuck:
             urls = http_targets(spec, addresses, status)
@@ -250,6 +262,7 @@ def deploy_stack(session: Session, spec: LabSpec, addresses: Mapping[str, str], 
         deployed = True
     else:
         log(f"stack {spec.stack.name} already at {digest[:12]}")
-    status = wait_ready(session, spec, addresses, images, timeout_s=timeout_s, log=log)
+    status = wait_ready(session, spec, addresses, images, timeout_s=timeout_s, log=log,
+                        observed=None if deployed else before)
     return DeployResult(stack=spec.stack.name, stack_hash=digest, deployed=deployed, secret_created=created,
                         status=status, seconds=round(time.monotonic() - t0, 2))
