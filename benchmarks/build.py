@@ -55,13 +55,10 @@ def run(tmp: str) -> dict:
                 teardown_lab(appliance.name, appliance.zone)
         finally:
             if BASE:  # the stack images this engine built and tagged for the lab's registry
-                import docker
-
-                engine = docker.from_env()
-                for image in engine.images.list():
-                    for tag in image.tags:
-                        if tag.startswith(f"{spec.name}.sakuracr.jp/"):
-                            engine.images.remove(tag, noprune=True)  # keep the build cache warm
+                from swarmlab.hosts.engine import local_engine
+                from swarmlab.release.publish import untag_registry_images
+                with local_engine() as client:
+                    untag_registry_images(client, f"{spec.name}.sakuracr.jp")
     return {"benchmark": "build", "build_s": build_s, "noop_s": noop_s, "noop_ratio": round(noop_s / build_s, 3),
             "teardown_s": teardown_s, "build_appliance_s": build_appliance_s, "changes_first": len(first.changes),
             "changes_noop": again.changes, "stages": first.timings, "web_url": first.web_url, "engine": ENGINE,

@@ -218,8 +218,8 @@ def wait_ready(session: Session, spec: LabSpec, addresses: Mapping[str, str], im
     stuck: dict[str, str] = {}
     pulling = False
 
-    def pause(seconds: float) -> None:
-        time.sleep(max(seconds, PULLING_POLL_S) if pulling else seconds)
+    def pause(seconds: float) -> None:  # `seconds` is shorter than interval_s only at the deadline
+        time.sleep(PULLING_POLL_S if pulling and seconds >= interval_s else seconds)
 
     for attempt in Poll(f"stack {spec.stack.name} to serve", timeout_s, interval_s=interval_s, sleep=pause):
         status, observed = observed or observe(session, spec), None

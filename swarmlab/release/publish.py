@@ -234,6 +234,13 @@ def registry_has(client: docker.DockerClient, build: ImageBuild, auth: dict[str,
         raise RegistryCheckFailed(build.ref, build.repository.split("/")[0], text) from None
 
 
+def untag_registry_images(client: docker.DockerClient, fqdn: str) -> None:
+    """Remove the tags this engine holds for the registry `fqdn` (builds tag `<fqdn>/<name>:<tag>`); the layers
+    stay in its build cache."""
+    for tag in [t for image in client.images.list() for t in image.tags if t.startswith(f"{fqdn}/")]:
+        client.images.remove(tag, noprune=True)
+
+
 def build_image(client: docker.DockerClient, build: ImageBuild) -> None:
     try:
         client.images.build(fileobj=io.BytesIO(context_tar(build)), custom_context=True,

@@ -93,23 +93,14 @@ def running_lab(tmp: Path, name: str, subnet: str, shared: str,
             teardown_lab(spec.name, spec.zone)
         finally:
             from emulator.docker.netfilter import Netfilter
-            _remove_local_tags(f"{spec.name}.sakuracr.jp/")
+            from swarmlab.hosts.engine import local_engine
+            from swarmlab.release.publish import untag_registry_images
+            with local_engine() as client:  # what LOCAL_ENGINE built and tagged for the lab's registry
+                untag_registry_images(client, f"{spec.name}.sakuracr.jp")
             emu.stop(purge=True)
             os.environ.clear()
             os.environ.update(saved)
             assert Netfilter(emu.instance).listing() == "", f"purge left {emu.instance}'s packet filter chain"
-
-
-def _remove_local_tags(prefix: str) -> None:
-    """Untag what `LOCAL_ENGINE` builds tagged for the lab's registry (the layers stay in the build cache)."""
-    import docker
-
-    engine = docker.from_env()
-    try:
-        for tag in [t for image in engine.images.list() for t in image.tags if t.startswith(prefix)]:
-            engine.images.remove(tag, noprune=True)
-    finally:
-        engine.close()
 
 
 @pytest.fixture(scope="session")
