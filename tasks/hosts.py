@@ -16,7 +16,8 @@ from tasks.retry import SSH_RETRY
 
 @task(name="prepare-host", task_run_name="prepare-{name}", **SSH_RETRY)
 def prepare_host(fleet: Fleet, name: str, spec: LabSpec) -> list[str]:
-    """Startup script done → apt update/upgrade/install → reboot if required → Docker answers."""
+    """Startup script done → apt update/upgrade/install → reboot if required → Docker answers (already known
+    from the facts when nothing was done)."""
     t0 = time.monotonic()
     session = fleet.session(name)
     t1 = time.monotonic()
@@ -24,7 +25,8 @@ def prepare_host(fleet: Fleet, name: str, spec: LabSpec) -> list[str]:
     t2 = time.monotonic()
     changed = prepare.apply_host(session, prepare.plan_host(facts))
     t3 = time.monotonic()
-    prepare.wait_docker(session)
+    if changed or not facts.docker:
+        prepare.wait_docker(session)
     get_run_logger().info("%s: connected in %.1f s, startup scripts %.1f s, apt %.1f s, docker %.1f s", name,
                           t1 - t0, t2 - t1, t3 - t2, time.monotonic() - t3)
     return changed

@@ -29,6 +29,7 @@ class HostFacts(BaseModel):
     reboot_required: bool
     notes_pending: list[str]         # startup scripts with a .log but no .done yet
     boot: str                        # changes when the host reboots
+    docker: bool = False             # the engine answered on its socket (/_ping)
 
 
 def facts_command(packages: list[str]) -> str:
@@ -40,6 +41,7 @@ for p in {pkgs}; do dpkg-query -W -f='${{Status}}\\n' "$p" 2>/dev/null | grep -q
 [ -f /var/run/reboot-required ] && echo reboot_required=1
 for log in {NOTES}/*.log; do [ -e "$log" ] && [ ! -e "${{log%.log}}.done" ] && echo notes_pending=$(basename "$log" .log); done
 echo boot=$(ps -o lstart= -p 1 | tr -s ' ' _)
+curl -sf -m 10 --unix-socket /var/run/docker.sock http://docker/_ping >/dev/null 2>&1 && echo docker=1
 exit 0"""
 
 
@@ -50,7 +52,7 @@ def parse_facts(output: str) -> HostFacts:
         key, _, value = line.strip().partition("=")
         if key in ("missing", "notes_pending"):
             values[key].append(value)
-        elif key == "reboot_required":
+        elif key in ("reboot_required", "docker"):
             values[key] = True
         elif key in ("now", "apt_updated"):
             values[key] = int(value or 0)

@@ -18,6 +18,8 @@ def test_parse_facts_output():
     f = parse_facts(out)
     assert f.missing == ["vim", "nfs-common"] and f.reboot_required and f.apt_updated == 0
     assert f.notes_pending == ["113000000901"] and f.boot == "Thu_Nov_26_18:41:37_2026"
+    assert f.docker is False  # no `docker=` line: the engine did not answer (yet)
+    assert parse_facts("now=1\napt_updated=0\nboot=x\ndocker=1\n").docker is True
 
 
 def test_fresh_host_gets_everything_in_order():
