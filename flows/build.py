@@ -9,7 +9,8 @@ The bootstrap steps are bootstrap_swarm's own (`flows.bootstrap.bootstrap`), run
 
 publish starts as soon as the servers are up, so image builds and pushes run while the hosts do apt
 and the swarm forms: on the last manager's engine (the first runs `swarm init`), or with
-engine="local" on this machine's engine and build cache.
+engine="local" on this machine's engine and build cache. The node table is read beside deploy_stack, and the
+artifacts (progress, tables, URLs) are written off the flow's path (`flows.artifacts.Writer`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from __future__ import annotations
 import time
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, \
-    update_progress_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel
 
@@ -90,16 +90,14 @@ def _build_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, engi
     t0 = time.monotonic()
     timings: dict[str, float] = {}
 
-    progress = create_progress_artifact(0.0, key=f"{spec.name}-build-progress",
-                                        description=f"build {spec.name}: provisioning")
-
-    def mark(stage: str) -> None:
-        timings[stage] = round(time.monotonic() - t0, 2)
-        update_progress_artifact(progress, float(STAGES[stage]),
-                                 description=f"build {spec.name}: {stage.replace('_', ' ')} at {timings[stage]:.0f} s")
-
     log = get_run_logger()
-    with LabSession(spec, credentials, log, ssh_key) as lab:
+    with artifacts.Writer(spec.name) as writes, LabSession(spec, credentials, log, ssh_key) as lab:
+        progress = writes.progress(f"{spec.name}-build-progress", f"build {spec.name}: provisioning")
+
+        def mark(stage: str) -> None:
+            timings[stage] = round(time.monotonic() - t0, 2)
+            progress(float(STAGES[stage]), f"build {spec.name}: {stage.replace('_', ' ')} at {timings[stage]:.0f} s")
+
         spec = lab.spec
         inventory = provision(spec, credentials, ssh_key)
         changes = [f"created {n}" for n in inventory.created]
@@ -114,6 +112,7 @@ def _build_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, engi
         published = r.publish_images.submit(fleet, managers[-1], inventory, registry_pw, engine=engine, base=base)
         changes += bootstrap(fleet, spec, inventory, registry_pw, log, on_prepared=lambda: mark("prepared"))
         mark("swarm_formed")
+        nodes_f = sw.node_table.submit(fleet, spec)  # beside the deploy, which changes no node
 
         pub = published.result()
         mark("published")
@@ -134,10 +133,10 @@ def _build_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, engi
         r.verify_edge(address)
         mark("edge_verified")
         web_url, _, docs_url = edge.urls(address)
-        nodes = sw.node_table(fleet, spec)
+        nodes = nodes_f.result()
         result = BuildResult(lab=spec.name, web_url=web_url, docs_url=docs_url, images=pub.images, changes=changes,
                              seconds=round(time.monotonic() - t0, 2), haproxy=address, inventory=inventory)
-        report(spec, inventory, result, nodes, deployed.status)
+        writes.submit(report, spec, inventory, result, nodes, deployed.status)
         run_hooks(spec.name, "after_build", list(spec.hooks.after_build), hook_env(spec.name, inventory, address))
         mark("after_build")
         result.timings, result.seconds = timings, round(time.monotonic() - t0, 2)
