@@ -35,6 +35,7 @@ from prefect.context import FlowRunContext
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.variables import Variable
 
+from flows.ratelimit import post_once
 from swarmlab.sakura.wait import Deadline
 
 __all__ = ["LEASE_S", "STALE_S", "LabBusy", "free_if_held_by", "held_labs", "lab_lock", "lock_name"]
@@ -44,6 +45,8 @@ BEAT_S = 10.0       # lease renewal and heartbeat
 STALE_S = 90.0      # > LEASE_S + the repossessor's 15 s loop: a real server has freed a dead holder's lease by then
 POLL_S = 2.0
 FIRST_BEAT_S = 1.0  # how long the holder waits for its first heartbeat before its body starts
+BUSY_S = 0.2        # a busy (503) server is asked again after this
+BUSY_TIMEOUT_S = 60.0
 PREFIX = "swarmlab-lab-"
 
 _held: ContextVar[frozenset[str]] = ContextVar("swarmlab_held_labs", default=frozenset())
@@ -99,15 +102,23 @@ def _who() -> tuple[logging.Logger | logging.LoggerAdapter, str, ConcurrencyLeas
 
 
 def _try(name: str, holder: ConcurrencyLeaseHolder | None) -> UUID | None:
-    """One attempt: the lease id of the slot, or None when another run holds it (423)."""
+    """One attempt: the lease id of the slot, or None when another run holds it (423). A busy server (503) is
+    asked again after BUSY_S, for up to BUSY_TIMEOUT_S (not after the Prefect client's 2 s sleep)."""
+    body = {"names": [name], "slots": 1, "mode": "concurrency", "lease_duration": LEASE_S}
+    if holder is not None:
+        body["holder"] = holder.model_dump(mode="json")
+    deadline = Deadline(BUSY_TIMEOUT_S)
     with get_client(sync_client=True) as client:
-        try:
-            answer = client.increment_concurrency_slots_with_lease(names=[name], slots=1, mode="concurrency",
-                                                                   lease_duration=LEASE_S, holder=holder)
-        except httpx.HTTPStatusError as e:
-            if e.response.status_code == 423:
-                return None
-            raise
+        while True:
+            try:
+                answer = post_once(client, "/v2/concurrency_limits/increment-with-lease", body)
+                break
+            except httpx.HTTPStatusError as e:
+                if e.response.status_code == 423:
+                    return None
+                if e.response.status_code != 503 or deadline.passed:
+                    raise
+                time.sleep(BUSY_S)
     doc = answer.json()
     if not doc.get("limits"):  # a limit that does not exist limits nothing
         raise RuntimeError(f"the lab lock {name} does not exist on the Prefect server (deleted meanwhile?); "

@@ -97,7 +97,8 @@ class SharedPace:
         with get_client(sync_client=True) as client:
             while True:
                 try:
-                    taken = _increment_once(client, self.name, self.chunk).json()
+                    taken = post_once(client, "/v2/concurrency_limits/increment",
+                                      {"names": [self.name], "slots": self.chunk, "mode": "rate_limit"}).json()
                 except httpx.HTTPStatusError as exc:
                     status = exc.response.status_code
                     if status not in RETRY_STATUS or deadline.passed:
@@ -119,12 +120,12 @@ class SharedPace:
         return base * random.uniform(0.8, 1.2)
 
 
-def _increment_once(client, name: str, slots: int) -> httpx.Response:
-    """POST /v2/concurrency_limits/increment once, raising on an error status. Sent past the Prefect client's own
-    retry loop, which sleeps 2 s after a 503 even when told not to retry (PREFECT_CLIENT_MAX_RETRIES=0)."""
+def post_once(client, path: str, body: dict) -> httpx.Response:
+    """POST `body` to the Prefect API once, raising on an error status. Sent past the Prefect client's own retry
+    loop, which sleeps 2 s after a 503 (a SQLite server's write lock) even when told not to retry
+    (PREFECT_CLIENT_MAX_RETRIES=0); callers retry a busy server sooner themselves."""
     http = client._client  # the PrefectHttpxSyncClient: its base URL, auth headers and CSRF support
-    request = http.build_request("POST", "/v2/concurrency_limits/increment",
-                                 json={"names": [name], "slots": slots, "mode": "rate_limit"})
+    request = http.build_request("POST", path, json=body)
     if http.enable_csrf_support:
         http._add_csrf_headers(request)
     return httpx.Client.send(http, request).raise_for_status()

@@ -9,9 +9,12 @@ import sys
 import threading
 import time
 from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 from prefect import flow, get_client
+from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
 from flows.lock import LabBusy, held_labs, lab_lock, lock_name
 from flows.teardown import teardown_lab
@@ -90,6 +93,61 @@ def test_a_second_writer_waits_logs_and_can_give_up(prefect_api, caplog):
         t.join(30)
     assert waited >= 0.9, "entered before the holder released"
     assert active_slots("lk-b") == 0
+
+
+class BusyFront(ThreadingHTTPServer):
+    """A loopback front to the Prefect server that answers 503 (as a SQLite server with its write lock taken
+    does) to the first `busy` lease requests and forwards everything else."""
+
+    def __init__(self, upstream: str, busy: int):
+        self.upstream, self.busy, self.refused = upstream.rstrip("/"), busy, 0
+        super().__init__(("127.0.0.1", 0), _Forward)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_port}/api"
+
+
+class _Forward(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def _relay(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        front: BusyFront = self.server
+        if self.path.endswith("/increment-with-lease") and front.refused < front.busy:
+            front.refused += 1
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+        r = httpx.request(self.command, front.upstream + self.path.removeprefix("/api"), content=body,
+                          headers=headers, timeout=30)
+        self.send_response(r.status_code)
+        for k, v in r.headers.items():
+            if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(r.content)))
+        self.end_headers()
+        self.wfile.write(r.content)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _relay
+
+
+def test_a_busy_server_is_asked_again_by_the_lock_itself(prefect_api):
+    """With the Prefect client's own retries off, two 503s to the lease request would fail the lock: it asks
+    again itself (after BUSY_S, not after the client's 2 s sleep)."""
+    front = BusyFront(prefect_api, busy=2)
+    threading.Thread(target=front.serve_forever, daemon=True).start()
+    try:
+        with temporary_settings({PREFECT_API_URL: front.url, PREFECT_CLIENT_MAX_RETRIES: 0}):
+            with lab_lock("lk-e", timeout_s=30):
+                assert active_slots("lk-e") == 1
+    finally:
+        front.shutdown()
+    assert front.refused == 2
+    assert active_slots("lk-e") == 0
 
 
 HOLD = ("import sys, time; from flows.lock import lab_lock\n"
