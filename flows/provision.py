@@ -100,8 +100,9 @@ def _provision_lab(lab: LabSession, log) -> Inventory:
         servers.append(t.ensure_server.submit(client, spec, want, filters))
 
     watch_servers(servers)
-    for fut in servers:  # a failed server fails the flow before the others are waited for
-        if fut.wrapped_future.done() and not fut.state.is_completed():
+    for fut in servers:  # a failed server fails the flow before the others are waited for (the final state
+        # from the task runner's future: `fut.state` would ask the Prefect server, once per server)
+        if fut.wrapped_future.done() and not fut.wrapped_future.result().is_completed():
             fut.result()
     created, unchanged = [], []
     (created if switch_created else unchanged).append(spec.resource_name("switch"))
