@@ -11,10 +11,14 @@ holder's keeper thread, which renews the lease every BEAT_S, also writes a heart
 `swarmlab-lab-<lab>` (who holds it, when it last beat). A waiter that sees no heartbeat for STALE_S (longer
 than a lease plus the repossessor's loop) takes the lock over. The variable outlives the release: it then names
 the last holder, is read only while the slot is taken, and the next holder overwrites it.
+
+The lease, its renewals, the heartbeat and the release go out once each (`flows.prefect_http`), and a busy
+(503) server is asked again after BUSY_S: the Prefect client would sleep 2 s, then 4 s, on every flow run's path.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import math
 import os
@@ -35,7 +39,7 @@ from prefect.context import FlowRunContext
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.variables import Variable
 
-from flows.ratelimit import post_once
+from flows.prefect_http import BUSY_S, is_busy, send_once, when_free
 from swarmlab.sakura.wait import Deadline
 
 __all__ = ["LEASE_S", "STALE_S", "LabBusy", "free_if_held_by", "held_labs", "lab_lock", "lock_name"]
@@ -45,8 +49,6 @@ BEAT_S = 10.0       # lease renewal and heartbeat
 STALE_S = 90.0      # > LEASE_S + the repossessor's 15 s loop: a real server has freed a dead holder's lease by then
 POLL_S = 2.0
 FIRST_BEAT_S = 1.0  # how long the holder waits for its first heartbeat before its body starts
-BUSY_S = 0.2        # a busy (503) server is asked again after this
-BUSY_TIMEOUT_S = 60.0
 PREFIX = "swarmlab-lab-"
 
 _held: ContextVar[frozenset[str]] = ContextVar("swarmlab_held_labs", default=frozenset())
@@ -103,22 +105,17 @@ def _who() -> tuple[logging.Logger | logging.LoggerAdapter, str, ConcurrencyLeas
 
 def _try(name: str, holder: ConcurrencyLeaseHolder | None) -> UUID | None:
     """One attempt: the lease id of the slot, or None when another run holds it (423). A busy server (503) is
-    asked again after BUSY_S, for up to BUSY_TIMEOUT_S (not after the Prefect client's 2 s sleep)."""
+    asked again at once (`when_free`), not after the Prefect client's 2 s sleep."""
     body = {"names": [name], "slots": 1, "mode": "concurrency", "lease_duration": LEASE_S}
     if holder is not None:
         body["holder"] = holder.model_dump(mode="json")
-    deadline = Deadline(BUSY_TIMEOUT_S)
     with get_client(sync_client=True) as client:
-        while True:
-            try:
-                answer = post_once(client, "/v2/concurrency_limits/increment-with-lease", body)
-                break
-            except httpx.HTTPStatusError as e:
-                if e.response.status_code == 423:
-                    return None
-                if e.response.status_code != 503 or deadline.passed:
-                    raise
-                time.sleep(BUSY_S)
+        try:
+            answer = when_free(lambda: send_once(client, "POST", "/v2/concurrency_limits/increment-with-lease", body))
+        except httpx.HTTPStatusError as e:
+            if e.response.status_code == 423:
+                return None
+            raise
     doc = answer.json()
     if not doc.get("limits"):  # a limit that does not exist limits nothing
         raise RuntimeError(f"the lab lock {name} does not exist on the Prefect server (deleted meanwhile?); "
@@ -126,23 +123,37 @@ def _try(name: str, holder: ConcurrencyLeaseHolder | None) -> UUID | None:
     return UUID(doc["lease_id"])
 
 
+def _beat(client, name: str, lease_id: UUID, who: str, renew: bool) -> None:
+    """Renew the lease (unless first) and write the heartbeat variable: one request each, past the Prefect
+    client's retry loop (a keeper asleep in it would hold up the release)."""
+    if renew:
+        send_once(client, "POST", f"/v2/concurrency_limits/leases/{lease_id}/renew", {"lease_duration": LEASE_S})
+    record = {"holder": who, "beat": time.time()}
+    try:
+        send_once(client, "PATCH", f"/variables/name/{name}", {"value": record})
+    except httpx.HTTPStatusError as e:
+        if e.response.status_code != 404:
+            raise
+        send_once(client, "POST", "/variables/", {"name": name, "value": record})
+
+
 def _keep(name: str, lease_id: UUID, who: str, stop: threading.Event, first: threading.Event) -> None:
-    """While held: write the heartbeat at once (then set `first`), then renew the lease and write it again every
-    BEAT_S. In a thread: on SQLite, Prefect's server can answer a variable write 503, and its client then
-    sleeps 2 s."""
+    """While held: write the heartbeat at once (then set `first`; a busy server is asked again every BUSY_S),
+    then renew the lease and write it again every BEAT_S. In a thread, so the flow does not wait for it."""
     renew = False
-    while True:
-        try:
-            if renew:
-                with get_client(sync_client=True) as client:
-                    client.renew_concurrency_lease(lease_id, lease_duration=LEASE_S)
-            Variable.set(name, {"holder": who, "beat": time.time()}, overwrite=True)
-        except Exception:  # noqa: BLE001 — retried next beat; LEASE_S and STALE_S allow several misses
-            logging.getLogger("swarmlab.lock").warning("could not renew the lock %s; retrying", name, exc_info=True)
-        first.set()
-        renew = True
-        if stop.wait(BEAT_S):
-            return
+    with get_client(sync_client=True) as client:
+        while True:
+            try:
+                _beat(client, name, lease_id, who, renew)
+            except Exception as exc:  # noqa: BLE001 — retried; LEASE_S and STALE_S allow several misses
+                if not renew and is_busy(exc) and not stop.wait(BUSY_S):
+                    continue  # the first beat names this run: worth asking again soon
+                logging.getLogger("swarmlab.lock").warning("could not renew the lock %s; retrying", name,
+                                                            exc_info=True)
+            first.set()
+            renew = True
+            if stop.wait(BEAT_S):
+                return
 
 
 def _take_over(name: str, seen: dict | None, log, who: str, lab: str) -> None:
@@ -198,7 +209,8 @@ def _acquire(name: str, lab: str, timeout_s: float | None) -> tuple[UUID, str]:
 
 def _release(lease_id: UUID) -> None:
     with get_client(sync_client=True) as client:
-        client.release_concurrency_slots_with_lease(lease_id)
+        when_free(lambda: send_once(client, "POST", "/v2/concurrency_limits/decrement-with-lease",
+                                    {"lease_id": str(lease_id)}))
 
 
 @contextmanager
@@ -215,8 +227,8 @@ def lab_lock(lab: str, timeout_s: float | None = None) -> Iterator[None]:
     ensure_limit(name)
     lease_id, who = _acquire(name, lab, timeout_s)
     stop, first = threading.Event(), threading.Event()
-    keeper = threading.Thread(target=_keep, args=(name, lease_id, who, stop, first), daemon=True,
-                              name=f"{name} keeper")
+    keeper = threading.Thread(target=contextvars.copy_context().run,  # the caller's Prefect settings (API URL)
+                              args=(_keep, name, lease_id, who, stop, first), daemon=True, name=f"{name} keeper")
     keeper.start()
     first.wait(FIRST_BEAT_S)  # the heartbeat names this run before its body starts, unless the server stalls it
     token = _held.set(_held.get() | {lab})

@@ -19,6 +19,7 @@ from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL
 
+from flows.prefect_http import send_once
 from swarmlab.sakura.transport import DEFAULT_API_ROOT
 from swarmlab.sakura.wait import Deadline
 
@@ -97,7 +98,7 @@ class SharedPace:
         with get_client(sync_client=True) as client:
             while True:
                 try:
-                    taken = post_once(client, "/v2/concurrency_limits/increment",
+                    taken = send_once(client, "POST", "/v2/concurrency_limits/increment",
                                       {"names": [self.name], "slots": self.chunk, "mode": "rate_limit"}).json()
                 except httpx.HTTPStatusError as exc:
                     status = exc.response.status_code
@@ -118,17 +119,6 @@ class SharedPace:
             retry_after = one_chunk
         base = min(retry_after, one_chunk) if status == 423 else min(0.2, one_chunk)
         return base * random.uniform(0.8, 1.2)
-
-
-def post_once(client, path: str, body: dict) -> httpx.Response:
-    """POST `body` to the Prefect API once, raising on an error status. Sent past the Prefect client's own retry
-    loop, which sleeps 2 s after a 503 (a SQLite server's write lock) even when told not to retry
-    (PREFECT_CLIENT_MAX_RETRIES=0); callers retry a busy server sooner themselves."""
-    http = client._client  # the PrefectHttpxSyncClient: its base URL, auth headers and CSRF support
-    request = http.build_request("POST", path, json=body)
-    if http.enable_csrf_support:
-        http._add_csrf_headers(request)
-    return httpx.Client.send(http, request).raise_for_status()
 
 
 def sakura_pace(name: str = LIMIT, per_second: float = PER_SECOND) -> Callable[[], None] | None:

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 from prefect import flow, get_client
+from prefect.variables import Variable
 from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
 from flows.lock import LabBusy, held_labs, lab_lock, lock_name
@@ -97,10 +98,10 @@ def test_a_second_writer_waits_logs_and_can_give_up(prefect_api, caplog):
 
 class BusyFront(ThreadingHTTPServer):
     """A loopback front to the Prefect server that answers 503 (as a SQLite server with its write lock taken
-    does) to the first `busy` lease requests and forwards everything else."""
+    does) to the first `busy[suffix]` requests whose path ends with `suffix`, and forwards everything else."""
 
-    def __init__(self, upstream: str, busy: int):
-        self.upstream, self.busy, self.refused = upstream.rstrip("/"), busy, 0
+    def __init__(self, upstream: str, busy: dict[str, int]):
+        self.upstream, self.busy, self.refused = upstream.rstrip("/"), dict(busy), Counter()
         super().__init__(("127.0.0.1", 0), _Forward)
 
     @property
@@ -115,8 +116,9 @@ class _Forward(BaseHTTPRequestHandler):
     def _relay(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         front: BusyFront = self.server
-        if self.path.endswith("/increment-with-lease") and front.refused < front.busy:
-            front.refused += 1
+        suffix = next((s for s in front.busy if self.path.endswith(s)), None)
+        if suffix and front.refused[suffix] < front.busy[suffix]:
+            front.refused[suffix] += 1
             self.send_response(503)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -136,17 +138,20 @@ class _Forward(BaseHTTPRequestHandler):
 
 
 def test_a_busy_server_is_asked_again_by_the_lock_itself(prefect_api):
-    """With the Prefect client's own retries off, two 503s to the lease request would fail the lock: it asks
-    again itself (after BUSY_S, not after the client's 2 s sleep)."""
-    front = BusyFront(prefect_api, busy=2)
+    """With the Prefect client's own retries off, a 503 to the lease request, the heartbeat write or the release
+    would fail the lock (or, with them on, stall it 2 s and more): the lock asks again itself, and the heartbeat
+    names its holder before the body starts."""
+    busy = {"/increment-with-lease": 2, "/variables/name/swarmlab-lab-lk-e": 2, "/decrement-with-lease": 2}
+    front = BusyFront(prefect_api, busy)
     threading.Thread(target=front.serve_forever, daemon=True).start()
     try:
         with temporary_settings({PREFECT_API_URL: front.url, PREFECT_CLIENT_MAX_RETRIES: 0}):
             with lab_lock("lk-e", timeout_s=30):
                 assert active_slots("lk-e") == 1
+                assert "pid" in Variable.get(lock_name("lk-e"))["holder"]
     finally:
         front.shutdown()
-    assert front.refused == 2
+    assert front.refused == busy
     assert active_slots("lk-e") == 0
 
 
