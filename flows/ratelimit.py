@@ -19,7 +19,7 @@ from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL
 
-from flows.prefect_http import send_once
+from flows.prefect_http import BUSY_S, send_once
 from swarmlab.sakura.transport import DEFAULT_API_ROOT
 from swarmlab.sakura.wait import Deadline
 
@@ -117,7 +117,7 @@ class SharedPace:
             retry_after = float(response.headers.get("Retry-After", one_chunk))
         except ValueError:
             retry_after = one_chunk
-        base = min(retry_after, one_chunk) if status == 423 else min(0.2, one_chunk)
+        base = min(retry_after, one_chunk) if status == 423 else min(BUSY_S, one_chunk)
         return base * random.uniform(0.8, 1.2)
 
 

@@ -1,5 +1,6 @@
 """flows.heartbeat: Prefect's flow-run heartbeat, still sent, and its thread gone as soon as the run ends."""
 
+import logging
 import threading
 from contextlib import contextmanager
 
@@ -16,7 +17,7 @@ class FakeEngine:
         self.heartbeat_seconds = seconds
         self.flow_run = None
         self.sent = threading.Event()
-        self.logger = __import__("logging").getLogger("test.heartbeat")
+        self.logger = logging.getLogger("test.heartbeat")
 
     def _build_heartbeat_event_template(self):
         return {"prefect.resource.id": "prefect.flow-run.x"}, []
