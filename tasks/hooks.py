@@ -56,6 +56,7 @@ def run_hooks(lab: str, stage: str, commands: list[str], env: dict[str, str]) ->
     log.info("lab %s: hooks.%s: %d command(s) on the controller with %s", lab, stage, len(commands),
              ", ".join(sorted(env)))
     try:
-        return shell_operation(commands, env).run()
+        with shell_operation(commands, env) as op:  # leaving the block deletes the script it wrote
+            return op.run()
     except RuntimeError as e:
         raise HookFailed(lab, stage, str(e).splitlines()[0][:200]) from None

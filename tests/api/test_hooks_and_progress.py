@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 from collections import Counter
 from functools import partial
@@ -48,13 +49,16 @@ def test_hooks_run_through_prefect_shell_with_their_environment_and_log_their_ou
     assert any("smoke ok for hk" in m for m in messages), messages  # streamed into the run's logs
 
 
-def test_a_failing_hook_stops_its_list_and_fails_naming_lab_and_stage(prefect_api, tmp_path):
-    after = tmp_path / "after"
+def test_a_failing_hook_stops_its_list_and_fails_naming_lab_and_stage(prefect_api, tmp_path, monkeypatch):
+    after, scripts = tmp_path / "after", tmp_path / "tmp"
+    scripts.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scripts))  # where prefect-shell writes the hook's script
     state = hooked(["echo before", "exit 3", f"touch {after}"], {"LAB_NAME": "hk"}, return_state=True)
     assert state.is_failed()
     with pytest.raises(HookFailed, match=r"lab hk: hooks.after_build failed .*return code 3"):
         state.result()
     assert not after.exists(), "a command after the failing one ran (no strict mode)"
+    assert list(scripts.iterdir()) == [], "the failed hook's script (its commands) was left behind"
 
 
 def test_waits_log_their_progress_at_info_into_the_prefect_run(cloud_env, prefect_api):
