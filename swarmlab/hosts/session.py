@@ -8,11 +8,12 @@ against `KnownHosts` (pinned by server id). paramiko never raises on a non-zero 
 
 from __future__ import annotations
 
+import errno
 import io
+import select
 import shlex
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -133,7 +134,7 @@ class Session:
             self.known_hosts.prepare(client, h)
             try:
                 client.connect(
-                    hostname=h.address, port=h.port, username=h.user, pkey=self.key.pkey,
+                    hostname=h.address, port=h.port, username=h.user, pkey=self.key.pkey, sock=tcp_connection(h, tcp),
                     timeout=tcp, banner_timeout=self.banner_timeout_s, auth_timeout=self.auth_timeout_s,
                     channel_timeout=self.channel_timeout_s, look_for_keys=False, allow_agent=False,
                 )
@@ -237,7 +238,6 @@ class Session:
             if input is not None:
                 chan.sendall(input.encode())
             chan.shutdown_write()
-            pause = 0.001
             while True:
                 got = False
                 while chan.recv_ready():
@@ -254,11 +254,8 @@ class Session:
                     raise EOFError("transport closed")
                 if deadline.passed:
                     raise CommandTimeout(self.host.name, shown, timeout_s, secrets=secrets)
-                if got:
-                    pause = 0.001
-                else:
-                    time.sleep(pause)
-                    pause = min(pause * 2, 0.05)
+                if not got:  # until output or EOF arrives (the channel's fileno is a pipe paramiko sets then)
+                    select.select([chan], [], [], 0.05)
             while not chan.exit_status_ready():
                 if deadline.passed:
                     raise CommandTimeout(self.host.name, shown, timeout_s, secrets=secrets)
@@ -369,6 +366,28 @@ def _quiet_remove(sftp: paramiko.SFTPClient, path: str) -> None:
         sftp.remove(path)
     except (OSError, paramiko.SSHException):
         pass
+
+
+def tcp_connection(host: Host, timeout_s: float) -> socket.socket:
+    """A TCP connection to `host` with Nagle's algorithm off. SSH sends small packets back to back (a channel's
+    close, then the next one's open; the handshake's steps): with Nagle on, the second waits for the peer's
+    delayed ACK, about 40 ms, on every command. Fails as paramiko's own connect does (NoValidConnectionsError
+    when every address refuses)."""
+    errors: dict = {}
+    for family, _, _, _, addr in socket.getaddrinfo(host.address, host.port, socket.AF_UNSPEC, socket.SOCK_STREAM):
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout_s)
+            sock.connect(addr)
+        except OSError as e:
+            sock.close()
+            if e.errno not in (errno.ECONNREFUSED, errno.EHOSTUNREACH):
+                raise
+            errors[addr] = e
+            continue
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+    raise NoValidConnectionsError(errors)
 
 
 def _describe(e: BaseException) -> str:
