@@ -4,6 +4,7 @@ writes artifacts off the flow's path."""
 from __future__ import annotations
 
 import contextvars
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
@@ -44,10 +45,24 @@ class Writer:
         return fut
 
     def progress(self, key: str, description: str) -> Callable[[float, str], None]:
-        """A progress artifact at 0 %; returns `update(percent, description)`."""
+        """A progress artifact at 0 %; returns `update(percent, description)`. An update not yet sent when a
+        newer one comes is dropped: a burst of stages is one write, of the last."""
         created = self.submit(create_progress_artifact, 0.0, key=key, description=description)
-        return lambda percent, text: self.submit(lambda: update_progress_artifact(created.result(), percent,
-                                                                                  description=text))
+        newest: list[tuple[float, str]] = []  # the update waiting to be sent, if any
+        lock = threading.Lock()
+
+        def send() -> None:
+            with lock:
+                percent, text = newest.pop()
+            update_progress_artifact(created.result(), percent, description=text)
+
+        def update(percent: float, text: str) -> None:
+            with lock:
+                waiting = bool(newest)
+                newest[:] = [(percent, text)]
+            if not waiting:
+                self.submit(send)
+        return update
 
     def __enter__(self) -> Writer:
         return self

@@ -3,12 +3,15 @@ them; a failed write fails the flow, unless the flow failed first (its own error
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
+import flows.artifacts
 from flows.artifacts import Writer
 
 
@@ -56,3 +59,27 @@ def test_the_flows_own_error_wins(prefect_api):
     state = staged("aw-body", fail_write=True, fail_body=True, return_state=True)
     with pytest.raises(BodyFailed):
         state.result()
+
+
+def test_a_burst_of_progress_updates_is_one_write_of_the_last(prefect_api, monkeypatch):
+    sent = []
+    real = flows.artifacts.update_progress_artifact
+    monkeypatch.setattr(flows.artifacts, "update_progress_artifact",
+                        lambda *a, **kw: (sent.append(a[1]), real(*a, **kw))[1])
+
+    @flow
+    def burst() -> None:
+        gate = threading.Event()
+        with Writer("aw-burst") as writes:
+            progress = writes.progress("aw-burst-progress", "starting")
+            writes.submit(gate.wait, 30)  # the writer is busy while the stages pass
+            for percent in (30.0, 55.0, 65.0, 90.0):
+                progress(percent, f"at {percent:.0f}")
+            gate.set()
+            writes.submit(gate.clear).result()
+            progress(100.0, "at 100")  # after the writer caught up: written too
+
+    assert burst(return_state=True).is_completed()
+    assert sent == [90.0, 100.0]
+    progress = artifact("aw-burst-progress")
+    assert (progress.data, progress.description) == (100.0, "at 100")
