@@ -2,15 +2,15 @@
 
 The bootstrap steps are bootstrap_swarm's own (`flows.bootstrap.bootstrap`), run here beside other work:
 
-    provision ─┬─ prepare ×6 ─┬─ nfs mounts, data dir ───────────┐
-               │              └─ swarm plan → apply → logins ────┼─ deploy_stack ─ verify edge ─ report
+    provision ─┬─ prepare ×6 ─┬─ nfs mounts, data dir, logins ───┐
+               │              └─ swarm plan → apply ─────────────┼─ deploy_stack ─ verify edge ─ report
                ├─ publish ───────────────────────────────────────┘        │
                └─ configure_edge (apt haproxy, haproxy -c, reload) ───────┘
 
 publish starts as soon as the servers are up, so image builds and pushes run while the hosts do apt
 and the swarm forms: on the last manager's engine (the first runs `swarm init`), or with
-engine="local" on this machine's engine and build cache. The node table is read beside deploy_stack, and the
-artifacts (progress, tables, URLs) are written off the flow's path (`flows.artifacts.Writer`).
+engine="local" on this machine's engine and build cache. The node table is read beside deploy_stack (the swarm
+plan's own, when the swarm was left as it was), and the artifacts (progress, tables, URLs) are written off the flow's path (`flows.artifacts.Writer`).
 """
 
 from __future__ import annotations
@@ -110,9 +110,10 @@ def _build_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, engi
         edge_fs = [r.configure_edge.submit(fleet, lb, spec) for lb in lbs]
         # publish does not wait for the builder's prepare: builds overlap apt (a dockerd restart is retried)
         published = r.publish_images.submit(fleet, managers[-1], inventory, registry_pw, engine=engine, base=base)
-        changes += bootstrap(fleet, spec, inventory, registry_pw, log, on_prepared=lambda: mark("prepared"))
+        formed, nodes = bootstrap(fleet, spec, inventory, registry_pw, log, on_prepared=lambda: mark("prepared"))
+        changes += formed
         mark("swarm_formed")
-        nodes_f = sw.node_table.submit(fleet, spec)  # beside the deploy, which changes no node
+        nodes_f = sw.node_table.submit(fleet, spec) if nodes is None else None  # beside the deploy (no node changes)
 
         pub = published.result()
         mark("published")
@@ -133,7 +134,7 @@ def _build_lab(spec: LabSpec, credentials: str | None, ssh_key: str | None, engi
         r.verify_edge(address)
         mark("edge_verified")
         web_url, _, docs_url = edge.urls(address)
-        nodes = nodes_f.result()
+        nodes = nodes_f.result() if nodes_f is not None else nodes
         result = BuildResult(lab=spec.name, web_url=web_url, docs_url=docs_url, images=pub.images, changes=changes,
                              seconds=round(time.monotonic() - t0, 2), haproxy=address, inventory=inventory)
         writes.submit(report, spec, inventory, result, nodes, deployed.status)

@@ -78,6 +78,7 @@ class SwarmPlan(_Model):
     members: list[str] = Field(default_factory=list, description="nodes already in this swarm")
     unreachable: list[str] = Field(default_factory=list, description="spec nodes without facts")
     noop: str | None = Field(None, description="why nothing needs doing, when `actions` is empty")
+    nodes: list[NodeRow] = Field(default_factory=list, description="`docker node ls` the plan was made from")
 
     @property
     def init(self) -> Init | None:
@@ -233,4 +234,4 @@ def plan_swarm(spec: LabSpec, addresses: Mapping[str, str], facts: dict[str, Nod
         if unreachable:
             noop += f"; unreachable: {', '.join(unreachable)}"
     return SwarmPlan(lab=spec.name, bootstrap=bootstrap, bootstrap_addr=bootstrap_ip, cluster_id=cluster_id,
-                     actions=actions, members=members, unreachable=unreachable, noop=noop)
+                     actions=actions, members=members, unreachable=unreachable, noop=noop, nodes=node_rows or [])

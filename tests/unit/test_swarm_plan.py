@@ -86,6 +86,7 @@ def test_converged_lab_is_a_noop():
     assert plan.members == M + W
     assert "already has every reachable node (3 managers, 3 workers)" in plan.noop
     assert plan.describe() == [f"nothing to do: {plan.noop}"]
+    assert plan.nodes == rows(M + W)  # the node table it was made from: the flows' node table on a no-op
 
 
 def test_converged_without_node_rows_still_drains():
