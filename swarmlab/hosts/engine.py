@@ -246,8 +246,8 @@ def engine_connector(session: Session | None, *, engine: str = "ssh",
                      timeout_s: float = API_TIMEOUT_S) -> Iterator[Callable[[], docker.DockerClient]]:
     """A factory of DockerClients (one per thread) for the build engine.
 
-    engine="ssh": `session`'s host engine through one `DialStdioTunnel` (give it a session of its own:
-    a Session serialises its commands, and other tasks may be using the fleet's). engine="local":
+    engine="ssh": `session`'s host engine through one `DialStdioTunnel` (give it a session of its own, so
+    other tasks' reconnects never touch its channels). engine="local":
     the controller's engine (`docker.from_env()`), for a controller that reaches the registry itself.
     """
     if engine == "local":

@@ -89,9 +89,9 @@ def sudo_wrap(command: str, user: str) -> str:
 
 
 class Session:
-    """A reusable SSH connection to one host. Calls are serialised by a lock; a dead transport
-    (e.g. after a reboot) is reconnected once per call, before the command starts — a command is
-    never sent twice."""
+    """A reusable SSH connection to one host. Commands run side by side, each on its own channel; a lock
+    guards the connection: a dead transport (e.g. after a reboot) is reconnected once per call, before the
+    command starts — a command is never sent twice."""
 
     def __init__(self, host: Host, key: SSHKey, known_hosts: KnownHosts, *, connect_timeout_s: float = 10.0,
                  banner_timeout_s: float = 15.0, auth_timeout_s: float = 15.0, channel_timeout_s: float = 15.0,
@@ -217,12 +217,12 @@ class Session:
         """
         secrets = list(secrets)
         command = sudo_wrap(cmd, self.host.user) if sudo else cmd
-        with self._lock:
+        with self._lock:  # held while the channel opens (and the session reconnects if it must), not while it runs
             chan = self._open_channel()
-            try:
-                out, err, status = self._exec(chan, command, cmd, timeout_s, secrets, input)
-            finally:
-                chan.close()
+        try:
+            out, err, status = self._exec(chan, command, cmd, timeout_s, secrets, input)
+        finally:
+            chan.close()
         result = Result(exit_status=status, stdout=redact(out, *secrets), stderr=redact(err, *secrets))
         if check and status != 0:
             raise CommandFailed(self.host.name, cmd, status, tail(err), stdout_tail=tail(out), secrets=secrets)

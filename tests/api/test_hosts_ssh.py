@@ -156,6 +156,20 @@ def test_the_connection_sends_small_packets_at_once(session):
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
 
 
+def test_commands_on_one_host_run_side_by_side(session, tmp_path):
+    started, flag = tmp_path / "started", tmp_path / "flag"  # sshd runs on this machine: same files
+    results: list = []
+    waiter = threading.Thread(target=lambda: results.append(session.run(
+        f"touch {started}; for i in $(seq 100); do [ -e {flag} ] && exit 0; sleep 0.1; done; exit 1", check=False)))
+    waiter.start()
+    deadline = Deadline(10)
+    while not started.exists() and not deadline.passed:
+        time.sleep(0.05)
+    session.run(f"touch {flag}")  # while the waiter's command still runs
+    waiter.join(15)
+    assert [r.exit_status for r in results] == [0]
+
+
 def test_command_failed_is_redacted(session):
     token = "SWMTKN-1-secretsecretsecret"
     with pytest.raises(CommandFailed) as info:
