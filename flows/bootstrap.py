@@ -42,8 +42,7 @@ def bootstrap(fleet: Fleet, spec: LabSpec, inventory: Inventory, registry_passwo
     plan = sw.plan(fleet, spec)
     for line in plan.describe():
         log.info("swarm plan: %s", line)
-    formed = sw.apply(fleet, plan)
-    changes += formed
+    changes += sw.apply(fleet, plan)
     for f in [data_dir, *mounts, *logins]:
         changes += f.result()
     return Bootstrapped(changes, None if plan.actions or not plan.nodes else plan.nodes)

@@ -10,7 +10,8 @@ The bootstrap steps are bootstrap_swarm's own (`flows.bootstrap.bootstrap`), run
 publish starts as soon as the servers are up, so image builds and pushes run while the hosts do apt
 and the swarm forms: on the last manager's engine (the first runs `swarm init`), or with
 engine="local" on this machine's engine and build cache. The node table is read beside deploy_stack (the swarm
-plan's own, when the swarm was left as it was), and the artifacts (progress, tables, URLs) are written off the flow's path (`flows.artifacts.Writer`).
+plan's own, when the swarm was left as it was), and the artifacts (progress, tables, URLs) are written off the
+flow's path (`flows.artifacts.Writer`).
 """
 
 from __future__ import annotations
