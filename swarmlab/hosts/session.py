@@ -266,7 +266,8 @@ class Session:
         except CommandTimeout:
             raise
         except (EOFError, OSError, paramiko.SSHException) as e:
-            self.close()
+            # the connection is left to the next call's `connect()`, which replaces it if it is dead: closing it
+            # here would end the other commands on this host, or another thread's fresh connection
             raise ConnectionLost(self.host.name, redact(shown, *secrets), _describe(e),
                                  address=f"{self.host.address}:{self.host.port}") from None
         return out.decode(errors="replace"), err.decode(errors="replace"), status

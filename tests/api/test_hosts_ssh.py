@@ -23,6 +23,7 @@ from swarmlab.hosts import (
     AuthFailed,
     CommandFailed,
     CommandTimeout,
+    ConnectionLost,
     Host,
     HostKeyMismatch,
     HostKeyUnknown,
@@ -168,6 +169,20 @@ def test_commands_on_one_host_run_side_by_side(session, tmp_path):
     session.run(f"touch {flag}")  # while the waiter's command still runs
     waiter.join(15)
     assert [r.exit_status for r in results] == [0]
+
+
+def test_a_command_whose_channel_fails_leaves_the_others_on_its_host_running(sshd, pins):
+    session = Session(sshd.host(), sshd.client_key, pins, channel_timeout_s=1)
+    try:
+        results: list = []
+        other = threading.Thread(target=lambda: results.append(session.run("sleep 2; echo ok")))
+        other.start()
+        with pytest.raises(ConnectionLost):  # its stdin is never read: sending it times out, the transport is fine
+            session.run("sleep 3", input="x" * 8_000_000)
+        other.join(15)
+        assert [r.stdout for r in results] == ["ok\n"]
+    finally:
+        session.close()
 
 
 def test_command_failed_is_redacted(session):
