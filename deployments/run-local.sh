@@ -140,7 +140,7 @@ PY
   as_pg "${psql[@]}" -d prefect -c 'CREATE EXTENSION IF NOT EXISTS pg_trgm' >/dev/null
 }
 
-stop() {  # pid [group]: TERM, then KILL after 20 s (a process worker may not stop on TERM alone)
+stop() {  # pid [group]: TERM, then KILL after 20 s
   local target=$1
   [ "${2:-}" = group ] && target=-$1
   kill -TERM -- "$target" 2>/dev/null || return 0
@@ -163,7 +163,7 @@ stop_recorded() {  # everything $pids lists: workers (their flow runs first), se
       postgres) pgdirs+=("$a") ;;
     esac
   done <"$pids"
-  for w in "${workers[@]}"; do  # at once: a process worker may take the whole 20 s
+  for w in "${workers[@]}"; do  # at once: each waits for its flow runs to stop first
     still_ours "$w" "worker start" || continue
     (for pid in $(pgrep -P "$w" || true); do stop "$pid"; done; stop "$w" group) &
     stopping+=($!)
@@ -265,8 +265,9 @@ else
   workers=("run-local-$$") limit=()
   deployment=build-and-destroy/nightly
 fi
-for w in "${workers[@]}"; do
-  setsid "$prefect" worker start --pool swarmlab --type process --name "$w" "${limit[@]}" >"$state/worker-$w.log" 2>&1 &
+for w in "${workers[@]}"; do  # SIGINT back to default: bash starts background jobs with it ignored, and the
+  # worker stops on TERM by sending itself an INT (it would otherwise keep running until `stop` kills it)
+  setsid env --default-signal=INT "$prefect" worker start --pool swarmlab --type process --name "$w" "${limit[@]}" >"$state/worker-$w.log" 2>&1 &
   record worker $!
 done
 "$py" - "${workers[@]}" <<'PY'

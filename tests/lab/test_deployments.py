@@ -25,3 +25,6 @@ def test_a_failing_step_fails_the_script(tmp_path):
     assert re.search(r"# Cost of `deploytest-\d{8}-\d{4}` \(is1a\): failed", out.stdout), \
         "the run's cost artifact is printed, for the lab of the run's own"
     assert leftovers(INSTANCE) == [], "the script stops and purges everything it started"
+    logs = list((tmp_path / "run-local").glob("worker-*.log"))
+    assert logs and all(re.search(r"Worker '[^']+' stopped!", p.read_text()) for p in logs), \
+        "the worker stopped on TERM by itself, not killed"
