@@ -37,9 +37,10 @@ def bootstrap(fleet: Fleet, spec: LabSpec, inventory: Inventory, registry_passwo
     data_dir = h.nfs_data_dir.submit(fleet, workers[0], spec, wait_for=[prepared[workers[0]]])
     logins = [h.registry_login.submit(fleet, n, inventory.registry_fqdn, inventory.registry_user, registry_password,
                                       wait_for=[prepared[n]]) for n in managers]
-    changes = [line for f in prepared.values() for line in f.result()]
+    done = {n: f.result() for n, f in prepared.items()}
+    changes = [line for p in done.values() for line in p.changes]
     on_prepared()
-    plan = sw.plan(fleet, spec)
+    plan = sw.plan(fleet, spec, {n: p.swarm for n, p in done.items() if p.swarm is not None})
     for line in plan.describe():
         log.info("swarm plan: %s", line)
     changes += sw.apply(fleet, plan)

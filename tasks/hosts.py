@@ -15,9 +15,9 @@ from tasks.retry import SSH_RETRY
 
 
 @task(name="prepare-host", task_run_name="prepare-{name}", **SSH_RETRY)
-def prepare_host(fleet: Fleet, name: str, spec: LabSpec) -> list[str]:
+def prepare_host(fleet: Fleet, name: str, spec: LabSpec) -> prepare.Prepared:
     """Startup script done → apt update/upgrade/install → reboot if required → Docker answers (already known
-    from the facts when nothing was done)."""
+    from the facts when nothing was done, with its swarm state)."""
     t0 = time.monotonic()
     session = fleet.session(name)
     t1 = time.monotonic()
@@ -29,7 +29,7 @@ def prepare_host(fleet: Fleet, name: str, spec: LabSpec) -> list[str]:
         prepare.wait_docker(session)
     get_run_logger().info("%s: connected in %.1f s, startup scripts %.1f s, apt %.1f s, docker %.1f s", name,
                           t1 - t0, t2 - t1, t3 - t2, time.monotonic() - t3)
-    return changed
+    return prepare.Prepared(changes=changed, swarm=None if changed else facts.swarm)
 
 
 @task(name="nfs-mount", task_run_name="nfs-mount-{name}", **SSH_RETRY)

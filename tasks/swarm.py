@@ -13,9 +13,10 @@ from swarmlab.swarm.plan import SwarmPlan, plan_swarm
 
 
 @task(name="plan-swarm", cache_policy=NO_CACHE)
-def plan(fleet: Fleet, spec: LabSpec) -> SwarmPlan:
+def plan(fleet: Fleet, spec: LabSpec, known: dict[str, dict] | None = None) -> SwarmPlan:
+    """The swarm's plan; `known`: hosts whose engine's swarm state (`/info` .Swarm) was just read."""
     names = [spec.server_name(s) for s in spec.managers + spec.workers]
-    facts, rows = swarm.observe(spec, fleet.sessions(names))
+    facts, rows = swarm.observe(spec, fleet.sessions(names), known=known)
     return plan_swarm(spec, fleet.inventory.private_ips, facts, rows)
 
 

@@ -6,6 +6,7 @@ package lists were refreshed by us within the last hour is not updated or upgrad
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from typing import Literal
@@ -19,6 +20,8 @@ STAMP = "/var/lib/swarmlab/apt-updated"
 NOTES = "/root/.sacloud-api/notes"
 APT = "DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confold"
 CACHE_VALID_S = 3600
+#: a manager without quorum answers `/info` only after ~20 s: its swarm state is then read by the swarm plan
+ENGINE_INFO_TIMEOUT_S = 3
 
 
 class HostFacts(BaseModel):
@@ -30,6 +33,15 @@ class HostFacts(BaseModel):
     notes_pending: list[str]         # startup scripts with a .log but no .done yet
     boot: str                        # changes when the host reboots
     docker: bool = False             # the engine answered on its socket (/_ping)
+    swarm: dict | None = None        # its `/info` .Swarm, when that answered within ENGINE_INFO_TIMEOUT_S
+
+
+class Prepared(BaseModel):
+    """What prepare did on a host, and the engine's swarm state read with its facts when it did nothing after
+    (the swarm plan need not ask again)."""
+    model_config = ConfigDict(frozen=True)
+    changes: list[str]
+    swarm: dict | None = None
 
 
 def facts_command(packages: list[str]) -> str:
@@ -41,7 +53,11 @@ for p in {pkgs}; do dpkg-query -W -f='${{Status}}\\n' "$p" 2>/dev/null | grep -q
 [ -f /var/run/reboot-required ] && echo reboot_required=1
 for log in {NOTES}/*.log; do [ -e "$log" ] && [ ! -e "${{log%.log}}.done" ] && echo notes_pending=$(basename "$log" .log); done
 echo boot=$(ps -o lstart= -p 1 | tr -s ' ' _)
-curl -sf -m 10 --unix-socket /var/run/docker.sock http://docker/_ping >/dev/null 2>&1 && echo docker=1
+if curl -sf -m 10 --unix-socket /var/run/docker.sock http://docker/_ping >/dev/null 2>&1; then
+  echo docker=1
+  info=$(curl -sf -m {ENGINE_INFO_TIMEOUT_S} --unix-socket /var/run/docker.sock http://docker/info 2>/dev/null) &&
+    printf 'engine_info=%s\\n' "$info"
+fi
 exit 0"""
 
 
@@ -58,7 +74,17 @@ def parse_facts(output: str) -> HostFacts:
             values[key] = int(value or 0)
         elif key == "boot":
             values[key] = value
+        elif key == "engine_info":
+            values["swarm"] = _swarm_section(value)
     return HostFacts(**values)
+
+
+def _swarm_section(info: str) -> dict | None:
+    try:
+        swarm = json.loads(info).get("Swarm")
+    except (ValueError, AttributeError):
+        return None
+    return swarm if isinstance(swarm, dict) else None
 
 
 class AptStep(BaseModel):

@@ -77,14 +77,18 @@ def node_table(session: Session, *, timeout_s: float = MANAGER_CALL_TIMEOUT_S) -
     return parse_node_ls(_docker(session, NODE_LS_COMMAND, timeout_s=timeout_s), session.name)
 
 
-def observe(spec: LabSpec, sessions: Mapping[str, Session], *, max_workers: int = 8,
+def observe(spec: LabSpec, sessions: Mapping[str, Session], *, known: Mapping[str, dict] | None = None,
+            max_workers: int = 8,
             timeout_s: float = MANAGER_CALL_TIMEOUT_S) -> tuple[dict[str, NodeSwarmFacts], list[NodeRow] | None]:
-    """Everything `plan_swarm` needs: facts of every session (the swarm nodes of `spec` among them),
-    and `docker node ls` from the first manager (spec order) that is a manager of a swarm — None when
-    there is none. Raises `SwarmNoLeader` when that manager has lost quorum."""
-    swarm_nodes = {spec.server_name(s) for s in spec.managers + spec.workers}
-    facts = gather_facts({n: s for n, s in sessions.items() if n in swarm_nodes}, max_workers=max_workers,
+    """Everything `plan_swarm` needs: facts of every session (the swarm nodes of `spec` among them; those in
+    `known`, the engine's `/info` .Swarm just read, are not asked again), and `docker node ls` from the first
+    manager (spec order) that is a manager of a swarm — None when there is none. Raises `SwarmNoLeader` when
+    that manager has lost quorum."""
+    swarm_nodes = [n for n in sessions if n in {spec.server_name(s) for s in spec.managers + spec.workers}]
+    read = {n: parse_swarm_info(d, n) for n, d in (known or {}).items() if n in swarm_nodes}
+    read |= gather_facts({n: sessions[n] for n in swarm_nodes if n not in read}, max_workers=max_workers,
                          timeout_s=timeout_s)
+    facts = {n: read[n] for n in swarm_nodes}
     for server in spec.managers:
         name = spec.server_name(server)
         f = facts.get(name)

@@ -22,6 +22,16 @@ def test_parse_facts_output():
     assert parse_facts("now=1\napt_updated=0\nboot=x\ndocker=1\n").docker is True
 
 
+def test_the_engines_swarm_state_is_read_with_the_facts():
+    info = '{"ID":"X","Name":"w1","Swarm":{"NodeID":"abc","LocalNodeState":"active","ControlAvailable":false}}'
+    f = parse_facts(f"now=1\napt_updated=0\nboot=x\ndocker=1\nengine_info={info}\n")
+    assert f.docker and f.swarm == {"NodeID": "abc", "LocalNodeState": "active", "ControlAvailable": False}
+    # /info did not answer in time, or answered something else: the swarm plan asks the engine itself
+    assert parse_facts("now=1\napt_updated=0\nboot=x\ndocker=1\n").swarm is None
+    assert parse_facts("now=1\napt_updated=0\nboot=x\ndocker=1\nengine_info={\"Swa\n").swarm is None
+    assert parse_facts('now=1\napt_updated=0\nboot=x\ndocker=1\nengine_info=[1]\n').swarm is None
+
+
 def test_fresh_host_gets_everything_in_order():
     assert plan(facts(apt_updated=0, missing=["vim"], reboot_required=True)) == [
         "update", "upgrade", "install vim", "autoremove", "reboot"]
