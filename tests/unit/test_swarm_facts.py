@@ -26,6 +26,7 @@ from swarmlab.swarm import (
     raise_if_no_leader,
 )
 from swarmlab.swarm.errors import SwarmFactsError
+from swarmlab.swarm.facts import NODE_LS_COMMAND, SWARM_INFO_COMMAND
 
 FIXTURES = Path(__file__).parent / "fixtures" / "docker_info"
 
@@ -130,3 +131,31 @@ def test_node_inspect():
     assert (m2.role, m2.addr, m2.manager_addr, m2.leader, m2.reachability) == (
         "manager", "192.168.1.21", "192.168.1.21:2377", False, "reachable")
     assert (w1.role, w1.state, w1.addr, w1.manager_addr) == ("worker", "down", "192.168.1.30", "")
+
+
+class Recording:
+    """A host that answers `docker node ls` and records every command (the observe logic, no SSH)."""
+
+    def __init__(self, name: str, info: str = ""):
+        self.name, self.info, self.commands = name, info, []
+
+    def run(self, cmd, **_):
+        from swarmlab.hosts import Result
+        self.commands.append(cmd)
+        return Result(exit_status=0, stdout=NODE_LS if "node ls" in cmd else self.info, stderr="")
+
+
+def test_observe_asks_docker_info_only_of_hosts_whose_swarm_state_is_not_known():
+    from swarmlab.spec import local
+    from swarmlab.swarm.apply import observe
+
+    spec = local("swarmlab")
+    names = [spec.server_name(s) for s in spec.managers + spec.workers]
+    sessions = {n: Recording(n, text("worker")) for n in names}
+    known = {n: json.loads(text("manager_leader" if "manager" in n else "worker"))
+             for n in names if n != "swarmlab-worker03"}
+    facts, rows = observe(spec, sessions, known=known)
+    assert list(facts) == names and facts["swarmlab-manager01"].control_available
+    assert {n: s.commands for n, s in sessions.items() if s.commands} == {
+        "swarmlab-manager01": [NODE_LS_COMMAND], "swarmlab-worker03": [SWARM_INFO_COMMAND]}
+    assert [r.hostname for r in rows] == ["swarmlab-manager01", "swarmlab-manager02", "swarmlab-worker01"]
