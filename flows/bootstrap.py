@@ -30,7 +30,8 @@ class Bootstrapped(NamedTuple):
 def bootstrap(fleet: Fleet, spec: LabSpec, inventory: Inventory, registry_password, log,
               on_prepared=lambda: None) -> Bootstrapped:
     """prepare ×N → NFS mounts and data dir, registry logins on the managers (each after its host's prepare)
-    ∥ swarm plan → apply. `on_prepared` is called once every host is prepared."""
+    ∥ swarm plan → apply (no task run when it plans nothing). `on_prepared` is called once every host is
+    prepared."""
     managers, workers = fleet.names(Role.manager), fleet.names(Role.worker)
     prepared = {n: h.prepare_host.submit(fleet, n, spec) for n in managers + workers}
     mounts = [h.nfs_mount.submit(fleet, n, spec, wait_for=[prepared[n]]) for n in workers]
@@ -43,7 +44,8 @@ def bootstrap(fleet: Fleet, spec: LabSpec, inventory: Inventory, registry_passwo
     plan = sw.plan(fleet, spec, {n: p.swarm for n, p in done.items() if p.swarm is not None})
     for line in plan.describe():
         log.info("swarm plan: %s", line)
-    changes += sw.apply(fleet, plan)
+    if plan.actions:
+        changes += sw.apply(fleet, plan)
     for f in [data_dir, *mounts, *logins]:
         changes += f.result()
     return Bootstrapped(changes, None if plan.actions or not plan.nodes else plan.nodes)
