@@ -43,7 +43,8 @@ class Poll:
     when done; when the loop ends the deadline has passed and the caller raises its own typed error.
 
     Every attempt runs at least once. Sleeps `interval_s` between attempts (from `first_interval_s`, growing
-    by `growth` each time up to `interval_s`), never past the deadline. Logs at INFO the start, every
+    by `growth` each time up to `interval_s`), never past the deadline. Logs at INFO the start (once there is
+    something to wait for: a first attempt that succeeds without a note logs nothing), every
     change of what `attempt.note(state)` reports, and the unchanged note again every `progress_s`, each
     with the seconds waited so far ("waiting for 7 servers: 4 up, 3 booting, 35 s"); `attempt.last` is the
     latest note.
@@ -62,14 +63,16 @@ class Poll:
         self.last = ""
         self.logged_at = 0.0
         self.attempts = 0
+        self._announced = False
         self.deadline = Deadline(timeout_s, clock)
 
     def __iter__(self) -> Iterator[Poll]:
         self.deadline = Deadline(self.timeout_s, self.clock)
         self.logged_at = self.deadline.started
-        self.log.info("waiting for %s (up to %g s)", self.what, self.timeout_s)
+        self._announced = False
         interval = self.first_interval_s
         if self.sleep_first:
+            self._announce()
             self.sleep(min(interval, self.timeout_s))
         while True:
             self.attempts += 1
@@ -77,6 +80,7 @@ class Poll:
             remaining = self.remaining()
             if remaining <= 0:
                 return
+            self._announce()
             self.sleep(min(interval, remaining))
             interval = min(interval * self.growth, self.interval_s)
 
@@ -86,8 +90,14 @@ class Poll:
     def elapsed(self) -> float:
         return self.deadline.elapsed()
 
+    def _announce(self) -> None:
+        if not self._announced:
+            self._announced = True
+            self.log.info("waiting for %s (up to %g s)", self.what, self.timeout_s)
+
     def note(self, state: str) -> None:
         """Record the state seen by this attempt; a change, or `progress_s` without one, is logged at INFO."""
+        self._announce()
         now = self.clock()
         if state != self.last or now - self.logged_at >= self.progress_s:
             self.log.info("waiting for %s: %s, %.0f s", self.what, state, self.elapsed())

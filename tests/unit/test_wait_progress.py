@@ -1,4 +1,5 @@
-"""Poll's INFO progress: the start, every change, and an unchanged wait again every progress_s, with seconds."""
+"""Poll's INFO progress: the start (when there is a wait), every change, and an unchanged wait again every
+progress_s, with seconds."""
 
 from __future__ import annotations
 
@@ -45,6 +46,18 @@ def test_a_quick_wait_logs_only_its_start_and_its_changes(caplog):
             break
     assert [r.getMessage() for r in caplog.records] == ["waiting for x (up to 60 s)", "waiting for x: a, 0 s",
                                                         "waiting for x: b, 3 s"]
+
+
+def test_what_is_there_at_once_logs_nothing_and_a_wait_without_notes_logs_its_start(caplog):
+    clock = Clock()
+    caplog.set_level(logging.INFO, logger="swarmlab.wait")
+    for _attempt in Poll("x", 60, interval_s=1, clock=clock, sleep=clock.sleep):
+        break
+    assert caplog.records == []
+    for n, _attempt in enumerate(Poll("y", 60, interval_s=1, clock=clock, sleep=clock.sleep)):
+        if n == 2:
+            break
+    assert [r.getMessage() for r in caplog.records] == ["waiting for y (up to 60 s)"]
 
 
 def test_the_servers_note_counts_up_booting_and_failed():
