@@ -30,6 +30,12 @@ DIAL_COMMAND = "docker system dial-stdio"
 API_TIMEOUT_S = 900
 
 
+def _close(upstream) -> None:
+    """Close an upstream whose transport may be gone already (a paramiko channel raises EOFError then)."""
+    with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+        upstream.close()
+
+
 class Relay:
     """A listener on 127.0.0.1:<random port> that joins every accepted connection to a new upstream
     (`_open()`) and pumps bytes both ways until both sides are done. Nothing listens beyond loopback."""
@@ -91,7 +97,7 @@ class Relay:
             self._pump(upstream, sock, lambda: sock.shutdown(socket.SHUT_WR))
         finally:
             up.join(timeout=5)
-            upstream.close()
+            _close(upstream)
             sock.close()
             with self._lock:
                 self._conns.discard((sock, upstream))
@@ -117,7 +123,7 @@ class Relay:
         with self._lock:
             conns = list(self._conns)
         for sock, upstream in conns:
-            upstream.close()
+            _close(upstream)
             with contextlib.suppress(OSError):
                 sock.close()
 

@@ -74,3 +74,38 @@ def test_a_closed_relay_no_longer_listens_and_an_unreachable_target_is_seen():
 def test_addresses_resolve_locally_or_not_at_all():
     assert addresses("localhost") >= {"127.0.0.1"}
     assert addresses("no-such-host.invalid") == set()
+
+
+def test_an_upstream_that_fails_to_close_ends_its_connection_quietly():
+    """A paramiko channel raises EOFError on close once its transport is gone: no traceback from the relay's
+    thread, and the client's connection still ends."""
+    from swarmlab.hosts.engine import Relay
+
+    class Gone:
+        def recv(self, n):
+            return b""
+
+        def sendall(self, data):
+            raise OSError("transport gone")
+
+        def shutdown(self, how):
+            raise EOFError()
+
+        def close(self):
+            raise EOFError()
+
+    class Dead(Relay):
+        def _open(self):
+            return Gone()
+
+    failures = []
+    hook, threading.excepthook = threading.excepthook, lambda args: failures.append(args.exc_type)
+    try:
+        with Dead() as relay:
+            host, port = relay.address.split(":")
+            with socket.create_connection((host, int(port)), timeout=10) as s:
+                s.settimeout(10)
+                assert s.recv(10) == b""
+    finally:
+        threading.excepthook = hook
+    assert failures == []
