@@ -146,9 +146,9 @@ def _keep(name: str, lease_id: UUID, who: str, stop: threading.Event, first: thr
             try:
                 _beat(client, name, lease_id, who, renew)
             except Exception as exc:  # noqa: BLE001 — retried; LEASE_S and STALE_S allow several misses
-                if not renew and is_busy(exc) and not stop.wait(BUSY_S):
-                    continue  # the first beat names this run: worth asking again soon
                 busy = is_busy(exc)  # the SQLite server's write lock: expected now and then, no traceback
+                if not renew and busy and not stop.wait(BUSY_S):
+                    continue  # the first beat names this run: worth asking again soon
                 logging.getLogger("swarmlab.lock").warning(
                     "could not renew the lock %s%s; retrying in %g s", name,
                     " (the Prefect server is busy: 503)" if busy else "", BEAT_S, exc_info=not busy)

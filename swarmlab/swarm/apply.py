@@ -84,8 +84,9 @@ def observe(spec: LabSpec, sessions: Mapping[str, Session], *, known: Mapping[st
     `known`, the engine's `/info` .Swarm just read, are not asked again), and `docker node ls` from the first
     manager (spec order) that is a manager of a swarm — None when there is none. Raises `SwarmNoLeader` when
     that manager has lost quorum."""
-    swarm_nodes = [n for n in sessions if n in {spec.server_name(s) for s in spec.managers + spec.workers}]
-    read = {n: parse_swarm_info(d, n) for n, d in (known or {}).items() if n in swarm_nodes}
+    in_swarm = {spec.server_name(s) for s in spec.managers + spec.workers}
+    swarm_nodes = [n for n in sessions if n in in_swarm]
+    read = {n: parse_swarm_info(d, n) for n, d in (known or {}).items() if n in in_swarm}
     read |= gather_facts({n: sessions[n] for n in swarm_nodes if n not in read}, max_workers=max_workers,
                          timeout_s=timeout_s)
     facts = {n: read[n] for n in swarm_nodes}
