@@ -32,12 +32,12 @@ def run(tmp: str) -> dict:
             if BASE:  # warm: the stack's images are in this engine's build cache, as the lab images are,
                 # and their layers compressed in the BlobCache, as an earlier lab's publish on this machine leaves them
                 from swarmlab.hosts.engine import local_engine
-                from swarmlab.release.blobs import BlobCache
+                from swarmlab.release.blobs import LOCAL_GZIP_LEVEL, BlobCache
                 from swarmlab.release.publish import build_image, image_builds
                 with local_engine() as client:
                     for b in image_builds(f"{spec.name}.sakuracr.jp", base=BASE).values():
                         build_image(client, b)
-                        BlobCache().image_blobs(client, b.ref)
+                        BlobCache(level=LOCAL_GZIP_LEVEL).image_blobs(client, b.ref)
             sent = [SENT.value]
             try:
                 before = cpu.snapshot(labenv.instance(spec.name))

@@ -17,7 +17,7 @@ from swarmlab.cloud.fleet import Fleet
 from swarmlab.hosts import HostUnreachable, wait_reachable
 from swarmlab.cloud.inventory import Inventory
 from swarmlab.release.service_facts import strip_digest
-from swarmlab.release.blobs import BlobCache
+from swarmlab.release.blobs import GZIP_LEVEL, LOCAL_GZIP_LEVEL, BlobCache
 from swarmlab.release.publish import PublishResult, image_builds, publish
 from swarmlab.render.stack import StackImages
 from swarmlab.spec import LabSpec, Role
@@ -42,9 +42,9 @@ def publish_images(fleet: Fleet, builder: str, inventory: Inventory, password: S
     """Build + push app, web, postgres (and `variants`) unless the registry has their tags.
 
     engine "ssh": build on `builder`'s engine (SSH dial-stdio). "local": the controller's engine and its
-    build cache; the layers are compressed once on this machine (`BlobCache`, `.state/blobs`) and pushed over
-    the registry's HTTP API, by name, or through a relay when only the lab resolves it
-    (`swarmlab.hosts.engine.registry_route`).
+    build cache; the layers are compressed once on this machine (`BlobCache`, `.state/blobs`; stored without
+    deflate for a registry on this machine's lab segment) and pushed over the registry's HTTP API, by name, or
+    through a relay when only the lab resolves it (`swarmlab.hosts.engine.registry_route`).
     """
     if engine not in ("ssh", "local"):
         raise ValueError(f"engine must be 'ssh' (a manager's engine through SSH) or 'local', not {engine!r}")
@@ -53,10 +53,11 @@ def publish_images(fleet: Fleet, builder: str, inventory: Inventory, password: S
     session = wait_reachable(fleet.hosts[builder], fleet.key, fleet.known_hosts, timeout_s=fleet.timeout_s)
     try:
         if engine == "local":
-            with registry_route(inventory.registry_fqdn, 443, session) as via, \
+            with registry_route(inventory.registry_fqdn, 443, session) as route, \
                     engine_connector(None, engine="local") as connect:
-                return publish(connect, builds, inventory.registry_user, password, push_via=via,
-                               cache=BlobCache(), log=_log())
+                cache = BlobCache(level=LOCAL_GZIP_LEVEL if route.lan else GZIP_LEVEL)
+                return publish(connect, builds, inventory.registry_user, password, push_via=route.via,
+                               cache=cache, log=_log())
         with engine_connector(session, engine=engine) as connect:
             return publish(connect, builds, inventory.registry_user, password, log=_log())
     finally:

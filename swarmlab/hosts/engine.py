@@ -18,6 +18,7 @@ import shlex
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import docker
 import paramiko
@@ -202,27 +203,33 @@ def addresses(name: str) -> set[str]:
         return set()
 
 
+class RegistryRoute(NamedTuple):
+    """`via`: "127.0.0.1:PORT" to push to, or None to push by name. `lan`: this machine reaches the registry's
+    lab address directly (the local lab's shared segment), so bytes to it cost no network."""
+    via: str | None
+    lan: bool = False
+
+
 @contextlib.contextmanager
-def registry_route(fqdn: str, port: int, session: Session) -> Iterator[str | None]:
+def registry_route(fqdn: str, port: int, session: Session) -> Iterator[RegistryRoute]:
     """How this machine's engine reaches the registry the lab knows as `fqdn`.
 
-    The lab's view wins: `session`'s host resolves `fqdn`. None: this machine resolves it to the same
-    address, so the engine pushes by name (the real `<name>.sakuracr.jp`). Else "127.0.0.1:PORT": a
-    `TcpRelay` to that address when this machine reaches it (the local lab's shared segment), else a
-    `ForwardTunnel` through `session`. The engine treats 127.0.0.0/8 registries as insecure (TLS without
-    verification); the bytes still go to the address the lab itself uses, never to what a name means
-    outside the lab.
+    The lab's view wins: `session`'s host resolves `fqdn`. By name (`via` None) when this machine resolves it
+    to the same address (the real `<name>.sakuracr.jp`). Else through "127.0.0.1:PORT": a `TcpRelay` to that
+    address when this machine reaches it (the local lab's shared segment: `lan`), else a `ForwardTunnel`
+    through `session`. The engine treats 127.0.0.0/8 registries as insecure (TLS without verification); the
+    bytes still go to the address the lab itself uses, never to what a name means outside the lab.
     """
     r = session.run(f"getent ahostsv4 {shlex.quote(fqdn)}", check=False, timeout_s=30)
     lab_address = r.stdout.split()[0] if r.ok and r.stdout.split() else None
     if lab_address and lab_address in addresses(fqdn):
-        yield None
+        yield RegistryRoute(None)
         return
-    relay = (TcpRelay(lab_address, port) if lab_address and reachable(lab_address, port)
-             else ForwardTunnel(session, fqdn, port))
+    lan = bool(lab_address) and reachable(lab_address, port)
+    relay = TcpRelay(lab_address, port) if lan else ForwardTunnel(session, fqdn, port)
     log.info("registry %s: pushing through %s", fqdn, relay.describe)
     with relay:
-        yield relay.address
+        yield RegistryRoute(relay.address, lan)
 
 
 @contextlib.contextmanager

@@ -32,7 +32,10 @@ from urllib3.exceptions import InsecureRequestWarning
 LAYER_TYPE = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 CONFIG_TYPE = "application/vnd.docker.container.image.v1+json"
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
-GZIP_LEVEL = 1          # compressed once per layer: level 1 costs 40 % of level 6's CPU for about 10 % more bytes
+#: gzip levels: 1 across a network (40 % of level 6's CPU for about 10 % more bytes); 0 (stored, no deflate) to a
+#: registry on this machine's own lab segment, where bytes cost nothing and every pulling VM shares these CPUs
+#: (a worker's pull of the stack's images: 4.1-5.2 CPU-s stored against 6.0-6.7 at level 1)
+GZIP_LEVEL, LOCAL_GZIP_LEVEL = 1, 0
 CHUNK = 1 << 20
 TIMEOUT_S = (10, 300)   # connect, read (a whole layer's PUT answers only once the registry has it)
 _CHALLENGE_RE = re.compile(r'(\w+)="([^"]*)"')
@@ -97,11 +100,15 @@ class _Chunks(io.RawIOBase):
 
 
 class BlobCache:
-    """Compressed layers (`blobs/sha256/<hex>`, found by diff ID through `layers/<hex>.json`) and image configs
-    (`blobs/sha256/<image id>`) under `root`. Any part may be deleted at any time; it is made again."""
+    """Compressed layers (`blobs/sha256/<hex>`, found by diff ID through `layers/<hex>.gz<level>.json`) and image
+    configs (`blobs/sha256/<image id>`) under `root`. Any part may be deleted at any time; it is made again.
+    `level`: the layers' gzip level (`GZIP_LEVEL`, or `LOCAL_GZIP_LEVEL` for a registry on this machine)."""
 
-    def __init__(self, root: Path | None = None):
+    def __init__(self, root: Path | None = None, level: int = GZIP_LEVEL):
+        if not 0 <= level <= 9:
+            raise ValueError(f"gzip level must be 0-9, not {level!r}")
         self.root = Path(root) if root else Path(os.environ.get("SWARMLAB_STATE_DIR", ".state")) / "blobs"
+        self.level = level
         self._lock = threading.Lock()     # one `docker save` at a time: images share layers
 
     def path(self, digest: str) -> Path:
@@ -109,7 +116,7 @@ class BlobCache:
         return self.root / "blobs" / algorithm / hexdigest
 
     def _record(self, diff_id: str) -> Path:
-        return self.root / "layers" / f"{diff_id.partition(':')[2]}.json"
+        return self.root / "layers" / f"{diff_id.partition(':')[2]}.gz{self.level}.json"
 
     def _layer(self, diff_id: str) -> Blob | None:
         try:
@@ -159,7 +166,7 @@ class BlobCache:
                 return
             raw.seek(0)
             gz_hash, size = hashlib.sha256(), 0
-            packer = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)  # wbits 31: a gzip stream, mtime 0
+            packer = zlib.compressobj(self.level, zlib.DEFLATED, 31)  # wbits 31: a gzip stream, mtime 0
 
             def packed() -> Iterator[bytes]:
                 nonlocal size

@@ -125,7 +125,7 @@ def test_local_engine_pushes_through_a_plain_relay_to_the_address_the_lab_uses(b
 
     from blocks.sakura import SakuraCloudCredentials
     from swarmlab.hosts.engine import engine_connector, registry_route
-    from swarmlab.release.blobs import BlobCache
+    from swarmlab.release.blobs import LOCAL_GZIP_LEVEL, BlobCache
     from swarmlab.release.publish import image_builds, publish
     from swarmlab.cloud.secrets import derive
 
@@ -137,10 +137,11 @@ def test_local_engine_pushes_through_a_plain_relay_to_the_address_the_lab_uses(b
     fleet = built.fleet()
     manager = fleet.session(fleet.names(Role.manager)[0])
     try:
-        with registry_route(inv.registry_fqdn, 443, manager) as via, engine_connector(None, engine="local") as c:
+        with registry_route(inv.registry_fqdn, 443, manager) as route, engine_connector(None, engine="local") as c:
             lab_address = manager.run(f"getent ahostsv4 {inv.registry_fqdn}").stdout.split()[0]
-            assert via and via.startswith("127.0.0.1:")
-            cache = BlobCache(tmp_path / "blobs")
+            via = route.via
+            assert via and via.startswith("127.0.0.1:") and route.lan
+            cache = BlobCache(tmp_path / "blobs", level=LOCAL_GZIP_LEVEL)
             first = publish(c, builds, inv.registry_user, password, push_via=via, cache=cache)
             again = publish(c, builds, inv.registry_user, password, push_via=via, cache=cache)
         assert first.pushed == [ref] and again.pushed == [] and again.present == [ref]

@@ -81,6 +81,20 @@ def test_the_cache_keeps_the_config_and_compresses_only_the_wanted_layers(tmp_pa
     assert not [p for p in tmp_path.rglob(".tmp-*")]
 
 
+def test_each_level_has_its_own_blobs_and_level_0_stores_the_layer_in_a_gzip_stream(tmp_path):
+    layer = _tar({"usr/lib/big": bytes(range(256)) * 400})
+    archive, image_id, diff_ids = _saved_image([layer])
+    stored, packed = BlobCache(tmp_path, level=0), BlobCache(tmp_path, level=1)
+    for cache in (stored, packed):
+        cache._ingest(_chunks(archive), image_id, set(diff_ids))
+    s, p = stored._layer(diff_ids[0]), packed._layer(diff_ids[0])
+    assert s.digest != p.digest and s.size > len(layer) > p.size   # stored: the tar plus gzip's framing
+    assert gzip.decompress(stored.path(s.digest).read_bytes()) == layer == gzip.decompress(
+        packed.path(p.digest).read_bytes())
+    with pytest.raises(ValueError, match="gzip level must be 0-9"):
+        BlobCache(tmp_path, level=10)
+
+
 class _Registry(BaseHTTPRequestHandler):
     """A registry that only takes `Bearer tok` tokens, from a token endpoint that only takes user:pw."""
     blobs: dict[str, bytes] = {}
