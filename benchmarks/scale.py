@@ -1,6 +1,7 @@
 """More machines and more labs: the 3-worker build against a 9-worker one, one lab against two at once
 (build_labs, two at a time), and the SAKURA API requests one lab costs (build, no-op, teardown) with the
-highest request rate seen across both labs.
+highest request rate seen across both labs. `build_cpu_s`: what the 3- and 9-worker builds cost this machine
+(busy CPU-seconds, and those of the lab's VMs): on two shared cores, more workers are more CPU, not more machines.
 
 Own names and subnets (labs `benchscale*`, 192.168.96-99.0/24, instance `swarmlab-bench-benchscale`); the
 emulator is purged at the end, so nothing of it is left.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 
-from benchmarks import labenv
+from benchmarks import cpu, labenv
 from swarmlab.sakura.transport import SENT
 from swarmlab.spec import local
 
@@ -39,6 +40,13 @@ class RatePeak:
         self._thread.join()
 
 
+def build_cpu(before: dict[str, float], after: dict[str, float], lab: str) -> dict[str, float]:
+    """The machine's busy CPU-seconds between two `cpu.snapshot`s, and those of `lab`'s VMs."""
+    used = cpu.spent(before, after)
+    return {"machine": used.get("machine (busy)", 0.0),
+            "vms": round(sum(v for k, v in used.items() if k.startswith(f"{lab}-")), 1)}
+
+
 def run(tmp: str) -> dict:
     with labenv.lab(tmp, "benchscale", 96) as spec:
         from flows.build import build_lab
@@ -51,7 +59,9 @@ def run(tmp: str) -> dict:
         try:
             sent = [SENT.value]
             built.append(one)
+            before = cpu.snapshot(labenv.instance(spec.name))
             _, one_s = labenv.timed(build_lab, one)
+            cpu_3w = build_cpu(before, cpu.snapshot(labenv.instance(spec.name)), one.name)
             sent.append(SENT.value)
             _, noop_s = labenv.timed(build_lab, one)
             sent.append(SENT.value)
@@ -60,7 +70,9 @@ def run(tmp: str) -> dict:
             sent.append(SENT.value)
 
             built.append(nine)
+            before = cpu.snapshot(labenv.instance(spec.name))
             _, nine_s = labenv.timed(build_lab, nine)
+            cpu_9w = build_cpu(before, cpu.snapshot(labenv.instance(spec.name)), nine.name)
             teardown_lab(nine.name, nine.zone)
             built.remove(nine)
 
@@ -72,7 +84,7 @@ def run(tmp: str) -> dict:
                 teardown_lab(s.name, s.zone)
     requests = dict(zip(("build", "noop", "teardown"), (b - a for a, b in zip(sent, sent[1:]))))
     return {"benchmark": "scale", "build_3w_s": one_s, "build_9w_s": nine_s,
-            "build_9w_ratio": round(nine_s / one_s, 2), "one_lab_s": one_s, "two_labs_s": two_s,
+            "build_9w_ratio": round(nine_s / one_s, 2), "build_cpu_s": {"3w": cpu_3w, "9w": cpu_9w}, "one_lab_s": one_s, "two_labs_s": two_s,
             "two_labs_ratio": round(two_s / one_s, 2), "noop_s": noop_s, "teardown_s": one_down_s,
             "api_requests_per_lab": requests, "api_peak_requests_per_s_two_labs": peak.peak,
             "emulator": labenv.emulator_note()}

@@ -19,3 +19,12 @@ def test_a_snapshot_counts_this_process_and_the_machine():
         pass
     used = cpu.spent(before, cpu.snapshot("swarmlab-test-no-such-instance"))
     assert used["benchmark process"] >= 0.2 and used["machine (busy)"] >= used["benchmark process"] - 0.05
+
+
+def test_a_builds_cpu_counts_the_machine_and_only_that_labs_vms():
+    from benchmarks.scale import build_cpu
+
+    before = {"machine (busy)": 100.0, "lab-worker01": 1.0}
+    after = {"machine (busy)": 160.0, "lab-worker01": 5.0, "lab-manager01": 3.5, "lab9-worker01": 7.0,
+             "registry-12": 2.0, "prefect server": 4.0}
+    assert build_cpu(before, after, "lab") == {"machine": 60.0, "vms": 7.5}
