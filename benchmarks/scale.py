@@ -84,7 +84,8 @@ def run(tmp: str) -> dict:
                 teardown_lab(s.name, s.zone)
     requests = dict(zip(("build", "noop", "teardown"), (b - a for a, b in zip(sent, sent[1:]))))
     return {"benchmark": "scale", "build_3w_s": one_s, "build_9w_s": nine_s,
-            "build_9w_ratio": round(nine_s / one_s, 2), "build_cpu_s": {"3w": cpu_3w, "9w": cpu_9w}, "one_lab_s": one_s, "two_labs_s": two_s,
+            "build_9w_ratio": round(nine_s / one_s, 2), "build_cpu_s": {"3w": cpu_3w, "9w": cpu_9w},
+            "one_lab_s": one_s, "two_labs_s": two_s,
             "two_labs_ratio": round(two_s / one_s, 2), "noop_s": noop_s, "teardown_s": one_down_s,
             "api_requests_per_lab": requests, "api_peak_requests_per_s_two_labs": peak.peak,
             "emulator": labenv.emulator_note()}
