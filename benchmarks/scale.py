@@ -1,7 +1,8 @@
 """More machines and more labs: the 3-worker build against a 9-worker one, one lab against two at once
 (build_labs, two at a time), and the SAKURA API requests one lab costs (build, no-op, teardown) with the
 highest request rate seen across both labs. `build_cpu_s`: what the 3- and 9-worker builds cost this machine
-(busy CPU-seconds, and those of the lab's VMs): on two shared cores, more workers are more CPU, not more machines.
+(busy CPU-seconds, and those of the lab's VMs): on two shared cores, more workers are more CPU, not more machines;
+`build_stages`: when each of their stages was done (build_lab's timings).
 
 Own names and subnets (labs `benchscale*`, 192.168.96-99.0/24, instance `swarmlab-bench-benchscale`); the
 emulator is purged at the end, so nothing of it is left.
@@ -60,7 +61,7 @@ def run(tmp: str) -> dict:
             sent = [SENT.value]
             built.append(one)
             before = cpu.snapshot(labenv.instance(spec.name))
-            _, one_s = labenv.timed(build_lab, one)
+            first, one_s = labenv.timed(build_lab, one)
             cpu_3w = build_cpu(before, cpu.snapshot(labenv.instance(spec.name)), one.name)
             sent.append(SENT.value)
             _, noop_s = labenv.timed(build_lab, one)
@@ -71,7 +72,7 @@ def run(tmp: str) -> dict:
 
             built.append(nine)
             before = cpu.snapshot(labenv.instance(spec.name))
-            _, nine_s = labenv.timed(build_lab, nine)
+            ninth, nine_s = labenv.timed(build_lab, nine)
             cpu_9w = build_cpu(before, cpu.snapshot(labenv.instance(spec.name)), nine.name)
             teardown_lab(nine.name, nine.zone)
             built.remove(nine)
@@ -85,6 +86,7 @@ def run(tmp: str) -> dict:
     requests = dict(zip(("build", "noop", "teardown"), (b - a for a, b in zip(sent, sent[1:]))))
     return {"benchmark": "scale", "build_3w_s": one_s, "build_9w_s": nine_s,
             "build_9w_ratio": round(nine_s / one_s, 2), "build_cpu_s": {"3w": cpu_3w, "9w": cpu_9w},
+            "build_stages": {"3w": first.timings, "9w": ninth.timings},
             "one_lab_s": one_s, "two_labs_s": two_s,
             "two_labs_ratio": round(two_s / one_s, 2), "noop_s": noop_s, "teardown_s": one_down_s,
             "api_requests_per_lab": requests, "api_peak_requests_per_s_two_labs": peak.peak,
